@@ -1,0 +1,38 @@
+# Two commands do everything on a fresh machine with python3 and make:
+#   make demo   creates .venv, installs batchops, runs the whole pipeline against the sandbox
+#   make test   the same set-up, then the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-slow bench templates lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/batchops --help
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+templates: $(STAMP)
+	$(BIN)/batchops template --all -o templates
+
+lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/ruff check batchops tests bench
+	$(BIN)/mypy batchops
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,5 @@
+"""``python -m batchops``."""
+
+from .cli import main
+
+main()

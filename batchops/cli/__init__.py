@@ -1,0 +1,45 @@
+"""The command line: the one place that prints, and that maps errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+from rich.markup import escape
+
+from ..errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, BatchopsError
+from .app import app
+from .output import error_line
+
+# Each module registers its commands on ``app`` when imported.
+from . import commands  # noqa: E402,F401  (registration side effect)
+
+__all__ = ["app", "main", "run"]
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return the exit code, never raising."""
+    try:
+        result = app.main(args=list(argv) if argv is not None else None, standalone_mode=False,
+                          prog_name="batchops")
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        error_line("interrupted.")
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        error_line(escape(exc.format_message()))
+        return EXIT_BAD_INPUT
+    except BatchopsError as exc:
+        error_line(escape(str(exc)))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        error_line("interrupted.")
+        return EXIT_INTERRUPTED
+    return int(result) if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())
