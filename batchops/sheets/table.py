@@ -74,3 +74,7 @@ def column_letter(index: int) -> str:
         n, rem = divmod(n - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+STAMP_SHEET = "_batchops"
+"""Name of the hidden sheet a template carries: rows of ``key | value`` (operation, fingerprint, version)."""
