@@ -1,0 +1,422 @@
+"""Send ``PreparedCall``s to the AICC servers and get ``CallResult``s back, retrying what is worth retrying.
+
+One ``Client`` per run. It holds an httpx client per server family (``c1``: the gateway with ``TokenAuth``;
+``isales``: CC-iSales with ``AkSkAuth``), sync and async, built lazily from ``Settings``. Pass ``transport=``
+(``httpx.MockTransport``, the sandbox's) to talk to something other than a real socket.
+
+Retry policy (issue 4): connection errors, timeouts, 429 (``Retry-After`` honoured) and 502/503/504 are retried
+with exponential backoff and full jitter, up to ``RetryPolicy.max_attempts`` per call, and only while the run's
+shared ``RetryBudget`` lasts. When it runs out the call returns its last answer, ``budget_exhausted`` turns
+true and the dispatcher stops the run: an outage must not be hammered. Never retried: 400, 401 (``TokenAuth``
+has already renewed once), 403, 404, 500, and any HTTP 200, whatever its return code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, RetryError, Retrying
+from tenacity.wait import wait_random_exponential
+
+from .auth import AkSkAuth, TokenAuth
+from .calls import CallResult, Family, PreparedCall
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_BACKOFF_BASE = 0.5
+DEFAULT_BACKOFF_MAX = 30.0
+DEFAULT_MAX_RETRY_AFTER = 120.0
+DEFAULT_BUDGET_INITIAL = 20.0
+DEFAULT_BUDGET_PER_CALL = 0.5
+DEFAULT_BUDGET_CAP = 100.0
+DEFAULT_MAX_CONNECTIONS = 64
+MAX_TEXT_CHARS = 4000
+"""A non-JSON answer (a WAF's HTML page) is kept up to this many characters."""
+
+C1_CONTENT_TYPE = "application/json"
+USER_ID_HEADER = "x-UserId"
+"""The operator id, sent on C1 calls when ``Settings.user_id`` is set (the silence-rule calls need it)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How one call is retried: attempts cap, backoff window (full jitter), longest ``Retry-After`` obeyed."""
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    backoff_base: float = DEFAULT_BACKOFF_BASE
+    backoff_max: float = DEFAULT_BACKOFF_MAX
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
+    retry_statuses: frozenset[int] = RETRY_STATUSES
+
+
+class RetryBudget:
+    """Retries shared by every call of a run: a bucket that each call fills by ``per_call`` up to ``cap`` and
+    each retry empties by one. Once a retry finds it empty it stays exhausted: the run should stop.
+
+    With the defaults a run tolerates a steady 1 retry per 2 calls (10% 503 plus 5% 429 is about 0.18),
+    while an outage, where every call wants ``max_attempts - 1`` retries, drains it within a few dozen calls.
+    """
+
+    def __init__(
+        self,
+        initial: float = DEFAULT_BUDGET_INITIAL,
+        per_call: float = DEFAULT_BUDGET_PER_CALL,
+        cap: float = DEFAULT_BUDGET_CAP,
+    ) -> None:
+        self.balance = float(initial)
+        self.per_call = per_call
+        self.cap = cap
+        self.retries = 0
+        self.exhausted = False
+        self._lock = threading.Lock()
+
+    def record_call(self) -> None:
+        """A new call started: it earns the run a little more room to retry."""
+        with self._lock:
+            self.balance = min(self.cap, self.balance + self.per_call)
+
+    def try_spend(self) -> bool:
+        """Take one retry from the budget; False (and exhausted from now on) when there is none left."""
+        with self._lock:
+            if self.exhausted or self.balance < 1:
+                self.exhausted = True
+                return False
+            self.balance -= 1
+            self.retries += 1
+            return True
+
+    def __repr__(self) -> str:
+        return f"RetryBudget(balance={self.balance:.1f}, retries={self.retries}, exhausted={self.exhausted})"
+
+
+def encode_body(body: Mapping[str, Any] | None) -> bytes:
+    """JSON as sent: compact, UTF-8, non-ASCII kept as is (the iSales signature covers these exact bytes)."""
+    if body is None:
+        return b""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` header in seconds (a number or an HTTP date), None when absent or unreadable."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def to_result(response: httpx.Response, *, attempts: int, elapsed: float, error: str | None = None) -> CallResult:
+    """Turn an answer into a ``CallResult``: parsed JSON in ``body`` when it is JSON, never an exception."""
+    try:
+        text = response.text
+    except Exception:  # an unknown charset: keep what can be read
+        text = response.content.decode("utf-8", errors="replace")
+    body: Any = None
+    if text:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+    if body is None and len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS] + "…"
+    return CallResult(
+        http_status=response.status_code, body=body, text=text, error=error, attempts=attempts, elapsed=elapsed
+    )
+
+
+def _describe_exception(exc: BaseException) -> str:
+    name = type(exc).__name__
+    text = str(exc)
+    return f"{name}: {text}" if text else name
+
+
+class Client:
+    """Sends calls for one run: ``send`` (blocking) and ``asend`` (asyncio) share the retry budget and token.
+
+    ``transport`` serves both sync and async clients (``httpx.MockTransport`` does both); ``async_transport``
+    overrides it for async. Without either, async calls go through aiohttp (``httpx_aiohttp``), measured the
+    fastest (bench/RESULTS.dispatch.md), and sync calls through httpx's own pool.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        retry: RetryPolicy = RetryPolicy(),
+        budget: RetryBudget | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        token_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.retry = retry
+        self.budget = budget if budget is not None else RetryBudget()
+        self._transport = transport
+        self._async_transport = async_transport
+        if async_transport is None and isinstance(transport, httpx.AsyncBaseTransport):
+            self._async_transport = transport
+        self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._timeout = httpx.Timeout(settings.timeout)
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+        self._token_clock = token_clock
+        self._auths: dict[Family, httpx.Auth] = {}
+        self._sync: dict[Family, httpx.Client] = {}
+        self._async: dict[Family, httpx.AsyncClient] = {}
+        self._lock = threading.Lock()
+        self._retries_stopped = False
+        self._wait_backoff = wait_random_exponential(multiplier=retry.backoff_base, max=retry.backoff_max)
+
+    def __repr__(self) -> str:
+        return f"Client(c1={self.settings.base_url!r}, isales={self.settings.isales_url!r}, budget={self.budget!r})"
+
+    # --- state the dispatcher reads ----------------------------------------------------------------------
+
+    @property
+    def budget_exhausted(self) -> bool:
+        """True once the run's retry budget ran out: the run should stop sending."""
+        return self.budget.exhausted
+
+    def stop_retrying(self) -> None:
+        """No more retries from now on (the run is stopping): calls in flight end with their next answer."""
+        self._retries_stopped = True
+
+    def require(self, family: Family) -> None:
+        """Raise ``ConfigError`` now if the settings for ``family`` are missing (instead of at the first call)."""
+        self._auth(family)
+
+    # --- building ------------------------------------------------------------------------------------------
+
+    def _auth(self, family: Family) -> httpx.Auth:
+        with self._lock:
+            auth = self._auths.get(family)
+            if auth is not None:
+                return auth
+            s = self.settings
+            if family == "c1":
+                s.require_c1()
+                assert s.base_url and s.app_key and s.app_secret
+                auth = TokenAuth(s.base_url, s.app_key, s.app_secret, token_ttl=s.token_ttl, clock=self._token_clock)
+            elif family == "isales":
+                s.require_isales()
+                assert s.isales_ak and s.isales_sk
+                auth = AkSkAuth(
+                    s.isales_ak,
+                    s.isales_sk,
+                    signed_headers=s.isales_signed_headers,
+                    timestamp_format=s.isales_timestamp_format,
+                    always_query_line=s.isales_always_query_line,
+                )
+            else:
+                raise ValueError(f"unknown call family {family!r}")
+            self._auths[family] = auth
+            return auth
+
+    def _base_url(self, family: Family) -> str:
+        url = self.settings.base_url if family == "c1" else self.settings.isales_url
+        assert url is not None  # _auth has required it
+        return url
+
+    def _sync_client(self, family: Family) -> httpx.Client:
+        client = self._sync.get(family)
+        if client is None:
+            auth = self._auth(family)
+            with self._lock:
+                client = self._sync.get(family)
+                if client is None:
+                    client = httpx.Client(
+                        base_url=self._base_url(family),
+                        auth=auth,
+                        transport=self._transport,
+                        verify=self.settings.verify_tls,
+                        timeout=self._timeout,
+                        limits=self._limits,
+                        trust_env=False,
+                    )
+                    self._sync[family] = client
+        return client
+
+    def _async_client(self, family: Family) -> httpx.AsyncClient:
+        client = self._async.get(family)
+        if client is None:
+            auth = self._auth(family)
+            transport = self._async_transport
+            if transport is None:
+                from httpx_aiohttp import AiohttpTransport
+
+                transport = AiohttpTransport(
+                    verify=self.settings.verify_tls, limits=self._limits, trust_env=False
+                )
+            client = httpx.AsyncClient(
+                base_url=self._base_url(family),
+                auth=auth,
+                transport=transport,
+                timeout=self._timeout,
+                limits=self._limits,
+                trust_env=False,
+            )
+            self._async[family] = client
+        return client
+
+    def _build(self, client: httpx.Client | httpx.AsyncClient, call: PreparedCall, content: bytes) -> httpx.Request:
+        headers = dict(call.headers)
+        if call.family == "c1":
+            headers.setdefault("Content-Type", C1_CONTENT_TYPE)
+            if self.settings.user_id and USER_ID_HEADER.lower() not in {k.lower() for k in headers}:
+                headers[USER_ID_HEADER] = self.settings.user_id
+        return client.build_request(call.method, call.path, content=content or None, headers=headers)
+
+    # --- retry decisions (shared by sync and async) --------------------------------------------------------
+
+    def _should_retry(self, state: RetryCallState) -> bool:
+        outcome = state.outcome
+        assert outcome is not None
+        if outcome.failed:
+            exc = outcome.exception()
+            return isinstance(exc, httpx.TransportError) or bool(getattr(exc, "retryable", False))
+        return outcome.result().status_code in self.retry.retry_statuses
+
+    def _should_stop(self, state: RetryCallState) -> bool:
+        if self._retries_stopped or state.attempt_number >= self.retry.max_attempts:
+            return True
+        return not self.budget.try_spend()
+
+    def _wait(self, state: RetryCallState) -> float:
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            seconds = retry_after_seconds(outcome.result())
+            if seconds is not None:
+                return min(seconds, self.retry.max_retry_after)
+        return float(self._wait_backoff(state))
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        outcome = state.outcome
+        assert outcome is not None
+        why = _describe_exception(outcome.exception()) if outcome.failed else f"HTTP {outcome.result().status_code}"
+        call = state.args[1] if len(state.args) > 1 else None
+        where = f"{call.method} {call.path}" if isinstance(call, PreparedCall) else "call"
+        sleep = state.next_action.sleep if state.next_action else 0.0
+        logger.info("retrying %s after %s (attempt %d), in %.2fs", where, why, state.attempt_number, sleep)
+
+    def _retry_kwargs(self) -> dict[str, Any]:
+        return {
+            "retry": self._should_retry,
+            "stop": self._should_stop,
+            "wait": self._wait,
+            "before_sleep": self._log_retry,
+            "reraise": False,
+        }
+
+    def _finish(self, outcome: Any, attempts: int, started: float) -> CallResult:
+        """The last outcome of a call (response or retryable exception) as its ``CallResult``."""
+        elapsed = time.perf_counter() - started
+        if isinstance(outcome, httpx.Response):
+            gave_up = outcome.status_code in self.retry.retry_statuses and attempts > 0
+            error = None
+            if gave_up and (self.budget.exhausted or attempts >= self.retry.max_attempts or self._retries_stopped):
+                error = f"HTTP {outcome.status_code} after {attempts} attempt{'s' if attempts != 1 else ''}"
+                if self.budget.exhausted:
+                    error += "; retry budget exhausted"
+            return to_result(outcome, attempts=attempts, elapsed=elapsed, error=error)
+        error = _describe_exception(outcome)
+        if self.budget.exhausted:
+            error += "; retry budget exhausted"
+        return CallResult(http_status=None, error=error, attempts=attempts, elapsed=elapsed)
+
+    # --- sending ---------------------------------------------------------------------------------------------
+
+    def send(self, call: PreparedCall) -> CallResult:
+        """Send one call (blocking), retrying as the policy allows; ``AuthError``/``ConfigError`` propagate."""
+        client = self._sync_client(call.family)
+        content = encode_body(call.body)
+        self.budget.record_call()
+        attempts = 0
+        started = time.perf_counter()
+
+        def attempt(_client: httpx.Client, _call: PreparedCall) -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            return _client.send(self._build(_client, _call, content))
+
+        retrying = Retrying(sleep=self._sleep, **self._retry_kwargs())
+        try:
+            outcome: Any = retrying(attempt, client, call)
+        except RetryError as exc:
+            last = exc.last_attempt
+            outcome = last.exception() if last.failed else last.result()
+        except httpx.HTTPError as exc:  # not retryable: a bad URL, too many redirects, a decoding error
+            outcome = exc
+        return self._finish(outcome, attempts, started)
+
+    async def asend(self, call: PreparedCall) -> CallResult:
+        """Send one call from asyncio, retrying as the policy allows; ``AuthError``/``ConfigError`` propagate."""
+        client = self._async_client(call.family)
+        content = encode_body(call.body)
+        self.budget.record_call()
+        attempts = 0
+        started = time.perf_counter()
+
+        async def attempt(_client: httpx.AsyncClient, _call: PreparedCall) -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            return await _client.send(self._build(_client, _call, content))
+
+        retrying = AsyncRetrying(sleep=self._async_sleep, **self._retry_kwargs())
+        try:
+            outcome: Any = await retrying(attempt, client, call)
+        except RetryError as exc:
+            last = exc.last_attempt
+            outcome = last.exception() if last.failed else last.result()
+        except httpx.HTTPError as exc:
+            outcome = exc
+        return self._finish(outcome, attempts, started)
+
+    # --- closing ---------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the sync clients."""
+        for client in self._sync.values():
+            client.close()
+        self._sync.clear()
+
+    async def aclose(self) -> None:
+        """Close the async clients (they belong to the running event loop); a later ``asend`` makes new ones."""
+        clients = list(self._async.values())
+        self._async.clear()
+        for client in clients:
+            await client.aclose()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+        self.close()
