@@ -3,6 +3,7 @@
 BatchopsError                     one line a user can act on; ``exit_code`` for the CLI
 ├── InputError                    the input file cannot be used as it is (exit 2)
 │   ├── SheetError                not a readable spreadsheet, wrong sheet, bad headers
+│   ├── WorkbookLocked            the workbook cannot be written back (open in Excel, read-only)
 │   └── ValidationFailed          the file was read, but rows break the schema (carries the report)
 ├── ConfigError                   a setting is missing or wrong (exit 3)
 ├── RemoteError                   the server could not be reached or refused us (exit 3)
@@ -76,6 +77,10 @@ class InputError(BatchopsError):
 
 class SheetError(InputError):
     """The file is not a readable spreadsheet, or its sheet or headers are unusable."""
+
+
+class WorkbookLocked(InputError):
+    """The workbook cannot be written back: open in Excel or LibreOffice, read-only, or in a read-only folder."""
 
 
 class ValidationFailed(InputError):
