@@ -1,0 +1,114 @@
+"""Validation results as data: every problem in a file, and every row with its typed values.
+
+Row problems are data, not exceptions (csvkit's ``Error(line_number, row, msg)``; pandera's
+``failure_cases``): validation collects them all and the CLI decides how to show them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .sheets.table import column_letter
+
+if TYPE_CHECKING:
+    from .catalogue import Operation
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem: where (Excel row, 0-based sheet column), the cell's text, a short code, the fix."""
+
+    row: int
+    column: int | None
+    header: str
+    value: str
+    code: str
+    message: str
+    severity: Severity = Severity.ERROR
+
+    @property
+    def column_letter(self) -> str:
+        return column_letter(self.column) if self.column is not None else ""
+
+    @property
+    def cell(self) -> str:
+        """The cell reference (``B5``), or the row alone when the problem is the whole row."""
+        return f"{self.column_letter}{self.row}" if self.column is not None else str(self.row)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+@dataclass(slots=True)
+class Record:
+    """One data row: its Excel row number, record key, the canonical text of each non-empty cell.
+
+    ``coerce.typed_values(operation, record.texts)`` gives the JSON values a valid row sends.
+    """
+
+    row: int
+    key: str
+    texts: dict[str, str]
+    valid: bool
+
+
+@dataclass
+class ValidationReport:
+    """Everything validation found in one sheet."""
+
+    path: Path
+    sheet: str
+    kind: str
+    operation: Operation
+    timezone: tzinfo
+    records: list[Record] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    columns: dict[str, int] = field(default_factory=dict)  # field name → 0-based sheet column
+    headers: dict[str, str] = field(default_factory=dict)  # field name → header text as in the file
+    header_row: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity is Severity.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing stops the file from being applied."""
+        return not any(i.severity is Severity.ERROR for i in self.issues)
+
+    @property
+    def valid_records(self) -> list[Record]:
+        return [r for r in self.records if r.valid]
+
+    @property
+    def invalid_rows(self) -> int:
+        return sum(1 for r in self.records if not r.valid)
+
+    def summary(self) -> str:
+        """One line: how many rows, how many errors in how many rows, how many warnings."""
+        errors = self.errors
+        rows_with_errors = len({i.row for i in errors})
+        text = (f"{self.path.name}, sheet '{self.sheet}': {len(self.records)} rows for "
+                f"{self.operation.name}; ")
+        if errors:
+            text += f"{len(errors)} errors in {rows_with_errors} rows"
+        else:
+            text += "all rows valid"
+        if self.warnings:
+            text += f", {len(self.warnings)} warnings"
+        return text

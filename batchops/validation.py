@@ -1,0 +1,220 @@
+"""Validation: sheet → typed rows → schema → a report of every problem, before anything is sent.
+
+``validate_file`` is the one entry point; ``apply`` and ``plan`` call exactly this code.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from datetime import tzinfo
+from pathlib import Path
+
+import pandas as pd
+
+from .catalogue import OPERATIONS, Operation, header_index, normalize_header
+from .coerce import coerce_column, resolve_timezone, show_number
+from .errors import InputError
+from .report import Issue, Record, Severity, ValidationReport
+from .schemas import message_for, run_schema
+from .sheets.table import Damage, RawTable
+
+_DAMAGE_MESSAGES = {
+    Damage.FORMULA: ("formula", "holds the formula {detail}; batchops sends values, not formulas. "
+                                "Replace it with its value (copy, then Paste Values)."),
+    Damage.ERROR_VALUE: ("error_value", "holds the error value {detail}; type the value it should have."),
+    Damage.MERGED: ("merged", "is part of the merged cells {detail}; unmerge them and fill in every cell."),
+}
+
+
+def validate_file(
+    path: str | Path,
+    *,
+    operation: str | None = None,
+    sheet: str | None = None,
+    timezone: str | tzinfo | None = None,
+) -> ValidationReport:
+    """Read and validate a sheet; raises InputError/SheetError only when the file cannot be read at all."""
+    from .sheets.reader import read_table
+
+    tz = timezone if isinstance(timezone, tzinfo) else _timezone(timezone)
+    table = read_table(Path(path), sheet)
+    op = resolve_operation(table, operation)
+    return validate_table(table, op, tz)
+
+
+def _timezone(name: str | None) -> tzinfo:
+    try:
+        return resolve_timezone(name)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def resolve_operation(table: RawTable, requested: str | None) -> Operation:
+    """The template's stamp first, then ``--operation``, then the one operation the headers fit."""
+    where = {"path": table.path, "sheet": table.sheet}
+    if requested is not None and requested not in OPERATIONS:
+        raise InputError(f"unknown operation '{requested}'.", fix=f"Use one of: {', '.join(OPERATIONS)}.")
+    stamped = table.stamp.operation if table.stamp else None
+    if stamped and stamped not in OPERATIONS:
+        raise InputError(f"the template stamp names an unknown operation '{stamped}'.",
+                         fix="Make a new template with `batchops template`.", **where)
+    if stamped and requested and stamped != requested:
+        raise InputError(f"this file is a '{stamped}' template but --operation says '{requested}'.",
+                         fix="Drop --operation or use the matching template.", **where)
+    if stamped or requested:
+        return OPERATIONS[stamped or requested]  # type: ignore[index]
+    headers = {normalize_header(h) for h in table.headers}
+    fits = [op for op in OPERATIONS.values() if _fits(op, headers)]
+    if len(fits) == 1:
+        return fits[0]
+    if not fits:
+        raise InputError("the headers match no operation.",
+                         fix=f"Pass --operation ({', '.join(OPERATIONS)}) or start from `batchops template`.",
+                         **where)
+    raise InputError(f"the headers fit several operations ({', '.join(op.name for op in fits)}).",
+                     fix="Pass --operation to choose one.", **where)
+
+
+def _fits(op: Operation, headers: set[str]) -> bool:
+    index = header_index(op)
+    names = {index[h] for h in headers if h in index}
+    return headers <= set(index) and all(f.name in names for f in op.fields if f.required)
+
+
+def validate_table(table: RawTable, op: Operation, tz: tzinfo) -> ValidationReport:
+    """Validate an already-read table as ``op``: every problem in one pass."""
+    report = ValidationReport(path=table.path, sheet=table.display_sheet, kind=table.kind, operation=op,
+                              timezone=tz, header_row=table.header_row)
+    _check_stamp(table, op, report)
+    positions = _map_headers(table, op, report)
+    if not report.ok:
+        return report
+    if not table.rows:
+        report.issues.append(Issue(table.header_row + 1, None, "", "", "no_rows",
+                                   "the sheet has headers but no data rows; fill in at least one row."))
+        return report
+    report.columns = {name: table.columns[j] for name, j in positions.items()}
+    report.headers = {name: table.headers[j] for name, j in positions.items()}
+    _validate_rows(table, op, tz, positions, report)
+    return report
+
+
+def _check_stamp(table: RawTable, op: Operation, report: ValidationReport) -> None:
+    if table.stamp and table.stamp.fingerprint and table.stamp.fingerprint != op.fingerprint():
+        report.notes.append(
+            f"this file was made from an older {op.name} template (its limits or dropdowns may be out of "
+            f"date); it is checked against the current rules. `batchops template {op.name}` makes a new one."
+        )
+
+
+def _map_headers(table: RawTable, op: Operation, report: ValidationReport) -> dict[str, int]:
+    index = header_index(op)
+    positions: dict[str, int] = {}
+    row = table.header_row
+    for j, header in enumerate(table.headers):
+        name = index.get(normalize_header(header))
+        col = table.columns[j]
+        if name is None:
+            guess = difflib.get_close_matches(normalize_header(header), list(index), n=1, cutoff=0.6)
+            hint = f" Did you mean '{index[guess[0]]}'?" if guess else ""
+            report.issues.append(Issue(row, col, header, header, "unknown_column",
+                                       f"'{header}' is not a column of {op.name} "
+                                       f"(columns: {', '.join(op.columns)}).{hint} Rename or remove it."))
+        elif name in positions:
+            first = table.headers[positions[name]]
+            report.issues.append(Issue(row, col, header, header, "duplicate_column",
+                                       f"'{header}' repeats the column '{first}' ({name}); keep one of them."))
+        else:
+            positions[name] = j
+    for f in op.fields:
+        if f.required and f.name not in positions:
+            report.issues.append(Issue(row, None, f.name, "", "missing_column",
+                                       f"the mandatory column '{f.name}' is missing; add it to the header row."))
+    return positions
+
+
+def _validate_rows(table: RawTable, op: Operation, tz: tzinfo, positions: dict[str, int],
+                   report: ValidationReport) -> None:
+    row_numbers = table.row_numbers
+    texts: dict[str, list[str | None]] = {}
+    blocked: set[tuple[int, str]] = set()  # (row index, field) already reported while reading
+    issues = report.issues
+    for name, j in positions.items():
+        fld = op.field(name)
+        col = table.columns[j]
+        header = table.headers[j]
+        cells: Sequence = [r[j] for r in table.rows]
+        if table.damage:
+            cells = list(cells)
+            for i, number in enumerate(row_numbers):
+                damage = table.damage.get((number, col))
+                if damage is not None:
+                    code, template = _DAMAGE_MESSAGES[damage.kind]
+                    issues.append(Issue(number, col, header, damage.detail, code,
+                                        template.format(detail=damage.detail)))
+                    cells[i] = None
+                    blocked.add((i, name))
+        column_texts, problems = coerce_column(fld, cells, tz)
+        for p in problems:
+            raw = cells[p.index]
+            issues.append(Issue(row_numbers[p.index], col, header, cell_text(raw), p.code,
+                                p.message, Severity.WARNING if p.warning else Severity.ERROR))
+            if not p.warning:
+                blocked.add((p.index, name))
+        texts[name] = column_texts
+    frame = pd.DataFrame(texts)
+    for failure in run_schema(op, frame):
+        if failure.code == "required" and (failure.index, failure.field) in blocked:
+            continue  # the cell was rejected while reading; saying "empty" too would mislead
+        if failure.code == "duplicate":
+            value = op.record_key({k: texts[k][failure.index] or "" for k in op.key})
+        else:
+            value = failure.value
+        fld = op.field(failure.field)
+        col = table.columns[positions[failure.field]] if failure.field in positions else None
+        issues.append(Issue(row_numbers[failure.index], col, report.headers.get(failure.field, failure.field),
+                            value, failure.code, message_for(op, fld, failure.code, value)))
+    _add_duplicate_rows(report)
+    report.issues.sort(key=lambda i: (i.row, i.column if i.column is not None else -1))
+    _build_records(op, texts, row_numbers, report)
+    if any(f.kind.value.startswith("timestamp") and f.name in positions for f in op.fields):
+        report.notes.append(f"date-times without a UTC offset are read in {tz}.")
+
+
+def cell_text(raw: object) -> str:
+    """A raw cell as a user sees it in Excel: numbers without ``.0``, big ones as 1.30714525966221E+18."""
+    if raw is None:
+        return ""
+    if isinstance(raw, float) and not isinstance(raw, bool):
+        return show_number(int(raw)) if raw.is_integer() else repr(raw)
+    return str(raw)
+
+
+def _add_duplicate_rows(report: ValidationReport) -> None:
+    """Name the other rows of each duplicate group, so the user can find them."""
+    groups: dict[str, list[int]] = {}
+    for issue in report.issues:
+        if issue.code == "duplicate":
+            groups.setdefault(issue.value, []).append(issue.row)
+    if not groups:
+        return
+    for k, issue in enumerate(report.issues):
+        if issue.code == "duplicate":
+            others = [str(r) for r in groups[issue.value] if r != issue.row]
+            report.issues[k] = Issue(issue.row, issue.column, issue.header, issue.value, issue.code,
+                                     issue.message.replace("another row", f"row {', '.join(others)}"),
+                                     issue.severity)
+
+
+def _build_records(op: Operation, texts: dict[str, list[str | None]], row_numbers: list[int],
+                   report: ValidationReport) -> None:
+    bad_rows = {i.row for i in report.issues if i.severity is Severity.ERROR}
+    names = list(texts)
+    key_columns = [texts.get(k) or [None] * len(row_numbers) for k in op.key]
+    keys = ["/".join(parts) for parts in zip(*([c or "" for c in col] for col in key_columns))] \
+        if len(key_columns) > 1 else [k or "" for k in key_columns[0]]
+    report.records = [
+        Record(number, key, {n: v for n, v in zip(names, row) if v is not None}, number not in bad_rows)
+        for number, key, row in zip(row_numbers, keys, zip(*texts.values()), strict=True)
+    ]
