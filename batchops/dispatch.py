@@ -1,0 +1,292 @@
+"""Run many calls at once: at most ``concurrency`` in flight, at most ``rate`` started per second, in order.
+
+The engine is asyncio over the client's aiohttp-backed ``httpx.AsyncClient``: measured in
+bench/RESULTS.dispatch.md against threads sharing an ``httpx.Client`` and a plain ``httpx.AsyncClient``.
+
+Callbacks, both called in the event-loop thread, one at a time, never concurrently with each other:
+
+- ``on_start(key)`` just before the call for ``key`` is sent (the journal records "in flight" here);
+- ``on_result(key, result)`` as each call finishes, in completion order (the journal commits the row here).
+
+Stopping: ``stop()`` (from any thread, or a callback), Ctrl-C in ``run()``, a ``KeyboardInterrupt`` raised in a
+callback, the client's retry budget running out, or an exception from a callback or from the client (an
+``AuthError``, say). Each stops the sending of new calls; calls in flight finish and get their ``on_result``;
+the report lists the keys never sent. A second Ctrl-C during ``run()`` aborts at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import signal
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from .calls import CallResult, PreparedCall
+
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 256
+
+K = TypeVar("K", bound=Hashable)
+
+
+class StopReason(str, enum.Enum):
+    """Why a dispatch ended before every call was sent."""
+
+    STOPPED = "stopped"
+    """``stop()`` was called."""
+    INTERRUPTED = "interrupted"
+    """Ctrl-C (SIGINT) or a KeyboardInterrupt."""
+    BUDGET = "budget"
+    """The run's retry budget ran out: the server looks down."""
+    ERROR = "error"
+    """A callback or the client raised; ``DispatchReport.error`` holds the exception."""
+
+
+class Sender(Protocol):
+    """What the dispatcher needs from a client (``batchops.client.Client`` is one)."""
+
+    async def asend(self, call: PreparedCall) -> CallResult: ...
+
+    @property
+    def budget_exhausted(self) -> bool: ...
+
+    def stop_retrying(self) -> None: ...
+
+
+@dataclass
+class DispatchReport(Generic[K]):
+    """How a dispatch ended.
+
+    ``sent``: calls started (``on_start`` called). ``finished``: ``on_result`` called. ``unsent``: keys never
+    sent, in submission order. ``errored``: keys whose call raised instead of returning a result (no
+    ``on_result``; their outcome is unknown, as for a call in flight when the process dies).
+    """
+
+    sent: int = 0
+    finished: int = 0
+    unsent: list[K] = field(default_factory=list)
+    errored: list[K] = field(default_factory=list)
+    stop_reason: StopReason | None = None
+    error: BaseException | None = None
+    elapsed: float = 0.0
+
+    @property
+    def completed(self) -> bool:
+        """True when every call was sent and answered."""
+        return self.stop_reason is None and not self.unsent and not self.errored
+
+    @property
+    def rate(self) -> float:
+        """Finished calls per second."""
+        return self.finished / self.elapsed if self.elapsed > 0 else 0.0
+
+
+class Dispatcher(Generic[K]):
+    """Sends ``(key, PreparedCall)`` pairs through a ``Sender`` with bounded concurrency and an optional rate."""
+
+    def __init__(
+        self,
+        sender: Sender,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        on_start: Callable[[K], None] | None = None,
+        on_result: Callable[[K, CallResult], None] | None = None,
+    ) -> None:
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}, not {concurrency}")
+        if rate is not None and not rate > 0:
+            raise ValueError(f"rate must be above 0 calls per second, not {rate}")
+        self.sender = sender
+        self.concurrency = concurrency
+        self.rate = rate
+        self.on_start = on_start
+        self.on_result = on_result
+        self._stop_reason: StopReason | None = None
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._report: DispatchReport[K] = DispatchReport()
+
+    # --- stopping --------------------------------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was asked for."""
+        return self._stop_reason is not None
+
+    def stop(self, reason: StopReason = StopReason.STOPPED) -> None:
+        """Send no new calls; let those in flight finish. Safe from any thread and from callbacks; the first
+        reason given is the one reported."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self.sender.stop_retrying()
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wake.set()
+        else:
+            loop.call_soon_threadsafe(wake.set)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._error is None:
+            self._error = exc
+        self.stop(StopReason.ERROR)
+
+    # --- running ---------------------------------------------------------------------------------------------
+
+    def run(self, calls: Iterable[tuple[K, PreparedCall]], *, handle_sigint: bool = True) -> DispatchReport[K]:
+        """Run on a new event loop; the first Ctrl-C stops as ``stop()`` does (main thread only).
+
+        The sender's async connections belong to this loop and are closed at the end (``aclose``).
+        """
+
+        async def main() -> DispatchReport[K]:
+            loop = asyncio.get_running_loop()
+            installed = False
+            if handle_sigint and threading.current_thread() is threading.main_thread():
+                loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+                installed = True
+            try:
+                return await self.arun(calls)
+            finally:
+                if installed:
+                    loop.remove_signal_handler(signal.SIGINT)
+                aclose = getattr(self.sender, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+        return asyncio.run(main())
+
+    def _on_sigint(self) -> None:
+        self.stop(StopReason.INTERRUPTED)
+        # From now on Ctrl-C raises KeyboardInterrupt as usual: a second one aborts.
+        if self._loop is not None:
+            self._loop.remove_signal_handler(signal.SIGINT)
+
+    async def arun(self, calls: Iterable[tuple[K, PreparedCall]]) -> DispatchReport[K]:
+        """Run on the current event loop and return the report once every call sent has finished."""
+        loop = asyncio.get_running_loop()
+        self._loop, self._wake = loop, asyncio.Event()
+        report: DispatchReport[K] = DispatchReport()
+        self._report = report
+        slots = asyncio.Semaphore(self.concurrency)
+        in_flight: set[asyncio.Task[None]] = set()
+        interval = 1.0 / self.rate if self.rate else 0.0
+        next_start = loop.time()
+        started = time.perf_counter()
+        iterator = iter(calls)
+        try:
+            for key, call in iterator:
+                acquired = False
+                if not self.stopping:
+                    await slots.acquire()
+                    acquired = True
+                    if interval and not self.stopping:
+                        start_at = max(next_start, loop.time())
+                        next_start = start_at + interval
+                        await self._sleep_until(start_at)
+                if self.stopping or not self._start(key):
+                    report.unsent.append(key)
+                    if acquired:
+                        slots.release()
+                    # The rest are listed, not sent; iterating may build their calls, which is cheap.
+                    report.unsent.extend(k for k, _ in iterator)
+                    break
+                report.sent += 1
+                task = loop.create_task(self._one(key, call, slots))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+        finally:
+            try:
+                while in_flight:
+                    await asyncio.wait(set(in_flight))
+            except asyncio.CancelledError:
+                for task in in_flight:
+                    task.cancel()
+                raise
+            report.stop_reason = self._stop_reason
+            report.error = self._error
+            report.elapsed = time.perf_counter() - started
+            self._loop = self._wake = None
+        return report
+
+    def _start(self, key: K) -> bool:
+        """Call ``on_start``; False (and a stop) if it raised, so the call is not sent."""
+        if self.on_start is None:
+            return True
+        try:
+            self.on_start(key)
+        except KeyboardInterrupt:
+            self.stop(StopReason.INTERRUPTED)
+            return False
+        except Exception as exc:
+            self._fail(exc)
+            return False
+        return True
+
+    async def _sleep_until(self, when: float) -> None:
+        """Wait for the rate limiter's next start time, waking early on a stop."""
+        assert self._loop is not None and self._wake is not None
+        delay = when - self._loop.time()
+        if delay <= 0:
+            return
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _one(self, key: K, call: PreparedCall, slots: asyncio.Semaphore) -> None:
+        report = self._report
+        try:
+            try:
+                result = await self.sender.asend(call)
+            except Exception as exc:
+                report.errored.append(key)
+                self._fail(exc)
+                return
+            self._deliver(key, result)
+            if self.sender.budget_exhausted:
+                self.stop(StopReason.BUDGET)
+        finally:
+            slots.release()
+
+    def _deliver(self, key: K, result: CallResult) -> None:
+        self._report.finished += 1
+        if self.on_result is None:
+            return
+        try:
+            self.on_result(key, result)
+        except KeyboardInterrupt:
+            self.stop(StopReason.INTERRUPTED)
+        except Exception as exc:
+            self._fail(exc)
+
+
+def dispatch(
+    sender: Sender,
+    calls: Iterable[tuple[K, PreparedCall]],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    rate: float | None = None,
+    on_start: Callable[[K], None] | None = None,
+    on_result: Callable[[K, CallResult], None] | None = None,
+    handle_sigint: bool = True,
+) -> DispatchReport[K]:
+    """Run ``calls`` through ``sender`` on a new event loop; see ``Dispatcher``."""
+    dispatcher: Dispatcher[K] = Dispatcher(
+        sender, concurrency=concurrency, rate=rate, on_start=on_start, on_result=on_result
+    )
+    return dispatcher.run(calls, handle_sigint=handle_sigint)
+
+
+__all__ = ["DEFAULT_CONCURRENCY", "DispatchReport", "Dispatcher", "Sender", "StopReason", "dispatch"]
