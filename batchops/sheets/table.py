@@ -59,6 +59,10 @@ class RawTable:
     damage: dict[tuple[int, int], CellDamage] = field(default_factory=dict)
     stamp: Stamp | None = None
     warnings: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    """How a CSV file was decoded (``utf-8``, ``utf-8-sig``, ``gb18030``, ``utf-16``); None for xlsx."""
+    delimiter: str | None = None
+    """The delimiter a CSV file was read with; None for xlsx."""
 
     @property
     def display_sheet(self) -> str:

@@ -1,0 +1,198 @@
+"""Read a CSV file (a nightly job's export, or a sheet saved as CSV) into a ``RawTable``.
+
+Decisions, so that a CSV reads the way the same sheet would in Excel:
+
+- Encoding: UTF-8 with or without BOM, else GB18030 (strict); a UTF-16 file with a BOM (Excel's
+  "Unicode Text") is read too. The encoding used is in ``RawTable.encoding`` and, when it is not
+  UTF-8, in ``warnings``.
+- Delimiter: an Excel ``sep=;`` first line wins; else the one of ``, ; TAB |`` found in the header
+  line (headers never contain them); when several are, ``csv.Sniffer`` decides; none means one column.
+- Row numbers count records as a spreadsheet shows them: the first record is row 1, a quoted value
+  spanning three lines is still one row, and blank lines count (Excel shows them as empty rows).
+- Every value is text with surrounding whitespace stripped (``" 00123 "`` -> ``"00123"``; leading
+  zeros stay); an empty value is ``None``.
+- A record with more non-empty values than there are headers is an error (an unquoted comma);
+  a shorter record is padded with ``None``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+from batchops.errors import SheetError
+from batchops.sheets.shape import header_text, is_blank, too_many_rows, unlabelled_column
+from batchops.sheets.table import RawTable, column_letter
+
+DELIMITERS = ",;\t|"
+_SNIFF_SAMPLE = 64 * 1024
+_SEP_LINE = re.compile(r"\A\s*sep=(.)\s*\Z", re.IGNORECASE)
+_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def read_csv(path: Path, data: bytes, *, max_rows: int) -> RawTable:
+    """Parse the bytes of a CSV file already read from ``path``."""
+    text, encoding = decode(path, data)
+    del data
+    warnings: list[str] = []
+    if encoding not in ("utf-8", "utf-8-sig"):
+        warnings.append(f"Read as {encoding.upper()}; save the file as UTF-8 to avoid guessing.")
+    first_line, skip_first = _first_line(text)
+    delimiter = _sep_hint(first_line) if skip_first else None
+    if delimiter is None:
+        skip_first = False
+        delimiter = choose_delimiter(first_line, text[:_SNIFF_SAMPLE])
+    table = _parse(path, text, delimiter, skip_first, max_rows)
+    table.encoding = encoding
+    table.delimiter = delimiter
+    table.warnings.extend(warnings)
+    return table
+
+
+def decode(path: Path, data: bytes) -> tuple[str, str]:
+    """The text of a CSV file and the encoding that decoded it."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise _undecodable(path, "UTF-16") from exc
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise SheetError(
+            f"contains NUL bytes (the first at byte {nul:,}), so it is not a text CSV file",
+            path=path,
+            fix="Export it again as CSV UTF-8; if it is a workbook, give it its .xlsx name.",
+        )
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise _undecodable(path, "UTF-8 (it starts with a UTF-8 byte-order mark)") from exc
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise _undecodable(path, "UTF-8 or GB18030") from exc
+
+
+def _undecodable(path: Path, tried: str) -> SheetError:
+    return SheetError(
+        f"is not valid text in {tried}",
+        path=path,
+        fix="Save it as 'CSV UTF-8 (Comma delimited)' and try again.",
+    )
+
+
+def _first_line(text: str) -> tuple[str, bool]:
+    """The first non-empty line, and whether it is the very first line (where ``sep=`` may sit)."""
+    for number, line in enumerate(io.StringIO(text, newline=None)):
+        if line.strip():
+            return line.rstrip("\r\n"), number == 0
+    return "", False
+
+
+def _sep_hint(line: str) -> str | None:
+    m = _SEP_LINE.match(line)
+    return m.group(1) if m else None
+
+
+def choose_delimiter(header_line: str, sample: str) -> str:
+    """The delimiter of a CSV file, judged mainly from its header line."""
+    found = [d for d in DELIMITERS if d in _unquoted(header_line)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        return ","
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(found)).delimiter
+    except csv.Error:
+        sniffed = ""
+    if sniffed in found:
+        return sniffed
+    return max(found, key=lambda d: (_unquoted(header_line).count(d), d == ","))
+
+
+def _unquoted(line: str) -> str:
+    """The line without its double-quoted parts (a quoted header may contain a comma)."""
+    return re.sub(r'"[^"]*"', "", line)
+
+
+def _parse(path: Path, text: str, delimiter: str, skip_first: bool, max_rows: int) -> RawTable:
+    sheet = None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header_row = 0
+    headers: list[str] = []
+    positions: list[int] = []
+    rows: list[list[Any]] = []
+    row_numbers: list[int] = []
+    number = -1 if skip_first else 0
+    records = iter(reader)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise SheetError(
+                f"could not be parsed as CSV ({exc})",
+                path=path,
+                row=number + 1,
+                fix='Check the quotes: a value with a delimiter or line break must be wrapped in "…".',
+            ) from exc
+        number += 1
+        if number == 0:
+            continue  # the sep= line, which Excel hides
+        if not header_row:
+            if all(is_blank(v) for v in record):
+                continue
+            header_row = number
+            texts = [header_text(v) for v in record]
+            positions = [j for j, t in enumerate(texts) if t]
+            headers = [texts[j] for j in positions]
+            continue
+        values = [v.strip() for v in record]
+        if not any(values):
+            continue
+        for j, v in enumerate(values):
+            if v and (j >= len(texts) or not texts[j]):
+                if j >= len(texts):
+                    raise _ragged(path, number, values, len(texts), delimiter)
+                raise unlabelled_column(path, sheet, header_row, j, number)
+        rows.append([(values[j] or None) if j < len(values) else None for j in positions])
+        row_numbers.append(number)
+        if len(rows) > max_rows:
+            raise too_many_rows(path, sheet, max_rows)
+    if not header_row:
+        raise SheetError(
+            "has no header row: the file is empty",
+            path=path,
+            fix="Put the column headers on the first line and one record per line below.",
+        )
+    return RawTable(
+        path=path,
+        kind="csv",
+        sheet=sheet,
+        header_row=header_row,
+        headers=headers,
+        columns=positions,
+        rows=rows,
+        row_numbers=row_numbers,
+    )
+
+
+def _ragged(path: Path, number: int, values: list[str], n_headers: int, delimiter: str) -> SheetError:
+    filled = len([v for v in values if v])
+    last = max(j for j, v in enumerate(values) if v)
+    return SheetError(
+        f"has {filled} values reaching column {column_letter(last)}, but only {n_headers} headers",
+        path=path,
+        row=number,
+        fix=f"Wrap values that contain a {_NAMES.get(delimiter, repr(delimiter))} in double quotes, "
+        "or add the missing header.",
+    )
