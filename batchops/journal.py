@@ -1148,7 +1148,8 @@ class Journal:
         * otherwise SEND: "changed" if some other content was applied since (so A → B → A sends A
           again), "retried after failure" if this content failed before, else "new".
 
-        ``force`` sends every row. ``file`` (a path, or a SHA-256) only selects ``earlier_runs``.
+        ``force`` sends every row. ``file`` (a path, or a SHA-256) only selects ``earlier_runs`` (runs of
+        the same path or the same bytes, newest first, without the run this Journal has under way).
         """
         operation_target = (operation, _normalise_target(target))
         wanted = [(int(n), str(k), h) for n, k, h in rows]
@@ -1203,7 +1204,8 @@ class Journal:
             if path.is_file():
                 where += " OR file_sha256 = ?"
                 params.append(file_sha256(path))
-        return self._select_runs(f"WHERE {where}", params)
+        # The run this Journal has under way is not an *earlier* run.
+        return [run for run in self._select_runs(f"WHERE {where}", params) if run.id not in self._open_runs]
 
     # -- queries -------------------------------------------------------------------------------------
 
