@@ -3,3 +3,4 @@
 from __future__ import annotations
 
 from . import info  # noqa: F401
+from . import validate_cmd  # noqa: F401

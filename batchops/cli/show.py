@@ -1,0 +1,42 @@
+"""How reports look on a terminal: tables when a person watches, plain lines for logs and cron mail."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.table import Table
+
+from ..report import Issue, ValidationReport
+from .output import err, out
+
+MAX_TABLE_ROWS = 50
+
+
+def issue_line(report: ValidationReport, issue: Issue) -> str:
+    """One self-contained line: file, sheet, cell, column header, what is wrong and the fix."""
+    where = f"{report.path.name}, sheet '{report.sheet}', "
+    where += f"cell {issue.cell}" if issue.column is not None else f"row {issue.row}"
+    header = f" ({issue.header})" if issue.header else ""
+    return f"{where}{header}: {issue.severity.value} [{issue.code}] {issue.message}"
+
+
+def show_validation(report: ValidationReport) -> None:
+    """The summary, the notes, and the issues: a table on a terminal, one line each otherwise."""
+    issues = report.issues
+    if out.is_terminal and issues:
+        table = Table(title=None, show_lines=False, header_style="bold")
+        for name in ("cell", "column", "value", "code", "message"):
+            table.add_column(name, overflow="fold", max_width=70 if name == "message" else 28)
+        for issue in issues[:MAX_TABLE_ROWS]:
+            style = "red" if issue.is_error else "yellow"
+            table.add_row(issue.cell, escape(issue.header), escape(issue.value[:60]),
+                          f"[{style}]{issue.code}[/{style}]", escape(issue.message))
+        out.print(table)
+        if len(issues) > MAX_TABLE_ROWS:
+            out.print(f"… and {len(issues) - MAX_TABLE_ROWS} more: see the Errors report.")
+    else:
+        for issue in issues:
+            out.print(escape(issue_line(report, issue)), highlight=False)
+    for note in report.notes:
+        err.print(f"Note: {escape(note)}", highlight=False)
+    style = "green" if report.ok else "red"
+    out.print(f"[{style}]{escape(report.summary())}[/{style}]")
