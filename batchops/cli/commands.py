@@ -3,4 +3,6 @@
 from __future__ import annotations
 
 from . import info  # noqa: F401
+from . import sandbox_cmd  # noqa: F401
 from . import validate_cmd  # noqa: F401
+from . import template_cmd  # noqa: F401
