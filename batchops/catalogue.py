@@ -118,7 +118,7 @@ class Field:
             parts.append(f"at most {self.max_length} characters")
         if self.forbidden:
             parts.append("without " + " ".join(self.forbidden))
-        return "; ".join(parts)
+        return "; ".join(parts) or "any text"  # never an empty phrase: "name is mandatory (mandatory; )"
 
 
 @dataclass(frozen=True)
