@@ -13,3 +13,29 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("BATCHOPS_"):
             monkeypatch.delenv(name, raising=False)
+
+
+# -- the AICC sandbox ---------------------------------------------------------------------------------
+# ``sandbox`` (function scope) hands each test the one session-wide sandbox, reset to its seed data:
+# records, applied counts, tokens, faults, request log and clock all fresh, in about a millisecond.
+# ``sandbox_server`` (session scope) is that server without the reset. A test that needs other options
+# (more agents, a state file, latency from the start) calls ``batchops.sandbox.start_sandbox`` itself:
+#     with start_sandbox(SandboxOptions(agents=5000)) as sb: ...
+# ``sb.env()`` holds the BATCHOPS_* variables; set them with monkeypatch.setenv.
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """One AICC sandbox on a free loopback port for the whole session (not reset between tests)."""
+    from batchops.sandbox import start_sandbox
+
+    with start_sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The session's AICC sandbox, serving and reset to its seed data (a RunningSandbox)."""
+    sandbox_server.start()  # a previous test may have stopped it; start() is a no-op when serving
+    sandbox_server.reset()
+    yield sandbox_server
