@@ -23,6 +23,8 @@ EXIT_ROWS_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_CONFIG = 3
 EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70
+"""A bug in batchops (EX_SOFTWARE): the one line printed asks for a report."""
 
 
 class BatchopsError(Exception):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
 import click
 from rich.markup import escape
 
-from ..errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, BatchopsError
+from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, BatchopsError
 from .app import app
 from .output import error_line
 
@@ -37,6 +38,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         error_line("interrupted.")
         return EXIT_INTERRUPTED
+    except Exception as exc:  # never a traceback for a user; BATCHOPS_DEBUG=1 shows it to a developer
+        if os.environ.get("BATCHOPS_DEBUG"):
+            raise
+        error_line(escape(f"internal error ({type(exc).__name__}: {exc}). Please report it; "
+                          "BATCHOPS_DEBUG=1 shows the details."))
+        return EXIT_INTERNAL
     return int(result) if isinstance(result, int) else 0
 
 

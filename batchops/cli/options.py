@@ -14,3 +14,11 @@ timezone_option = click.option(
     "--timezone", "timezone", default=None, envvar="BATCHOPS_TIMEZONE", show_envvar=True,
     help="Time zone for date-times typed without an offset, e.g. Asia/Shanghai (default: this machine's).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout, for schedulers.")
+profile_option = click.option("--profile", default=None, envvar="BATCHOPS_PROFILE", show_envvar=True,
+                              help="The named profile of the config file to use.")
+config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                             envvar="BATCHOPS_CONFIG", show_envvar=True,
+                             help="The config file (default: the user's batchops/config.toml).")
+journal_option = click.option("--journal", "journal_path", type=click.Path(dir_okay=False), default=None,
+                              envvar="BATCHOPS_JOURNAL", show_envvar=True,
+                              help="The journal file (default: batchops' folder in the user's data directory).")

@@ -1,0 +1,307 @@
+"""The replay: each valid row becomes one update call; every row ends with a result, in the journal first.
+
+A row's life: the journal records it (``pending``, or ``skipped`` when that content is already applied),
+commits ``in_flight`` before its request is sent, and commits ``ok``/``failed`` as the answer comes. A
+row that never got an answer stays ``in_flight`` in the journal: outcome unknown, re-sent by the next
+run. The Results sheet is written from the same results, in row order, after the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from .calls import CallResult, PreparedCall
+from .catalogue import Operation
+from .coerce import typed_values
+from .dispatch import DEFAULT_CONCURRENCY, Dispatcher, StopReason
+from .errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED, AuthError, BatchopsError
+from .journal import Action, Decision, Journal, Reason, RowStatus, content_hash
+from .report import Record, ValidationReport
+from .secrets import redact
+from .settings import Settings
+
+
+class Status(str, Enum):
+    """How a row ended, as the Results sheet says it."""
+
+    OK = "ok"
+    FAILED = "failed"
+    INVALID = "invalid"
+    SKIPPED = "skipped"
+    NOT_SENT = "not-sent"
+
+
+@dataclass
+class RowResult:
+    """One data row's result: the Results sheet has one per data row, in the file's order."""
+
+    row: int
+    key: str
+    status: Status
+    message: str = ""
+    http_status: int | None = None
+    code: str = ""
+    attempts: int = 0
+    finished_at: str = ""
+    reason: str = ""
+    request: dict[str, Any] | None = None  # masked; shown on a dry run
+
+
+@dataclass
+class ApplyOptions:
+    """How to run: all from the command line."""
+
+    dry_run: bool = False
+    force: bool = False
+    skip_invalid: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
+    rate: float | None = None
+    operator: str | None = None
+
+
+@dataclass
+class ApplyOutcome:
+    """How a run ended: every row's result and why it stopped early, if it did."""
+
+    operation: Operation
+    target: str
+    results: list[RowResult]
+    run_id: str | None = None
+    dry_run: bool = False
+    elapsed: float = 0.0
+    stop_reason: StopReason | None = None
+    error: BaseException | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status, every status present (zeros included), in a fixed order."""
+        counts = {s.value: 0 for s in Status}
+        for r in self.results:
+            counts[r.status.value] += 1
+        return counts
+
+    @property
+    def sent(self) -> int:
+        return sum(1 for r in self.results if r.attempts > 0)
+
+    @property
+    def rate(self) -> float:
+        """Rows sent per second."""
+        return self.sent / self.elapsed if self.elapsed > 0 else 0.0
+
+    def exit_code(self) -> int:
+        """0 all rows ok or already applied; 1 some rows failed; 3 nothing got through a config, connection
+        or auth failure; 130 interrupted."""
+        if self.stop_reason is StopReason.INTERRUPTED:
+            return EXIT_INTERRUPTED
+        counts = self.counts()
+        if self.stop_reason in (StopReason.BUDGET, StopReason.ERROR) and counts["ok"] == 0:
+            return self.error.exit_code if isinstance(self.error, BatchopsError) else EXIT_CONFIG
+        if self.dry_run:
+            return EXIT_OK if counts["invalid"] == 0 else EXIT_ROWS_FAILED
+        bad = counts["failed"] + counts["invalid"] + counts["not-sent"]
+        return EXIT_ROWS_FAILED if bad else EXIT_OK
+
+
+ProgressCallback = Callable[[RowResult], None]
+
+
+def target_of(op: Operation, settings: Settings) -> str:
+    """The base URL an operation's calls go to."""
+    url = settings.isales_url if op.family == "isales" else settings.base_url
+    return (url or "").rstrip("/")
+
+
+def require_settings(op: Operation, settings: Settings) -> None:
+    """Raise ConfigError naming the first setting the operation's calls need and lack."""
+    if op.family == "isales":
+        settings.require_isales()
+    else:
+        settings.require_c1()
+
+
+def masked_request(call: PreparedCall) -> dict[str, Any]:
+    """The request as the journal, the Results sheet and the dry run show it: secrets masked."""
+    shown: dict[str, Any] = {"method": call.method, "path": call.path, "body": call.body}
+    if call.headers:
+        shown["headers"] = dict(call.headers)
+    return redact(shown)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Replay:
+    """One apply of a validated file: plans against the journal, sends, records, returns the outcome."""
+
+    def __init__(self, report: ValidationReport, settings: Settings, *, journal: Journal | None,
+                 client: Any = None, options: ApplyOptions | None = None,
+                 on_row: ProgressCallback | None = None) -> None:
+        self.report = report
+        self.op = report.operation
+        self.settings = settings
+        self.journal = journal
+        self.client = client
+        self.options = options or ApplyOptions()
+        self.on_row = on_row
+        self.target = target_of(self.op, settings)
+        self._results: dict[int, RowResult] = {}
+        self._calls: dict[int, PreparedCall] = {}
+        self.run_id: str | None = None
+
+    # --- planning ---------------------------------------------------------------------------------------
+
+    def decisions(self) -> list[Decision]:
+        """For each valid row: send or skip, from the journal (read-only; nothing is locked)."""
+        rows = [(r.row, r.key, content_hash(r.texts)) for r in self.report.valid_records]
+        if self.journal is None:
+            return [Decision(n, k, h, Action.SEND, Reason.FORCED if self.options.force else Reason.NEW)
+                    for n, k, h in rows]
+        plan = self.journal.plan_resume(self.report.path, self.op.name, self.target, rows,
+                                        force=self.options.force)
+        return plan.decisions
+
+    def call_for(self, record: Record) -> PreparedCall:
+        """The request a valid row sends."""
+        return self.op.build_call(typed_values(self.op, record.texts), user_id=self.settings.user_id)
+
+    # --- running ----------------------------------------------------------------------------------------
+
+    def run(self) -> ApplyOutcome:
+        """Apply every valid row (or, on a dry run, show what would be sent) and return the outcome."""
+        started = time.monotonic()
+        outcome = ApplyOutcome(self.op, self.target, [], dry_run=self.options.dry_run)
+        for record in self.report.records:
+            if not record.valid:
+                self._results[record.row] = RowResult(record.row, record.key, Status.INVALID,
+                                                      self._invalid_message(record.row))
+        decisions = self.decisions()
+        if self.options.dry_run:
+            self._dry_run(decisions)
+        else:
+            self._send(decisions, outcome)
+        outcome.results = [self._results[r.row] for r in self.report.records]
+        outcome.run_id = self.run_id
+        outcome.elapsed = time.monotonic() - started
+        return outcome
+
+    def _invalid_message(self, row: int) -> str:
+        errors = [i for i in self.report.errors if i.row == row]
+        return "; ".join(f"{i.cell} {i.code}: {i.message}" for i in errors[:3]) + \
+            (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
+
+    def _dry_run(self, decisions: list[Decision]) -> None:
+        by_row = {r.row: r for r in self.report.valid_records}
+        for d in decisions:
+            record = by_row[d.row_number]
+            call = self.call_for(record)
+            if d.action is Action.SKIP:
+                result = RowResult(d.row_number, d.key, Status.SKIPPED, d.message, reason=d.reason.value)
+            else:
+                result = RowResult(d.row_number, d.key, Status.NOT_SENT, f"dry run: would send ({d.message})",
+                                   reason=d.reason.value, request=masked_request(call))
+            self._finish(result)
+
+    def _send(self, decisions: list[Decision], outcome: ApplyOutcome) -> None:
+        journal = self.journal
+        assert journal is not None, "a real run needs a journal"
+        run = journal.start_run(self.report.path, operation=self.op.name, target=self.target,
+                                sheet=self.report.sheet, operator=self.options.operator,
+                                options={"force": self.options.force, "skip_invalid": self.options.skip_invalid,
+                                         "concurrency": self.options.concurrency, "rate": self.options.rate})
+        self.run_id = run.id
+        outcome.notices.extend(run.notices)
+        run_status = "finished"
+        try:
+            journal.add_rows(run.id, decisions)
+            invalid = [(r.row, r.key, content_hash(r.texts)) for r in self.report.records if not r.valid]
+            if invalid:
+                journal.add_rows(run.id, invalid)
+                for row, _, _ in invalid:
+                    journal.record_result(run.id, row, RowStatus.INVALID, message=self._results[row].message)
+            by_row = {r.row: r for r in self.report.valid_records}
+            reasons: dict[int, Decision] = {}
+            for d in decisions:
+                reasons[d.row_number] = d
+                if d.action is Action.SKIP:
+                    self._finish(RowResult(d.row_number, d.key, Status.SKIPPED, d.message, reason=d.reason.value,
+                                           finished_at=_now()))
+            to_send = [(d.row_number, self.call_for(by_row[d.row_number])) for d in decisions
+                       if d.action is Action.SEND]
+            self._calls = dict(to_send)
+            self._reasons = reasons
+            report = self._dispatch(to_send)
+            outcome.stop_reason = report.stop_reason
+            outcome.error = report.error
+            for row in report.errored:
+                self._unknown(row, report.error)
+            for row in report.unsent:
+                self._not_sent(row, outcome.stop_reason, report.error)
+            if report.stop_reason is StopReason.INTERRUPTED:
+                run_status = "interrupted"
+            elif report.stop_reason is not None:
+                run_status = "failed"
+        except BaseException:
+            run_status = "failed"
+            raise
+        finally:
+            journal.finish_run(run.id, run_status)
+
+    def _dispatch(self, calls: list[tuple[int, PreparedCall]]) -> Any:
+        if self.client is None:
+            from .client import Client
+
+            self.client = Client(self.settings)
+        dispatcher: Dispatcher[int] = Dispatcher(self.client, concurrency=self.options.concurrency,
+                                                 rate=self.options.rate, on_start=self._on_start,
+                                                 on_result=self._on_result)
+        return dispatcher.run(calls)
+
+    def _on_start(self, row: int) -> None:
+        assert self.journal is not None and self.run_id is not None
+        self.journal.mark_in_flight(self.run_id, row, request=masked_request(self._calls[row]))
+
+    def _on_result(self, row: int, result: CallResult) -> None:
+        assert self.journal is not None and self.run_id is not None
+        verdict = self.op.outcome(result)
+        status = Status.OK if verdict.ok else Status.FAILED
+        self.journal.record_result(self.run_id, row, RowStatus(status.value), http_status=result.http_status,
+                                   code=verdict.code, message=verdict.message, attempts=result.attempts)
+        decision = self._reasons[row]
+        self._finish(RowResult(row, decision.key, status, verdict.message, result.http_status, verdict.code,
+                               result.attempts, _now(), decision.reason.value))
+
+    def _unknown(self, row: int, error: BaseException | None) -> None:
+        # Sent, but no result came back to us: the journal keeps it in flight, so the next run re-sends it.
+        decision = self._reasons[row]
+        detail = str(error) if error else "no answer"
+        self._finish(RowResult(row, decision.key, Status.FAILED,
+                               f"outcome unknown ({detail}); run apply again to re-send it", None, "", 1, _now(),
+                               decision.reason.value))
+
+    def _not_sent(self, row: int, reason: StopReason | None, error: BaseException | None) -> None:
+        assert self.journal is not None and self.run_id is not None
+        why = {
+            StopReason.INTERRUPTED: "not sent: the run was interrupted",
+            StopReason.BUDGET: "not sent: the server kept failing and the run's retry budget ran out",
+            StopReason.STOPPED: "not sent: the run was stopped",
+            StopReason.ERROR: f"not sent: the run stopped ({error})" if error else "not sent: the run stopped",
+        }.get(reason, "not sent") if reason else "not sent"
+        if isinstance(error, AuthError):
+            why = f"not sent: authentication failed ({error})"
+        self.journal.record_result(self.run_id, row, RowStatus.NOT_SENT, message=why)
+        decision = self._reasons[row]
+        self._finish(RowResult(row, decision.key, Status.NOT_SENT, why, finished_at=_now(),
+                               reason=decision.reason.value))
+
+    def _finish(self, result: RowResult) -> None:
+        self._results[result.row] = result
+        if self.on_row is not None:
+            self.on_row(result)
+
