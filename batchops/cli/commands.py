@@ -5,4 +5,5 @@ from __future__ import annotations
 from . import info  # noqa: F401
 from . import sandbox_cmd  # noqa: F401
 from . import validate_cmd  # noqa: F401
+from . import apply_cmd  # noqa: F401
 from . import template_cmd  # noqa: F401
