@@ -61,8 +61,10 @@ def decode(path: Path, data: bytes) -> tuple[str, str]:
             raise _undecodable(path, "UTF-16") from exc
     nul = data.find(b"\x00")
     if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
         raise SheetError(
-            f"contains NUL bytes (the first at byte {nul:,}), so it is not a text CSV file",
+            f"contains NUL bytes (the first on line {line:,}), "
+            "so it is not a text CSV file",
             path=path,
             fix="Export it again as CSV UTF-8; if it is a workbook, give it its .xlsx name.",
         )
