@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -144,8 +145,15 @@ class Dispatcher(Generic[K]):
 
     # --- running ---------------------------------------------------------------------------------------------
 
-    def run(self, calls: Iterable[tuple[K, PreparedCall]], *, handle_sigint: bool = True) -> DispatchReport[K]:
-        """Run on a new event loop; the first Ctrl-C stops as ``stop()`` does (main thread only).
+    def run(
+        self,
+        calls: Iterable[tuple[K, PreparedCall]],
+        *,
+        handle_sigint: bool = True,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+    ) -> DispatchReport[K]:
+        """Run on a new event loop (uvloop when installed: measured faster); the first Ctrl-C stops as
+        ``stop()`` does (main thread only).
 
         The sender's async connections belong to this loop and are closed at the end (``aclose``).
         """
@@ -165,7 +173,11 @@ class Dispatcher(Generic[K]):
                 if aclose is not None:
                     await aclose()
 
-        return asyncio.run(main())
+        factory = loop_factory or default_loop_factory()
+        if factory is None or sys.version_info < (3, 11):
+            return asyncio.run(main())
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(main())
 
     def _on_sigint(self) -> None:
         self.stop(StopReason.INTERRUPTED)
@@ -174,51 +186,69 @@ class Dispatcher(Generic[K]):
             self._loop.remove_signal_handler(signal.SIGINT)
 
     async def arun(self, calls: Iterable[tuple[K, PreparedCall]]) -> DispatchReport[K]:
-        """Run on the current event loop and return the report once every call sent has finished."""
+        """Run on the current event loop and return the report once every call sent has finished.
+
+        ``concurrency`` worker tasks take the next pair from one shared iterator, so calls start in order and
+        a finished call's slot is reused at once (measured faster than a task per call behind a semaphore).
+        """
         loop = asyncio.get_running_loop()
         self._loop, self._wake = loop, asyncio.Event()
         report: DispatchReport[K] = DispatchReport()
         self._report = report
-        slots = asyncio.Semaphore(self.concurrency)
-        in_flight: set[asyncio.Task[None]] = set()
-        interval = 1.0 / self.rate if self.rate else 0.0
-        next_start = loop.time()
-        started = time.perf_counter()
+        self._next_start = loop.time()
+        self._iter_error: BaseException | None = None
         iterator = iter(calls)
+        started = time.perf_counter()
+        workers = [loop.create_task(self._worker(iterator)) for _ in range(self.concurrency)]
         try:
-            for key, call in iterator:
-                acquired = False
-                if not self.stopping:
-                    await slots.acquire()
-                    acquired = True
-                    if interval and not self.stopping:
-                        start_at = max(next_start, loop.time())
-                        next_start = start_at + interval
-                        await self._sleep_until(start_at)
-                if self.stopping or not self._start(key):
-                    report.unsent.append(key)
-                    if acquired:
-                        slots.release()
-                    # The rest are listed, not sent; iterating may build their calls, which is cheap.
-                    report.unsent.extend(k for k, _ in iterator)
-                    break
-                report.sent += 1
-                task = loop.create_task(self._one(key, call, slots))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
+            await asyncio.gather(*workers)
+        except asyncio.CancelledError:
+            for worker in workers:
+                worker.cancel()
+            raise
         finally:
-            try:
-                while in_flight:
-                    await asyncio.wait(set(in_flight))
-            except asyncio.CancelledError:
-                for task in in_flight:
-                    task.cancel()
-                raise
+            self._loop = self._wake = None
             report.stop_reason = self._stop_reason
             report.error = self._error
             report.elapsed = time.perf_counter() - started
-            self._loop = self._wake = None
+        if self._iter_error is not None:
+            raise self._iter_error
+        # The rest are listed, not sent; iterating may build their calls, which is cheap.
+        report.unsent.extend(key for key, _ in iterator)
         return report
+
+    async def _worker(self, iterator: Iterator[tuple[K, PreparedCall]]) -> None:
+        """Send calls one after another until the iterator is empty or a stop is asked for."""
+        report = self._report
+        interval = 1.0 / self.rate if self.rate else 0.0
+        while not self.stopping:
+            try:
+                key, call = next(iterator)
+            except StopIteration:
+                return
+            except Exception as exc:  # the caller's iterable broke: stop, finish, then raise it
+                if self._iter_error is None:
+                    self._iter_error = exc
+                self._fail(exc)
+                return
+            if interval:
+                assert self._loop is not None
+                start_at = max(self._next_start, self._loop.time())
+                self._next_start = start_at + interval
+                await self._sleep_until(start_at)
+            if self.stopping or not self._start(key):
+                report.unsent.append(key)
+                return
+            report.sent += 1
+            try:
+                result = await self.sender.asend(call)
+            except Exception as exc:
+                report.errored.append(key)
+                self._fail(exc)
+                return
+            self._deliver(key, result)
+            if self.sender.budget_exhausted:
+                self.stop(StopReason.BUDGET)
 
     def _start(self, key: K) -> bool:
         """Call ``on_start``; False (and a stop) if it raised, so the call is not sent."""
@@ -245,21 +275,6 @@ class Dispatcher(Generic[K]):
         except asyncio.TimeoutError:
             pass
 
-    async def _one(self, key: K, call: PreparedCall, slots: asyncio.Semaphore) -> None:
-        report = self._report
-        try:
-            try:
-                result = await self.sender.asend(call)
-            except Exception as exc:
-                report.errored.append(key)
-                self._fail(exc)
-                return
-            self._deliver(key, result)
-            if self.sender.budget_exhausted:
-                self.stop(StopReason.BUDGET)
-        finally:
-            slots.release()
-
     def _deliver(self, key: K, result: CallResult) -> None:
         self._report.finished += 1
         if self.on_result is None:
@@ -271,6 +286,14 @@ class Dispatcher(Generic[K]):
         except Exception as exc:
             self._fail(exc)
 
+
+def default_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is installed (not on Windows), else None for asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return None
+    return uvloop.new_event_loop
 
 def dispatch(
     sender: Sender,
