@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import getpass
 import hashlib
 import json
@@ -464,8 +465,11 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]")
 
 
 def _looks_secret(key: object) -> bool:
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _name_looks_secret(key)
+
+
+@functools.lru_cache(maxsize=4096)  # the same few field names come back on every row
+def _name_looks_secret(key: str) -> bool:
     name = _NON_ALNUM.sub("", key.lower())
     return name in _SECRET_NAMES or any(word in name for word in _SECRET_WORDS)
 
@@ -512,7 +516,11 @@ def _bound(value: dt.datetime | dt.date | str | None, *, end: bool) -> str | Non
         return None
     if isinstance(value, str):
         try:
-            value = dt.datetime.fromisoformat(value) if "T" in value or ":" in value else dt.date.fromisoformat(value)
+            value = (
+                dt.datetime.fromisoformat(value)
+                if "T" in value or ":" in value
+                else dt.date.fromisoformat(value)
+            )
         except ValueError as exc:
             raise JournalError(f"'{value}' is not a date", fix="Give a date as YYYY-MM-DD.") from exc
     if not isinstance(value, dt.datetime):
@@ -539,7 +547,7 @@ def _pid_alive(pid: int) -> bool:
 def _default_operator() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no passwd entry (containers) and no LOGNAME/USER
+    except (OSError, KeyError, ImportError):  # no passwd entry (containers) and no LOGNAME/USER
         return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
@@ -565,6 +573,8 @@ def _error(exc: BaseException, path: Path, doing: str) -> JournalError:
                 "check them with `batchops plan` before applying the same file again."
             ),
         )
+    if isinstance(exc, sqlite3.ProgrammingError):  # a bug in the caller, e.g. another thread
+        return JournalError(f"The journal {path} was misused while {doing}: {text}", path=path)
     if "locked" in low or "busy" in low:
         return JournalError(
             f"The journal {path} stayed busy while {doing} ({text})",
@@ -610,7 +620,9 @@ class Journal:
         self.path = Path(path if path is not None else default_journal_path()).expanduser().absolute()
         self.stale_after = stale_after
         self._clock = clock
-        self._secrets = sorted({s for s in secret_values if isinstance(s, str) and len(s) >= 4}, key=len)[::-1]
+        self._secrets = sorted({s for s in secret_values if isinstance(s, str) and len(s) >= 4}, key=len)[
+            ::-1
+        ]
         self._host = socket.gethostname()
         self._pid = os.getpid()
         self._os_locks: dict[str, list[IO[bytes]]] = {}
@@ -712,7 +724,10 @@ class Journal:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             value = dataclasses.asdict(value)
         text = json.dumps(
-            _redact_more(_shared_redact(value)), ensure_ascii=False, default=_json_default, separators=(",", ":")
+            _redact_more(_shared_redact(value)),
+            ensure_ascii=False,
+            default=_json_default,
+            separators=(",", ":"),
         )
         return self._scrub(text)
 
@@ -764,9 +779,7 @@ class Journal:
                     if holder is None:
                         continue
                     if holder.status is RunStatus.RUNNING and self._alive(holder, own_lock_free=True):
-                        raise RunLocked(
-                            _locked_message(holder, file_path), path=file_path, fix=LOCKED_FIX
-                        )
+                        raise RunLocked(_locked_message(holder, file_path), path=file_path, fix=LOCKED_FIX)
                     notices.append(self._retire(holder, now, taken_over=True))
                 notices.extend(self._recover(now, exclude=set()))
                 while conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
@@ -793,7 +806,8 @@ class Journal:
                     ),
                 )
                 conn.executemany(
-                    "INSERT OR REPLACE INTO locks (lock_key, run_id) VALUES (?, ?)", [(k, run_id) for k in keys]
+                    "INSERT OR REPLACE INTO locks (lock_key, run_id) VALUES (?, ?)",
+                    [(k, run_id) for k in keys],
                 )
                 conn.execute("COMMIT")
             except BaseException:
@@ -824,8 +838,13 @@ class Journal:
                 conn.execute(
                     "UPDATE rows SET status = ?, message = COALESCE(message, ?), finished_at = ? "
                     "WHERE run_id = ? AND status = ?",
-                    (RowStatus.NOT_SENT.value, f"not sent: the run {status.value}", now, run_id,
-                     RowStatus.PENDING.value),
+                    (
+                        RowStatus.NOT_SENT.value,
+                        f"not sent: the run {status.value}",
+                        now,
+                        run_id,
+                        RowStatus.PENDING.value,
+                    ),
                 )
                 conn.execute(
                     "UPDATE runs SET status = ?, finished_at = ?, heartbeat_at = ? WHERE id = ?",
@@ -847,7 +866,9 @@ class Journal:
     def heartbeat(self, run_id: str) -> None:
         """Tell other processes the run is alive. Done every ``HEARTBEAT_EVERY`` s as rows move; call it
         yourself during a long wait (backoff, rate limit) longer than a fraction of ``stale_after``."""
-        self._write("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (self._now(), run_id), "writing a heartbeat")
+        self._write(
+            "UPDATE runs SET heartbeat_at = ? WHERE id = ?", (self._now(), run_id), "writing a heartbeat"
+        )
         self._last_heartbeat[run_id] = time.monotonic()
 
     def _maybe_heartbeat(self, run_id: str) -> None:
@@ -929,7 +950,9 @@ class Journal:
         if fcntl is not None:
             if own_lock_free:
                 return False
-            keys = [r[0] for r in self._conn.execute("SELECT lock_key FROM locks WHERE run_id = ?", (holder.id,))]
+            keys = [
+                r[0] for r in self._conn.execute("SELECT lock_key FROM locks WHERE run_id = ?", (holder.id,))
+            ]
             return any(self._os_lock_held(k) for k in keys)
         return _pid_alive(holder.pid) and fresh
 
@@ -1013,7 +1036,7 @@ class Journal:
         """Record the run's rows, in one transaction: a :class:`Decision` to skip becomes ``skipped`` with
         its reason; anything else ``pending``. Tuples are ``(row_number, key, content_hash)``."""
         now = self._now()
-        records = []
+        records: list[tuple[Any, ...]] = []
         for row in rows:
             if isinstance(row, Decision):
                 skipped = row.action is Action.SKIP
@@ -1052,13 +1075,19 @@ class Journal:
         except sqlite3.Error as exc:
             raise _error(exc, self.path, f"recording the rows of run {run_id}") from exc
 
-    def mark_in_flight(self, run_id: str, row_number: int, *, request: Any = None, before: Any = None) -> None:
+    def mark_in_flight(
+        self, run_id: str, row_number: int, *, request: Any = None, before: Any = None
+    ) -> None:
         """Record, and commit, that a row's request is about to be sent. Call it BEFORE sending: a row
-        found ``in_flight`` later is one whose outcome is unknown. ``request`` is masked again here."""
+        found ``in_flight`` later is one whose outcome is unknown. ``request`` is masked again here.
+
+        Refused (:class:`RunLocked`) once the run is no longer ``running``: if another run took the file
+        over (this one looked dead), sending more from here could send rows twice."""
         cursor = self._write(
             "UPDATE rows SET status = 'in_flight', started_at = ?, request = COALESCE(?, request), "
-            "before = COALESCE(?, before) WHERE run_id = ? AND row_number = ? AND status = 'pending'",
-            (self._now(), self._dump(request), self._dump(before), run_id, row_number),
+            "before = COALESCE(?, before) WHERE run_id = ? AND row_number = ? AND status = 'pending' "
+            "AND (SELECT status FROM runs WHERE id = ?) = 'running'",
+            (self._now(), self._dump(request), self._dump(before), run_id, row_number, run_id),
             f"marking row {row_number} in flight",
         )
         if cursor.rowcount != 1:
@@ -1111,6 +1140,17 @@ class Journal:
         self._maybe_heartbeat(run_id)
 
     def _bad_transition(self, run_id: str, row_number: int, wanted: RowStatus) -> JournalError:
+        run = self._conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if run is None:
+            return JournalError(f"The journal {self.path} has no run {run_id}", path=self.path)
+        if wanted is RowStatus.IN_FLIGHT and run[0] != RunStatus.RUNNING.value:
+            return RunLocked(
+                f"Run {run_id} is '{run[0]}' in the journal: another run took its file over, or it was "
+                f"finished; row {row_number} was not sent",
+                path=self.path,
+                fix="Keep the process alive and its heartbeat fresh (Journal.heartbeat during long waits); "
+                "run apply again to send what is left.",
+            )
         found = self._conn.execute(
             "SELECT status FROM rows WHERE run_id = ? AND row_number = ?", (run_id, row_number)
         ).fetchone()
@@ -1162,7 +1202,8 @@ class Journal:
             try:
                 conn.execute("DELETE FROM temp.resume_keys")
                 conn.executemany(
-                    "INSERT OR IGNORE INTO temp.resume_keys (record_key) VALUES (?)", ((k,) for _, k, _ in wanted)
+                    "INSERT OR IGNORE INTO temp.resume_keys (record_key) VALUES (?)",
+                    ((k,) for _, k, _ in wanted),
                 )
                 query = (
                     "SELECT r.record_key, r.content_hash, r.status, r.run_id, "
@@ -1251,7 +1292,7 @@ class Journal:
         """Stream rows joined with their run, oldest run first, in row order. Filters: one run, runs
         started in ``[since, until]``, an operation, row statuses (default: all)."""
         where, params = _run_filter(since, until, operation, prefix="u.")
-        clauses = [where[len("WHERE "):]] if where else []
+        clauses = [where[len("WHERE ") :]] if where else []
         if run_id is not None:
             clauses.append("u.id = ?")
             params.append(run_id)
@@ -1274,10 +1315,7 @@ class Journal:
                 if not batch:
                     return
                 for r in batch:
-                    yield AuditRow(
-                        *r[:8], RunStatus(r[8]), r[9], r[10], RowStatus(r[11]), *r[12:19],
-                        _load(r[19]), _load(r[20]),
-                    )
+                    yield _audit_from_row(r)
         except sqlite3.Error as exc:
             raise _error(exc, self.path, "reading rows for the audit") from exc
 
@@ -1404,6 +1442,32 @@ def _row_from_row(r: Sequence[Any]) -> RowRecord:
         finished_at=r[12],
         before=_load(r[13]),
         after=_load(r[14]),
+    )
+
+
+def _audit_from_row(r: Sequence[Any]) -> AuditRow:
+    return AuditRow(
+        run_id=r[0],
+        operator=r[1],
+        host=r[2],
+        file_name=r[3],
+        file_sha256=r[4],
+        operation=r[5],
+        target=r[6],
+        run_started_at=r[7],
+        run_status=RunStatus(r[8]),
+        row_number=r[9],
+        key=r[10],
+        status=RowStatus(r[11]),
+        decision=r[12],
+        http_status=r[13],
+        code=r[14],
+        message=r[15],
+        attempts=r[16],
+        started_at=r[17],
+        finished_at=r[18],
+        before=_load(r[19]),
+        after=_load(r[20]),
     )
 
 

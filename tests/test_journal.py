@@ -158,7 +158,11 @@ def test_content_hash_is_canonical() -> None:
 
 def test_a_run_records_who_what_where(journal: Journal, sheet: Path) -> None:
     run = journal.start_run(
-        sheet, operation=OP, target=TARGET + "/", sheet="Agents", operator="alice",
+        sheet,
+        operation=OP,
+        target=TARGET + "/",
+        sheet="Agents",
+        operator="alice",
         options={"dry_run": False, "force": False, "concurrency": 8},
     )
     assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", run.id)
@@ -171,10 +175,20 @@ def test_a_run_records_who_what_where(journal: Journal, sheet: Path) -> None:
 
 def test_rows_move_through_their_states_and_the_run_counts_them(journal: Journal, sheet: Path) -> None:
     run = journal.start_run(sheet, operation=OP, target=TARGET)
-    journal.add_rows(run.id, [(2, "A1", "h1"), (3, "A2", "h2"), (4, "A3", "h3"), (5, "A4", "h4"), (6, "A5", "h5")])
+    journal.add_rows(
+        run.id, [(2, "A1", "h1"), (3, "A2", "h2"), (4, "A3", "h3"), (5, "A4", "h4"), (6, "A5", "h5")]
+    )
     journal.mark_in_flight(run.id, 2, request={"body": {"workNo": "A1"}}, before={"skill": "old"})
-    journal.record_result(run.id, 2, RowStatus.OK, http_status=200, code="0", message="success",
-                          attempts=2, after={"skill": "new"})
+    journal.record_result(
+        run.id,
+        2,
+        RowStatus.OK,
+        http_status=200,
+        code="0",
+        message="success",
+        attempts=2,
+        after={"skill": "new"},
+    )
     journal.mark_in_flight(run.id, 3)
     journal.record_result(run.id, 3, "failed", http_status=400, code="10-001", message="bad id", attempts=1)
     journal.record_result(run.id, 4, RowStatus.INVALID, message="workNo is empty")
@@ -182,10 +196,19 @@ def test_rows_move_through_their_states_and_the_run_counts_them(journal: Journal
     done = journal.finish_run(run.id, RunStatus.INTERRUPTED)
     assert done.status is RunStatus.INTERRUPTED and done.finished_at
     assert {k: v for k, v in done.counts.items() if v} == {
-        "ok": 1, "failed": 1, "invalid": 1, "in_flight": 1, "not-sent": 1,
+        "ok": 1,
+        "failed": 1,
+        "invalid": 1,
+        "in_flight": 1,
+        "not-sent": 1,
     }
     rows = {r.row_number: r for r in journal.rows(run.id)}
-    assert (rows[2].before, rows[2].after, rows[2].attempts, rows[2].code) == ({"skill": "old"}, {"skill": "new"}, 2, "0")
+    assert (rows[2].before, rows[2].after, rows[2].attempts, rows[2].code) == (
+        {"skill": "old"},
+        {"skill": "new"},
+        2,
+        "0",
+    )
     assert rows[2].request == {"body": {"workNo": "A1"}}
     assert rows[5].outcome_unknown and rows[6].status is RowStatus.NOT_SENT
 
@@ -204,7 +227,9 @@ def test_impossible_transitions_are_refused(journal: Journal, sheet: Path) -> No
         journal.mark_in_flight(run.id, 9)
 
 
-def test_each_transition_is_committed_as_it_happens(journal: Journal, journal_path: Path, sheet: Path) -> None:
+def test_each_transition_is_committed_as_it_happens(
+    journal: Journal, journal_path: Path, sheet: Path
+) -> None:
     run = journal.start_run(sheet, operation=OP, target=TARGET)
     journal.add_rows(run.id, [(2, "A1", "h1")])
     journal.mark_in_flight(run.id, 2)
@@ -232,7 +257,9 @@ def test_resume_skips_applied_retries_failed_and_sends_the_rest(journal: Journal
 
     plan = journal.plan_resume(sheet, OP, TARGET, first)
     assert [(d.action, d.reason) for d in plan.decisions] == [
-        (Action.SKIP, Reason.ALREADY_APPLIED), (Action.SEND, Reason.RETRY_FAILED), (Action.SEND, Reason.NEW),
+        (Action.SKIP, Reason.ALREADY_APPLIED),
+        (Action.SEND, Reason.RETRY_FAILED),
+        (Action.SEND, Reason.NEW),
     ]
     assert plan.decisions[0].message == f"already applied in run {run.id}"
     assert [r.id for r in plan.earlier_runs] == [run.id]
@@ -240,10 +267,15 @@ def test_resume_skips_applied_retries_failed_and_sends_the_rest(journal: Journal
     assert all(d.action is Action.SEND and d.reason is Reason.FORCED for d in forced.decisions)
 
 
-def test_resume_matches_content_not_row_numbers_when_the_file_was_edited(journal: Journal, sheet: Path) -> None:
+def test_resume_matches_content_not_row_numbers_when_the_file_was_edited(
+    journal: Journal, sheet: Path
+) -> None:
     run = journal.start_run(sheet, operation=OP, target=TARGET)
-    apply(journal, run.id, journal.plan_resume(sheet, OP, TARGET,
-                                                rows_of(("A1", {"v": 1}), ("A2", {"v": 2}))).decisions)
+    apply(
+        journal,
+        run.id,
+        journal.plan_resume(sheet, OP, TARGET, rows_of(("A1", {"v": 1}), ("A2", {"v": 2}))).decisions,
+    )
     journal.finish_run(run.id)
     sheet.write_bytes(b"edited: a row inserted above, A2 changed")
     edited = rows_of(("A0", {"v": 0}), ("A1", {"v": 1}), ("A2", {"v": 22}))  # every row number moved
@@ -278,7 +310,9 @@ def test_another_target_or_operation_is_another_change(journal: Journal, sheet: 
     assert journal.plan_resume(sheet, "calledroute", TARGET, rows).decisions[0].reason is Reason.NEW
 
 
-def test_unknown_outcomes_are_resent_unless_the_content_was_applied_anyway(journal: Journal, sheet: Path) -> None:
+def test_unknown_outcomes_are_resent_unless_the_content_was_applied_anyway(
+    journal: Journal, sheet: Path
+) -> None:
     rows = rows_of(("K1", {"v": 1}), ("K2", {"v": 2}))
     run = journal.start_run(sheet, operation=OP, target=TARGET)
     apply(journal, run.id, journal.plan_resume(sheet, OP, TARGET, rows[:1]).decisions)  # K1 ok
@@ -310,23 +344,51 @@ SECRETS = {
 
 def test_no_secret_reaches_the_journal_file(journal_path: Path, sheet: Path) -> None:
     with Journal(journal_path, secret_values=[SECRETS["echoed"]]) as journal:
-        run = journal.start_run(sheet, operation=OP, target=TARGET,
-                                options={"profile": "prod", "app_secret": SECRETS["app_secret"]})
+        run = journal.start_run(
+            sheet,
+            operation=OP,
+            target=TARGET,
+            options={"profile": "prod", "app_secret": SECRETS["app_secret"]},
+        )
         journal.add_rows(run.id, [(2, "A1", "h1"), (3, "A2", "h2")])
-        journal.mark_in_flight(run.id, 2, request={
-            "method": "POST",
-            "headers": {"Authorization": f"Bearer {SECRETS['bearer']}", "X-APP-Key": "app-key-id"},
-            "body": {"app_secret": SECRETS["app_secret"], "AccessToken": SECRETS["token"],
-                     "agents": [{"workNo": "1001", "sipPwd": SECRETS["sip"]}], "sk": SECRETS["sk"],
-                     "newSipPassword2": SECRETS["loose"]},
-        }, before={"sipPwd": SECRETS["sip"]})
-        journal.record_result(run.id, 2, RowStatus.OK, message=f"server echoed {SECRETS['echoed']}",
-                              after={"x_auth_token_v2": SECRETS["token"]})
-        journal.mark_in_flight(run.id, 3, request=PreparedCall(
-            family="c1", method="POST", path="/x", body={"sipPwd": SECRETS["sip"]},
-            headers={"Authorization": f"Bearer {SECRETS['bearer']}"}))
+        journal.mark_in_flight(
+            run.id,
+            2,
+            request={
+                "method": "POST",
+                "headers": {"Authorization": f"Bearer {SECRETS['bearer']}", "X-APP-Key": "app-key-id"},
+                "body": {
+                    "app_secret": SECRETS["app_secret"],
+                    "AccessToken": SECRETS["token"],
+                    "agents": [{"workNo": "1001", "sipPwd": SECRETS["sip"]}],
+                    "sk": SECRETS["sk"],
+                    "newSipPassword2": SECRETS["loose"],
+                },
+            },
+            before={"sipPwd": SECRETS["sip"]},
+        )
+        journal.record_result(
+            run.id,
+            2,
+            RowStatus.OK,
+            message=f"server echoed {SECRETS['echoed']}",
+            after={"x_auth_token_v2": SECRETS["token"]},
+        )
+        journal.mark_in_flight(
+            run.id,
+            3,
+            request=PreparedCall(
+                family="c1",
+                method="POST",
+                path="/x",
+                body={"sipPwd": SECRETS["sip"]},
+                headers={"Authorization": f"Bearer {SECRETS['bearer']}"},
+            ),
+        )
         stored = journal.rows(run.id)[0].request
-        assert stored["headers"]["X-APP-Key"] == "app-key-id" and stored["body"]["agents"][0]["workNo"] == "1001"
+        assert (
+            stored["headers"]["X-APP-Key"] == "app-key-id" and stored["body"]["agents"][0]["workNo"] == "1001"
+        )
         journal.finish_run(run.id)
         files = list(journal_path.parent.iterdir())
         blob = b"".join(p.read_bytes() for p in files if p.is_file())  # the database, -wal and -shm
@@ -361,7 +423,9 @@ def test_a_second_run_on_the_same_file_is_refused_with_who_where_when(
 
 def _set_holder(journal_path: Path, run_id: str, *, host: str, heartbeat: dt.datetime) -> None:
     conn = sqlite3.connect(journal_path)
-    conn.execute("UPDATE runs SET host = ?, heartbeat_at = ? WHERE id = ?", (host, heartbeat.isoformat(), run_id))
+    conn.execute(
+        "UPDATE runs SET host = ?, heartbeat_at = ? WHERE id = ?", (host, heartbeat.isoformat(), run_id)
+    )
     conn.commit()
     conn.close()
 
@@ -384,7 +448,9 @@ def test_a_run_on_another_host_holds_the_file_until_its_heartbeat_is_stale(
         new = journal.start_run(sheet, operation=OP, target=TARGET)
         assert len(new.notices) == 1
         assert new.notices[0].startswith(f"Took over the lock of run {run.id}")
-        assert "no heartbeat from elsewhere" in new.notices[0] and "1 row(s) it had in flight" in new.notices[0]
+        assert (
+            "no heartbeat from elsewhere" in new.notices[0] and "1 row(s) it had in flight" in new.notices[0]
+        )
         assert journal.run(run.id).status is RunStatus.INTERRUPTED
 
 
@@ -407,8 +473,10 @@ def test_processes_racing_for_one_file_let_exactly_one_through(journal_path: Pat
     Journal(journal_path).close()  # created and migrated up front, as the first apply would have done
     n = 4
     barrier, results, release = SPAWN.Barrier(n), SPAWN.Queue(), SPAWN.Event()
-    procs = [SPAWN.Process(target=_race, args=(str(journal_path), str(sheet), barrier, results, release))
-             for _ in range(n)]
+    procs = [
+        SPAWN.Process(target=_race, args=(str(journal_path), str(sheet), barrier, results, release))
+        for _ in range(n)
+    ]
     for p in procs:
         p.start()
     outcomes = [results.get(timeout=20) for _ in range(n)]
@@ -454,7 +522,9 @@ def _kill_mid_run(journal_path: Path, sheet: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-def test_after_a_kill_the_next_run_takes_over_and_resends_only_the_unknown(journal_path: Path, sheet: Path) -> None:
+def test_after_a_kill_the_next_run_takes_over_and_resends_only_the_unknown(
+    journal_path: Path, sheet: Path
+) -> None:
     _kill_mid_run(journal_path, sheet)
     with Journal(journal_path) as journal:
         (dead,) = journal.runs()
@@ -477,14 +547,16 @@ def test_after_a_kill_the_next_run_takes_over_and_resends_only_the_unknown(journ
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-def test_a_crashed_run_on_another_file_is_marked_interrupted(journal_path: Path, sheet: Path, tmp_path: Path) -> None:
+def test_a_crashed_run_on_another_file_is_marked_interrupted(
+    journal_path: Path, sheet: Path, tmp_path: Path
+) -> None:
     _kill_mid_run(journal_path, sheet)
     other = tmp_path / "other.xlsx"
     other.write_bytes(b"another workbook")
     with Journal(journal_path) as journal:
         run = journal.start_run(other, operation=OP, target=TARGET)
         assert len(run.notices) == 1 and run.notices[0].startswith("Marked as interrupted run")
-        dead = [r for r in journal.runs() if r.id != run.id][0]
+        dead = next(r for r in journal.runs() if r.id != run.id)
         assert dead.status is RunStatus.INTERRUPTED
         assert journal.recover_stale_runs() == []  # the live one is left alone
         assert journal.run(run.id).status is RunStatus.RUNNING
@@ -494,7 +566,6 @@ def test_a_crashed_run_on_another_file_is_marked_interrupted(journal_path: Path,
 
 
 def test_runs_and_audit_rows_filter_by_time_operation_and_run(journal_path: Path, sheet: Path) -> None:
-    moments = iter([dt.datetime(2026, 11, d, 9, 0, tzinfo=dt.timezone.utc) for d in (10, 10, 20, 20, 20, 20)])
     clock_now = [dt.datetime(2026, 11, 10, 9, 0, tzinfo=dt.timezone.utc)]
 
     def clock() -> dt.datetime:
@@ -506,11 +577,15 @@ def test_runs_and_audit_rows_filter_by_time_operation_and_run(journal_path: Path
         journal.finish_run(first.id)
         clock_now[0] = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
         second = journal.start_run(sheet, operation="calledroute", target=TARGET)
-        apply(journal, second.id,
-              journal.plan_resume(sheet, "calledroute", TARGET, rows_of(("B", {"v": 1}), ("C", {"v": 2}))).decisions,
-              outcome={"C": RowStatus.FAILED})
+        apply(
+            journal,
+            second.id,
+            journal.plan_resume(
+                sheet, "calledroute", TARGET, rows_of(("B", {"v": 1}), ("C", {"v": 2}))
+            ).decisions,
+            outcome={"C": RowStatus.FAILED},
+        )
         journal.finish_run(second.id)
-        del moments
 
         assert [r.id for r in journal.runs()] == [second.id, first.id]
         assert [r.id for r in journal.runs(since=dt.date(2026, 11, 15))] == [second.id]
@@ -523,11 +598,54 @@ def test_runs_and_audit_rows_filter_by_time_operation_and_run(journal_path: Path
         assert not isinstance(audit, list)  # streamed
         everything = list(audit)
         assert [(a.run_id, a.key, a.status.value) for a in everything] == [
-            (first.id, "A", "ok"), (second.id, "B", "ok"), (second.id, "C", "failed"),
+            (first.id, "A", "ok"),
+            (second.id, "B", "ok"),
+            (second.id, "C", "failed"),
         ]
         assert everything[0].as_dict()["operator"] == first.operator
         assert everything[0].as_dict()["file_sha256"] == file_sha256(sheet)
         assert [a.key for a in journal.rows_for_audit(run_id=second.id, statuses=["failed"])] == ["C"]
-        assert [a.key for a in journal.rows_for_audit(since="2026-11-20", operation="calledroute")] == ["B", "C"]
+        assert [a.key for a in journal.rows_for_audit(since="2026-11-20", operation="calledroute")] == [
+            "B",
+            "C",
+        ]
         with pytest.raises(JournalError, match="no run nope"):
             journal.run("nope")
+
+
+def test_a_run_taken_over_cannot_send_more(journal_path: Path, sheet: Path) -> None:
+    with Journal(journal_path) as journal:
+        run = journal.start_run(sheet, operation=OP, target=TARGET)
+        journal.add_rows(run.id, [(2, "K", "h"), (3, "L", "h2")])
+        journal.mark_in_flight(run.id, 2)
+        conn = sqlite3.connect(journal_path)  # what a taking-over run does to it
+        conn.execute("UPDATE runs SET status = 'interrupted' WHERE id = ?", (run.id,))
+        conn.commit()
+        conn.close()
+        with pytest.raises(RunLocked, match="another run took its file over"):
+            journal.mark_in_flight(run.id, 3)
+        journal.record_result(run.id, 2, RowStatus.OK)  # an answer already on its way is still recorded
+
+
+def test_closing_with_a_run_under_way_marks_it_interrupted(journal_path: Path, sheet: Path) -> None:
+    journal = Journal(journal_path)
+    run = journal.start_run(sheet, operation=OP, target=TARGET)
+    journal.add_rows(run.id, [(2, "K", "h")])
+    journal.close()
+    with Journal(journal_path) as journal:
+        assert journal.run(run.id).status is RunStatus.INTERRUPTED
+        assert journal.rows(run.id)[0].status is RowStatus.NOT_SENT
+        assert journal.start_run(sheet, operation=OP, target=TARGET).notices == ()  # lock was freed
+
+
+def test_a_read_only_journal_error_says_the_fix() -> None:
+    from batchops.journal import _error
+
+    error = _error(
+        sqlite3.OperationalError("attempt to write a readonly database"), Path("/j/x.sqlite3"), "x"
+    )
+    assert "Cannot write the journal /j/x.sqlite3 while x" in str(error)
+    assert "Check that you may write to /j" in str(error) and "--journal PATH" in str(error)
+    assert "disk holding" in str(
+        _error(sqlite3.OperationalError("database or disk is full"), Path("/j"), "x")
+    )
