@@ -7,3 +7,4 @@ from . import sandbox_cmd  # noqa: F401
 from . import validate_cmd  # noqa: F401
 from . import apply_cmd  # noqa: F401
 from . import template_cmd  # noqa: F401
+from . import demo_cmd  # noqa: F401

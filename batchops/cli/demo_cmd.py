@@ -1,0 +1,123 @@
+"""``batchops demo``: the whole pipeline against the bundled sandbox, as an operator would run it."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shlex
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.rule import Rule
+
+from .app import app
+from .output import err, out
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
+ROWS_TO_CHANGE = 200
+
+
+@app.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
+              show_default=True, help="Folder for the files the demo makes (emptied first).")
+@click.option("--agents", type=click.IntRange(10, 60_000), default=300, show_default=True,
+              help="How many agents the sandbox is seeded with.")
+def demo(out_dir: Path, agents: int) -> int:
+    """Run export → template → validate → plan → apply → audit against a local sandbox.
+
+    Starts the sandbox on a free loopback port, prints each step's command as an operator would type
+    it, and lists the files it made. Nothing leaves this machine.
+    """
+    from ..sandbox import SandboxOptions, start_sandbox
+    from . import run
+
+    started = time.monotonic()
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    journal = out_dir / "journal.sqlite3"
+    with start_sandbox(SandboxOptions(agents=agents)) as sandbox:
+        saved = {k: os.environ.get(k) for k in sandbox.env()}
+        os.environ.update(sandbox.env())
+        try:
+            _banner(f"Sandbox AICC listening on {sandbox.url} (the same variables `batchops sandbox` prints)")
+            for name, value in sandbox.env().items():
+                out.print(f"  {name}={escape(value)}", highlight=False)
+
+            def step(title: str, args: list[str], expect: tuple[int, ...] = (0,)) -> None:
+                _banner(title)
+                out.print(f"[bold]$ batchops {escape(shlex.join(args))}[/bold]", highlight=False)
+                code = run(args)
+                if code not in expect:
+                    raise click.ClickException(f"the demo step '{title}' ended with exit code {code}")
+
+            step("1. Export the agents' softphone data (sipPwd masked)",
+                 ["export", "agents", "-o", str(out_dir / "agents.xlsx")])
+            step("2. A template for agent-settings, to fill in in Excel",
+                 ["template", "agent-settings", "-o", str(out_dir / "agent-settings-template.xlsx")])
+            settings_file = out_dir / "agent-settings.xlsx"
+            _fill_agent_settings(out_dir / "agent-settings-template.xlsx", settings_file, sandbox)
+            out.print(f"  (filled in {ROWS_TO_CHANGE} rows with new softphone and display numbers: "
+                      f"{escape(str(settings_file))})")
+            routes_file = out_dir / "called-routes-nightly.csv"
+            _write_route_csv(routes_file, sandbox)
+            out.print(f"  (a nightly-style CSV re-routing access codes: {escape(str(routes_file))})")
+            flawed = out_dir / "agent-settings-flawed.xlsx"
+            shutil.copyfile(SAMPLES / "agent-settings-flawed.xlsx", flawed)
+            step("3. Validate a file with mistakes: every bad cell named, nothing sent",
+                 ["validate", str(flawed)], expect=(2,))
+            step("4. Validate the filled-in workbook", ["validate", str(settings_file)])
+            step("5. Plan: what would change, before → after (nothing is sent)",
+                 ["plan", str(settings_file)])
+            step("6. Apply, with the Results sheet written back into the workbook",
+                 ["apply", str(settings_file), "--yes", "--journal", str(journal)])
+            step("7. Apply it again: the journal skips what is already applied",
+                 ["apply", str(settings_file), "--yes", "--journal", str(journal)])
+            step("8. The nightly CSV, as cron would run it (--yes, --json for the scheduler)",
+                 ["apply", str(routes_file), "--yes", "--json", "--journal", str(journal)])
+            step("9. The audit trail: who changed what, when, from which file",
+                 ["audit", "-o", str(out_dir / "audit.xlsx"), "--journal", str(journal)])
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+    _banner(f"Done in {time.monotonic() - started:.1f}s. Files made:")
+    for path in sorted(out_dir.iterdir()):
+        out.print(f"  {escape(str(path))}  ({path.stat().st_size:,} bytes)", highlight=False)
+    return 0
+
+
+def _banner(text: str) -> None:
+    err.print(Rule(style="dim"))
+    out.print(f"[bold cyan]{escape(text)}[/bold cyan]")
+
+
+def _fill_agent_settings(template: Path, target: Path, sandbox: object) -> None:
+    """Fill the template as an operator would: every ID as text, new numbers for the first agents."""
+    import openpyxl
+
+    settings = sorted(sandbox.agent_settings(), key=lambda s: s["id"])[:ROWS_TO_CHANGE]  # type: ignore[attr-defined]
+    workbook = openpyxl.load_workbook(template)
+    sheet = workbook.worksheets[0]
+    for i, record in enumerate(settings):
+        number = f"0755{2000 + i:04d}"
+        sheet.append([record["id"], record["userId"], "1", f"{number},{number}1", number, number, f"0755{8000 + i}"])
+    workbook.save(target)
+
+
+def _write_route_csv(target: Path, sandbox: object) -> None:
+    """Editable routes re-pointed to another skill queue, one per line, as a nightly job would export them."""
+    queues: list[int] = sorted(sandbox.skill_queues())  # type: ignore[attr-defined]
+    routes = [r for r in sandbox.routes() if r["editable"] not in (1, 3)][:50]  # type: ignore[attr-defined]
+    pick: Callable[[int], int] = lambda i: queues[i % len(queues)]
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "devicetype", "deviceId"])
+        for i, route in enumerate(routes):
+            writer.writerow([route["id"], 1, pick(i)])
