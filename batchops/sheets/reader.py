@@ -57,7 +57,7 @@ def read_table(
     size = _size(file)
     if size > max_bytes:
         raise SheetError(
-            f"is {size / MIB:,.1f} MiB, more than the limit of {max_bytes / MIB:,.0f} MiB",
+            f"is {_size_text(size)}, more than the limit of {_size_text(max_bytes)}",
             path=file,
             fix="Split the rows into several smaller files.",
         )
@@ -84,6 +84,10 @@ def read_table(
     if sheet is not None:
         table.warnings.append(f"A CSV file has no sheets; the sheet name '{sheet}' was ignored.")
     return table
+
+
+def _size_text(size: int) -> str:
+    return f"{size / MIB:,.1f} MiB" if size >= MIB else f"{size:,} bytes"
 
 
 def _size(path: Path) -> int:

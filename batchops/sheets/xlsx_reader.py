@@ -31,7 +31,9 @@ def read_xlsx(path: Path, sheet: str | None, *, max_rows: int, max_unpacked_byte
         entry = choose_sheet(entries, sheet, path)
         if entry.part is None or entry.part not in zf.namelist():
             raise SheetError("is damaged: the sheet's cells are missing", path=path, sheet=entry.name)
-        marks = scan_sheet(read_part(zf, entry.part, path))
+        marks = SheetMarks()
+        if _has_markers(zf, entry.part, path):  # else the part is never held in memory whole
+            marks = scan_sheet(read_part(zf, entry.part, path))
         # calamine reads the shared strings itself; reading them once through zipfile checks their
         # CRC, so a part whose stream inflates past its declared size is caught here, not in Rust.
         _verify_part(zf, "xl/sharedStrings.xml", path)
@@ -79,6 +81,26 @@ def choose_sheet(entries: list[SheetEntry], wanted: str | None, path: Path) -> S
 def _sheet_list(entries: list[SheetEntry]) -> str:
     shown = [f"'{e.name}'" + ("" if e.visible else " (hidden)") for e in entries if e.name != STAMP_SHEET]
     return ", ".join(shown) or "none"
+
+
+_MARKERS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/", b't="e"', b"t='e'", b"mergeCell")
+
+
+def _has_markers(zf: zipfile.ZipFile, name: str, path: Path) -> bool:
+    """Stream the worksheet part looking for any damage marker; reading it also checks its CRC."""
+    tail = b""
+    found = False
+    try:
+        with zf.open(name) as fh:
+            while chunk := fh.read(8 * _VERIFY_CHUNK):
+                window = tail + chunk
+                found = found or any(marker in window for marker in _MARKERS)
+                tail = window[-16:]
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise SheetError(
+            f"has a damaged part {name}", path=path, fix="Save the workbook again from Excel or LibreOffice."
+        ) from exc
+    return found
 
 
 def _verify_part(zf: zipfile.ZipFile, name: str, path: Path) -> None:
