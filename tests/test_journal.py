@@ -133,9 +133,8 @@ def test_a_read_only_journal_is_named_with_the_fix(journal_path: Path, sheet: Pa
     journal_path.chmod(0o400)
     journal_path.parent.chmod(0o500)
     try:
-        with pytest.raises(JournalError, match="--journal PATH"):
-            with Journal(journal_path) as journal:
-                journal.start_run(sheet, operation=OP, target=TARGET)
+        with pytest.raises(JournalError, match="--journal PATH"), Journal(journal_path) as journal:
+            journal.start_run(sheet, operation=OP, target=TARGET)
     finally:
         journal_path.parent.chmod(0o700)
 
