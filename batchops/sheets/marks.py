@@ -11,6 +11,8 @@ How a mark is made, and why:
 * The message is a **comment** (a note, in Excel's words) written by the author ``batchops``, shown
   through a VML shape as Excel requires. A later run removes exactly the comments of that author and
   their shapes; the user's own comments, other VML shapes (form controls) and threaded comments stay.
+  Files saved by LibreOffice lose the author; our comments are then known by their first line,
+  ``batchops:`` in bold, the way Excel heads a note with its author's name.
   A cell that already holds a user's comment is highlighted but gets no comment of ours (a cell has
   one comment only); the report sheet still lists the problem.
 
@@ -48,6 +50,7 @@ __all__ = ["MARK_AUTHOR", "CellMark", "apply_marks", "clear_marks", "mark_cells"
 MARK_AUTHOR = "batchops"
 """Author of the comments batchops writes; comments by anyone else are never touched."""
 
+COMMENT_HEADING = MARK_AUTHOR + ":"
 MARKER = "batchops-mark"
 _MARK_FORMULA = f'"{MARKER}"&lt;&gt;""'
 _MARK_DXF = '<{p}dxf><{p}font><{p}color rgb="FF9C0006"/></{p}font><{p}fill><{p}patternFill>' \
@@ -160,8 +163,18 @@ def _sqref(marks: Sequence[CellMark]) -> str:
 
 
 def _comment_xml(p: str, ref: str, author_id: int, text: str) -> str:
-    return (f'<{p}comment ref="{ref}" authorId="{author_id}"><{p}text><{p}t xml:space="preserve">'
-            f"{escape_text(text)}</{p}t></{p}text></{p}comment>")
+    # The bold "batchops:" first line is how Excel itself heads a note with its author; it also
+    # identifies our comments in files LibreOffice has saved, which blanks the author.
+    run = f"<{p}rPr><{p}sz val=\"9\"/><{p}rFont val=\"Tahoma\"/><{p}family val=\"2\"/></{p}rPr>"
+    bold = run.replace(f"<{p}sz ", f"<{p}b/><{p}sz ", 1)
+    return (f'<{p}comment ref="{ref}" authorId="{author_id}"><{p}text>'
+            f"<{p}r>{bold}<{p}t>{COMMENT_HEADING}</{p}t></{p}r>"
+            f'<{p}r>{run}<{p}t xml:space="preserve">\n{escape_text(text)}</{p}t></{p}r>'
+            f"</{p}text></{p}comment>")
+
+
+def _comment_text(p: str, comment: str) -> str:
+    return "".join(unescape(t) for t in re.findall(rf"<{p}t(?:\s[^>]*)?>(.*?)</{p}t>", comment, re.S))
 
 
 def _ref_cell(ref: str) -> tuple[int, int]:
@@ -271,7 +284,7 @@ def _read_comments(text: str | None) -> _Comments:
     for m in elements(text, p + "comment"):
         a = attributes(m.group(0)[: m.group(0).index(">") + 1])
         ref = a.get("ref", "").upper()
-        if a.get("authorId") == ours_id:
+        if a.get("authorId") == ours_id or _comment_text(p, m.group(0)).startswith(COMMENT_HEADING):
             ours.add(ref)
         else:
             kept.append(m.group(0))

@@ -67,6 +67,7 @@ __all__ = [
     "Package",
     "SheetRef",
     "add_sheet",
+    "auto_widths",
     "check_writable",
     "is_formula_like",
     "write_report",
@@ -137,7 +138,8 @@ def check_writable(path: Path) -> None:
     for lock in _lock_files(path):
         if lock.exists():
             raise WorkbookLocked("the workbook is open in Excel or LibreOffice", path=path, fix=fix)
-    if path.exists() and not os.access(path, os.W_OK):
+    # The mode bits too: root may write anything, but a file marked read-only was meant to stay so.
+    if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
         raise WorkbookLocked("the workbook is read-only", path=path, fix=fix)
     folder = path.parent if str(path.parent) else Path(".")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -550,7 +552,8 @@ def _display_width(value: Any) -> float:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line[:200])
 
 
-def _auto_widths(headers: Sequence[str], sample: Sequence[Sequence[Any]]) -> list[float]:
+def auto_widths(headers: Sequence[str], sample: Sequence[Sequence[Any]]) -> list[float]:
+    """Column widths in characters from the header and a sample of rows, within sensible bounds."""
     widths = [_display_width(h) + 3 for h in headers]  # room for the filter button
     for row in sample:
         for j, value in enumerate(row[: len(widths)]):
@@ -589,7 +592,7 @@ def report_sheet_xml(headers: Sequence[str], rows: Iterable[Sequence[Any]], styl
     rows = iter(rows)
     sample = list(islice(rows, _WIDTH_SAMPLE))
     if widths is None:
-        widths = _auto_widths(headers, sample)
+        widths = auto_widths(headers, sample)
     ncols = max(len(headers), 1)
     letters = [column_letter(j) for j in range(max(ncols, max((len(r) for r in sample), default=0)))]
     head = [XML_DECL, f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">',
