@@ -143,6 +143,8 @@ def show_number(value: float | int) -> str:
     """A number as Excel would show it in a General cell (1.30714525966221E+18)."""
     if isinstance(value, int) and abs(value) < EXACT_LIMIT:
         return str(value)
+    if isinstance(value, float) and abs(value) < EXACT_LIMIT:
+        return f"{value:.15g}"  # 12323.5, not 1.23235E+04: Excel shows such numbers in full
     text = f"{float(value):.14E}"
     mantissa, exponent = text.split("E")
     mantissa = mantissa.rstrip("0").rstrip(".")
@@ -198,7 +200,7 @@ def _whole(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:
     if isinstance(raw, float):
         if not math.isfinite(raw) or not raw.is_integer():
             raise _Bad("not_integer", f"{show_number(raw)} is not a whole number; {fld.name} takes "
-                                      f"{fld.limits()}.")
+                                      f"{fld.rules()}.")
         return str(int(raw)), None
     if isinstance(raw, int):
         return str(raw), None

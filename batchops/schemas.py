@@ -170,7 +170,7 @@ def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
     """What is wrong with a cell and what is allowed, in one sentence."""
     shown = f"'{value}'" if value else "the value"
     if code == "required":
-        return f"is empty; {fld.name} is mandatory ({fld.limits()})."
+        return f"is empty; {fld.name} is mandatory ({fld.rules()})."
     if code == "duplicate":
         what = " and ".join(op.key)
         return f"another row updates the same record ({what} {value}); keep one row per record."
@@ -183,7 +183,8 @@ def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
         return f"{shown} lists {count} numbers; {fld.name} takes at most {fld.max_items}."
     if code == "item_too_long":
         long = [item for item in value.split(",") if len(item) > (fld.max_length or 0)]
-        return (f"{', '.join(long) or shown} longer than {fld.max_length} characters; "
+        verb = "are" if len(long) > 1 else "is"
+        return (f"{', '.join(long) or shown} {verb} longer than {fld.max_length} characters; "
                 f"each number in {fld.name} has at most {fld.max_length}.")
     if code == "item_not_digits":
         bad = [item for item in value.split(",") if not item.lstrip("+").isdigit()]
