@@ -52,6 +52,7 @@ import re
 import secrets
 import socket
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -642,8 +643,11 @@ class Journal:
                 # Created by us, before SQLite does, so that it never exists with wider permissions.
                 # SQLite gives the -wal and -shm files the same permissions as the database.
                 os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            elif path.stat().st_mode & 0o077 and path.stat().st_uid == getattr(os, "getuid", lambda: -1)():
-                os.chmod(path, 0o600)
+            else:
+                info = path.stat()
+                if info.st_mode & 0o077 and info.st_uid == getattr(os, "getuid", lambda: -1)():
+                    # An older or copied journal readable by others: take their access away, and only that.
+                    os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
         except FileExistsError:
             pass  # another process created it between our check and our open
         except OSError as exc:
@@ -781,7 +785,7 @@ class Journal:
                     if holder.status is RunStatus.RUNNING and self._alive(holder, own_lock_free=True):
                         raise RunLocked(_locked_message(holder, file_path), path=file_path, fix=LOCKED_FIX)
                     notices.append(self._retire(holder, now, taken_over=True))
-                notices.extend(self._recover(now, exclude=set()))
+                notices.extend(self._recover(now))
                 while conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
                     run_id = _new_run_id(self._clock())  # two starts in one second: try another suffix
                 conn.execute(
@@ -885,7 +889,7 @@ class Journal:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                notices = self._recover(self._now(), exclude=set())
+                notices = self._recover(self._now())
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -894,14 +898,14 @@ class Journal:
             raise _error(exc, self.path, "recovering crashed runs") from exc
         return notices
 
-    def _recover(self, now: str, exclude: set[str]) -> list[str]:
+    def _recover(self, now: str) -> list[str]:
         notices = []
         running = [
             _run_from_row(r)
             for r in self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE status = 'running'")
         ]
         for holder in running:
-            if holder.id in exclude or holder.id in self._open_runs:
+            if holder.id in self._open_runs:
                 continue
             if not self._alive(holder, own_lock_free=False):
                 notices.append(self._retire(holder, now, taken_over=False))

@@ -648,3 +648,10 @@ def test_a_read_only_journal_error_says_the_fix() -> None:
     assert "disk holding" in str(
         _error(sqlite3.OperationalError("database or disk is full"), Path("/j"), "x")
     )
+
+
+def test_an_existing_journal_readable_by_others_is_made_private(journal_path: Path) -> None:
+    Journal(journal_path).close()
+    journal_path.chmod(0o644)
+    Journal(journal_path).close()
+    assert stat.S_IMODE(journal_path.stat().st_mode) == 0o600
