@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from batchops.journal import Journal, RowStatus, content_hash  # noqa: E402
+from batchops.journal import Journal, RowStatus, content_hash
 
 TARGET_ROWS_PER_SECOND = 2_000
 
@@ -28,17 +28,34 @@ def record_rows(folder: Path, rows: int, *, durable: bool) -> float:
     sheet.write_bytes(str(time.time()).encode())
     with Journal(folder / f"journal-{durable}-{time.monotonic_ns()}.sqlite3", durable=durable) as journal:
         run = journal.start_run(sheet, operation="agentsettings", target="https://service.example.com")
-        values = [{"workNo": str(1000 + i), "skill": "s1,s2", "callerPresent": ["95588", "95599"]}
-                  for i in range(rows)]
+        values = [
+            {"workNo": str(1000 + i), "skill": "s1,s2", "callerPresent": ["95588", "95599"]}
+            for i in range(rows)
+        ]
         started = time.perf_counter()
         journal.add_rows(run.id, [(i + 2, v["workNo"], content_hash(v)) for i, v in enumerate(values)])
         for i, v in enumerate(values):
-            journal.mark_in_flight(run.id, i + 2, request={
-                "method": "POST", "path": "/CCSQM/rest/ccisqm/v1/agentsettings/update",
-                "headers": {"Authorization": "Bearer abc", "X-APP-Key": "k"}, "body": v,
-            }, before={"skill": "s0"})
-            journal.record_result(run.id, i + 2, RowStatus.OK, http_status=200, code="0", message="success",
-                                  attempts=1, after={"skill": v["skill"]})
+            journal.mark_in_flight(
+                run.id,
+                i + 2,
+                request={
+                    "method": "POST",
+                    "path": "/CCSQM/rest/ccisqm/v1/agentsettings/update",
+                    "headers": {"Authorization": "Bearer abc", "X-APP-Key": "k"},
+                    "body": v,
+                },
+                before={"skill": "s0"},
+            )
+            journal.record_result(
+                run.id,
+                i + 2,
+                RowStatus.OK,
+                http_status=200,
+                code="0",
+                message="success",
+                attempts=1,
+                after={"skill": v["skill"]},
+            )
         journal.finish_run(run.id)
         return rows / (time.perf_counter() - started)
 
