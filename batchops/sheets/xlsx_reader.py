@@ -83,7 +83,8 @@ def _sheet_list(entries: list[SheetEntry]) -> str:
     return ", ".join(shown) or "none"
 
 
-_MARKERS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/", b't="e"', b"t='e'", b"mergeCell")
+# A prefilter: "<f" also hits <filterColumn>, which only costs the precise scan in xlsx_damage.
+_MARKERS = (b"<f", b't="e"', b"mergeCell", b":f", b"t='e'")
 
 
 def _has_markers(zf: zipfile.ZipFile, name: str, path: Path) -> bool:
@@ -94,7 +95,8 @@ def _has_markers(zf: zipfile.ZipFile, name: str, path: Path) -> bool:
         with zf.open(name) as fh:
             while chunk := fh.read(8 * _VERIFY_CHUNK):
                 window = tail + chunk
-                found = found or any(marker in window for marker in _MARKERS)
+                if not found:
+                    found = any(marker in window for marker in _MARKERS)
                 tail = window[-16:]
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
         raise SheetError(
@@ -140,7 +142,11 @@ def _read_values(
         seen += 1
         number = index + 1
         width = len(cells)
-        blank = cells.count("") == width or all(is_blank(v) for v in cells)
+        first = cells[0]
+        if first != "" and (first.__class__ is not str or not first.isspace()):
+            blank = False  # the usual data row, decided by its first cell
+        else:
+            blank = cells.count("") == width or all(is_blank(v) for v in cells)
         if not header_row:
             if blank:
                 continue
