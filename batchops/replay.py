@@ -181,11 +181,10 @@ class Replay:
             if not record.valid:
                 self._results[record.row] = RowResult(record.row, record.key, Status.INVALID,
                                                       self._invalid_message(record.row))
-        decisions = self.decisions()
         if self.options.dry_run:
-            self._dry_run(decisions)
+            self._dry_run(self.decisions())
         else:
-            self._send(decisions, outcome)
+            self._send(outcome)
         outcome.results = [self._results[r.row] for r in self.report.records]
         outcome.run_id = self.run_id
         outcome.elapsed = time.monotonic() - started
@@ -208,9 +207,10 @@ class Replay:
                                    reason=d.reason.value, request=masked_request(call))
             self._finish(result)
 
-    def _send(self, decisions: list[Decision], outcome: ApplyOutcome) -> None:
+    def _send(self, outcome: ApplyOutcome) -> None:
         journal = self.journal
         assert journal is not None, "a real run needs a journal"
+        # Lock the file first, then plan: a plan made before the lock could be stale by the time we send.
         run = journal.start_run(self.report.path, operation=self.op.name, target=self.target,
                                 sheet=self.report.sheet, operator=self.options.operator,
                                 options={"force": self.options.force, "skip_invalid": self.options.skip_invalid,
@@ -219,6 +219,7 @@ class Replay:
         outcome.notices.extend(run.notices)
         run_status = "finished"
         try:
+            decisions = self.decisions()
             journal.add_rows(run.id, decisions)
             invalid = [(r.row, r.key, content_hash(r.texts)) for r in self.report.records if not r.valid]
             if invalid:
