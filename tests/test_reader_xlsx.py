@@ -328,6 +328,12 @@ def test_the_common_case_scans_no_cells(tmp_path, monkeypatch):
     assert table.damage == {}
 
 
+def test_a_macro_enabled_workbook_is_read_and_its_macros_never_run(tmp_path):
+    # .xlsm is the same package with a vbaProject part; calamine reads values only.
+    path = simple_xlsx(tmp_path / "macros.xlsm", {1: ["id"], 2: ["7"]}, extra_parts={"xl/vbaProject.bin": b"\x00" * 64})
+    assert read_table(path).rows == [["7"]]
+
+
 def test_zip_entries_read_in_any_order(tmp_path):
     src = simple_xlsx(tmp_path / "a.xlsx", {1: ["id"], 2: ["x"]})
     dst = tmp_path / "b.xlsx"
