@@ -1,0 +1,150 @@
+"""``batchops plan``: read the current values and show what ``apply`` would change. Nothing is changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+import click
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..client import Client
+from ..error_report import write_error_report
+from ..errors import EXIT_BAD_INPUT, EXIT_OK, WorkbookLocked
+from ..plan import Plan, PlanAction, make_plan, shown, write_plan
+from ..replay import require_settings, target_of
+from ..settings import load_settings
+from ..validation import validate_file
+from .app import app
+from .options import config_option, json_option, operation_option, profile_option, sheet_option, timezone_option
+from .output import err, out, print_json, warning_line
+from .show import show_validation
+
+MAX_SHOWN = 50
+"""Changes listed on the terminal; the Plan sheet has them all."""
+
+
+class ReadProgress:
+    """A bar for reading current values, on stderr when it is a terminal and ``enabled``."""
+
+    def __init__(self, total: int, *, enabled: bool, label: str = "reading") -> None:
+        self._progress: Progress | None = None
+        if enabled and err.is_terminal and total > 0:
+            self._progress = Progress(TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(),
+                                      TimeRemainingColumn(), console=err, transient=True, refresh_per_second=8)
+            self._task = self._progress.add_task(label, total=total)
+
+    def __enter__(self) -> ReadProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, total=total)
+
+
+@app.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@operation_option
+@sheet_option
+@timezone_option
+@profile_option
+@config_option
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Reads in flight at once.")
+@json_option
+def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | None, profile: str | None,
+         config_path: str | None, concurrency: int, as_json: bool) -> int:
+    """Show what applying FILE would change: before -> after per field, read from the server.
+
+    Validates first, exactly as `apply` does (with any invalid row nothing is read, exit 2). Then reads
+    the current value of every record the file names and sorts the rows into: change, no-change (apply
+    skips them), cannot (unknown ID, a route that must not be edited, an automatic appointment) and
+    unread (the read failed). Writes a Plan sheet into the workbook (FILE.plan.csv for a CSV). Nothing
+    is changed on the server. Exit 0 when every row can be applied, 1 when some cannot or were not read.
+    """
+    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone)
+    if not report.ok:
+        try:
+            write_error_report(report)
+        except WorkbookLocked as exc:
+            warning_line(escape(str(exc)))
+        if as_json:
+            print_json({"ok": False, "file": str(report.path), "operation": report.operation.name,
+                        "errors": len(report.errors), "exit_code": EXIT_BAD_INPUT})
+        else:
+            show_validation(report)
+            err.print("Nothing was read. Fix the errors (see the Errors report), then plan again.")
+        return EXIT_BAD_INPUT
+    settings = load_settings(profile=profile, config_path=config_path)
+    require_settings(report.operation, settings)
+    if not as_json:
+        err.print(escape(f"Reading {len(report.valid_records)} {report.operation.name} record(s) from "
+                         f"{target_of(report.operation, settings)} ..."))
+    with Client(settings) as client, ReadProgress(len(report.valid_records), enabled=not as_json) as progress:
+        result = make_plan(report, client, concurrency=concurrency, on_read=progress)
+    written, warning = write_plan(result)
+    if warning:
+        warning_line(escape(warning))
+    code = EXIT_OK if result.counts()["cannot"] + result.counts()["unread"] == 0 else 1
+    if as_json:
+        print_json(_json(result, written, code))
+    else:
+        _show(result, written)
+    return code
+
+
+def _json(result: Plan, written: Path, code: int) -> dict[str, object]:
+    return {
+        "ok": code == 0, "exit_code": code, "file": str(result.report.path), "operation": result.operation.name,
+        "counts": result.counts(), "fields_changed": result.fields_changed, "plan": str(written),
+        "seconds": round(result.elapsed, 3),
+        "rows": [{"row": r.row, "key": r.key, "action": r.action.value, "message": r.message,
+                  "changes": [{"field": c.field, "before": c.before, "after": c.after}
+                              for c in (r.changed if r.action is PlanAction.CHANGE else r.changes)]}
+                 for r in result.rows],
+    }
+
+
+def _show(result: Plan, written: Path) -> None:
+    op, tz = result.operation, result.report.timezone
+    lines = [(r, c) for r in result.rows if r.action is PlanAction.CHANGE for c in r.changed]
+    problems = [r for r in result.rows if r.action in (PlanAction.CANNOT, PlanAction.UNREAD)]
+    if out.is_terminal:
+        if lines:
+            table = Table(header_style="bold", title="Changes")
+            for name in ("row", "key", "field", "before", "after"):
+                table.add_column(name, overflow="fold", max_width=40)
+            for r, c in lines[:MAX_SHOWN]:
+                table.add_row(str(r.row), escape(r.key), c.field, f"[red]{escape(shown(op, c.field, c.before, tz))}[/red]",
+                              f"[green]{escape(shown(op, c.field, c.after, tz))}[/green]")
+            out.print(table)
+        if problems:
+            table = Table(header_style="bold", title="Rows that cannot be applied as they are")
+            for name in ("row", "key", "action", "why"):
+                table.add_column(name, overflow="fold", max_width=70)
+            for r in problems[:MAX_SHOWN]:
+                table.add_row(str(r.row), escape(r.key), f"[red]{r.action.value}[/red]", escape(r.message))
+            out.print(table)
+    else:
+        for r, c in lines[:MAX_SHOWN]:
+            out.print(escape(f"row {r.row} {r.key}: {c.field}: {shown(op, c.field, c.before, tz)!s} -> "
+                             f"{shown(op, c.field, c.after, tz)}"), highlight=False)
+        for r in problems[:MAX_SHOWN]:
+            out.print(escape(f"row {r.row} {r.key}: {r.action.value}: {r.message}"), highlight=False)
+    if len(lines) > MAX_SHOWN or len(problems) > MAX_SHOWN:
+        out.print("… every row is in the Plan sheet.")
+    counts = result.counts()
+    summary = (f"{len(result.rows)} rows: {counts['change']} change ({result.fields_changed} fields), "
+               f"{counts['no-change']} no change, {counts['cannot']} cannot, {counts['unread']} unread")
+    style = "green" if not problems else "red"
+    out.print(f"[{style}]{escape(summary)}[/{style}]. Nothing was changed.")
+    out.print(f"Plan written to {escape(str(written))}")

@@ -1,0 +1,114 @@
+"""The current values of the records a file would change: read many at once, compared field by field.
+
+``plan`` shows the comparison; ``apply`` stores it in the journal as before-values and skips rows that
+would change nothing. Both read through one :class:`~batchops.readers.RecordReader` (which caches list
+calls such as queryCalledRoute) from a few threads over ``Client.send``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from .catalogue import Operation
+from .errors import AuthError, ConfigError
+from .readers import Record as CurrentRecord
+from .readers import RecordReader, blockers
+from .report import Record
+
+__all__ = ["Current", "FieldChange", "before_values", "field_changes", "is_no_change", "read_current"]
+
+ReadProgress = Callable[[int, int], None]
+"""``on_read(done, total)``: records read so far, of how many."""
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a row: its current value and the value the row sets (canonical texts)."""
+
+    field: str
+    before: str
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
+class Current:
+    """What reading one row's record found: the record (None: no such record), or why it could not be read."""
+
+    record: CurrentRecord | None
+    error: str | None = None
+
+    @property
+    def known(self) -> bool:
+        """True when the record was read and exists."""
+        return self.record is not None and self.error is None
+
+    def blockers(self, op: Operation) -> list[str]:
+        """Why an update of this record cannot succeed (empty when it can, or when it was not read)."""
+        return blockers(op, self.record) if self.record is not None else []
+
+
+def read_current(client: Any, op: Operation, records: Sequence[Record], *, concurrency: int = 8,
+                 on_read: ReadProgress | None = None, reader: RecordReader | None = None) -> dict[int, Current]:
+    """Read the current record of each row (keyed by Excel row number), ``concurrency`` reads at a time.
+
+    A read that fails (no answer, an HTTP error) is reported in ``Current.error``; an ``AuthError`` or a
+    ``ConfigError`` stops everything and propagates, as every other read would fail the same way.
+    Ctrl-C cancels the reads not yet started and propagates.
+    """
+    reader = reader or RecordReader(client)
+    found: dict[int, Current] = {}
+    total = len(records)
+    if not records:
+        return found
+
+    def read(record: Record) -> Current:
+        try:
+            return Current(reader.read(op, record.texts))
+        except (AuthError, ConfigError):
+            raise
+        except Exception as exc:  # one unreadable record must not stop the others
+            return Current(None, str(exc) or type(exc).__name__)
+
+    # The first read alone: it fills the reader's caches (one listing of every route) for the others.
+    found[records[0].row] = read(records[0])
+    if on_read is not None:
+        on_read(1, total)
+    rest = records[1:]
+    if not rest:
+        return found
+    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(rest))), thread_name_prefix="batchops-read")
+    try:
+        futures: list[tuple[int, Future[Current]]] = [(r.row, pool.submit(read, r)) for r in rest]
+        for done, (row, future) in enumerate(futures, start=2):
+            found[row] = future.result()
+            if on_read is not None:
+                on_read(done, total)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return found
+
+
+def field_changes(op: Operation, texts: Mapping[str, str], current: Mapping[str, str]) -> list[FieldChange]:
+    """Before → after for every field the row sets (keys left out), in template column order."""
+    return [FieldChange(name, current.get(name, ""), texts[name]) for name in op.columns
+            if name in texts and name not in op.key]
+
+
+def is_no_change(changes: Sequence[FieldChange]) -> bool:
+    """True when the row would set every field to the value it already has."""
+    return all(not c.changed for c in changes)
+
+
+def before_values(op: Operation, texts: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
+    """The before-values the journal keeps: the record's current text of each field the row sets, keys
+    included, so that undo can put exactly those fields back."""
+    return {name: current.get(name, "") for name in op.columns if name in texts}

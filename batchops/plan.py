@@ -1,0 +1,158 @@
+"""The plan of a file: what ``apply`` would change, row by row and field by field. Nothing is sent.
+
+For every valid row the record's current values are read (``current.read_current``) and compared
+with the row: ``change`` (before → after for each field the row sets), ``no-change`` (``apply`` skips
+such a row and reports it ``skipped``), ``cannot`` (an unknown ID, a route whose ``editable`` forbids it,
+an automatic appointment) or ``unread`` (the read itself failed). The **Plan** sheet is written into the
+workbook (``FILE.plan.csv`` beside a CSV), one line per field, from the same data the terminal shows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from .catalogue import Kind, Operation
+from .coerce import show_timestamp
+from .current import Current, FieldChange, ReadProgress, field_changes, is_no_change, read_current
+from .errors import SheetError, WorkbookLocked
+from .report import ValidationReport
+
+__all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "make_plan", "plan_rows", "write_plan"]
+
+PLAN_SHEET = "Plan"
+PLAN_HEADERS = ("row", "key", "action", "field", "before", "after", "message")
+
+
+class PlanAction(str, Enum):
+    """What ``apply`` would do to a row's record."""
+
+    CHANGE = "change"
+    NO_CHANGE = "no-change"
+    CANNOT = "cannot"
+    UNREAD = "unread"  # the current values could not be read: apply would send the row blind
+
+
+NO_CHANGE_MESSAGE = "no change: the record already has these values; apply skips it"
+
+
+@dataclass
+class RowPlan:
+    """One row's plan: the action, the field changes (every field the row sets) and why."""
+
+    row: int
+    key: str
+    action: PlanAction
+    changes: list[FieldChange] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def changed(self) -> list[FieldChange]:
+        """Only the fields whose value would change."""
+        return [c for c in self.changes if c.changed]
+
+
+@dataclass
+class Plan:
+    """The plan of one validated sheet."""
+
+    report: ValidationReport
+    rows: list[RowPlan]
+    elapsed: float = 0.0
+
+    @property
+    def operation(self) -> Operation:
+        return self.report.operation
+
+    def counts(self) -> dict[str, int]:
+        """Rows per action, every action present, in a fixed order."""
+        counts = {a.value: 0 for a in PlanAction}
+        for r in self.rows:
+            counts[r.action.value] += 1
+        return counts
+
+    @property
+    def fields_changed(self) -> int:
+        return sum(len(r.changed) for r in self.rows if r.action is PlanAction.CHANGE)
+
+
+def make_plan(report: ValidationReport, client: Any, *, concurrency: int = 8,
+              on_read: ReadProgress | None = None) -> Plan:
+    """Read the current record of every valid row and decide each row's action (invalid rows are left out)."""
+    started = time.monotonic()
+    op = report.operation
+    records = report.valid_records
+    current = read_current(client, op, records, concurrency=concurrency, on_read=on_read)
+    rows = [row_plan(op, r.row, r.key, r.texts, current[r.row]) for r in records]
+    return Plan(report, rows, time.monotonic() - started)
+
+
+def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current) -> RowPlan:
+    """One row's action from its record's current values."""
+    if current.error is not None:
+        changes = [FieldChange(name, "", texts[name]) for name in op.columns if name in texts and name not in op.key]
+        return RowPlan(row, key, PlanAction.UNREAD, changes, f"could not read the current values: {current.error}")
+    if current.record is None:
+        return RowPlan(row, key, PlanAction.CANNOT, [], f"unknown ID: there is no {op.name} {key}")
+    changes = field_changes(op, texts, current.record)
+    reasons = current.blockers(op)
+    if reasons:
+        return RowPlan(row, key, PlanAction.CANNOT, changes, "; ".join(reasons))
+    if is_no_change(changes):
+        return RowPlan(row, key, PlanAction.NO_CHANGE, changes, NO_CHANGE_MESSAGE)
+    return RowPlan(row, key, PlanAction.CHANGE, changes,
+                   f"{len([c for c in changes if c.changed])} of {len(changes)} field(s) change")
+
+
+def shown(op: Operation, name: str, text: str, tz: tzinfo) -> str:
+    """A canonical text as people read it: date-times resolved, with their epoch digits."""
+    kind = op.field(name).kind
+    if text and text.isdigit() and kind in (Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S):
+        return show_timestamp(op.field(name), text, tz)
+    return text
+
+
+def plan_rows(plan: Plan) -> Iterator[list[Any]]:
+    """The Plan sheet's lines (``PLAN_HEADERS``): one per field that changes (or would be set, for rows that
+    cannot be applied or were not read), one for a row that changes nothing or has no fields to show."""
+    op, tz = plan.operation, plan.report.timezone
+    for r in plan.rows:
+        lines = r.changed if r.action is PlanAction.CHANGE else (
+            r.changes if r.action in (PlanAction.CANNOT, PlanAction.UNREAD) else [])
+        if not lines:
+            yield [r.row, r.key, r.action.value, "", "", "", r.message]
+            continue
+        for c in lines:
+            yield [r.row, r.key, r.action.value, c.field, shown(op, c.field, c.before, tz),
+                   shown(op, c.field, c.after, tz), r.message]
+
+
+def plan_csv_path(path: Path) -> Path:
+    """Where a CSV input's plan goes: ``FILE.plan.csv`` beside it."""
+    from .results import sibling
+
+    return sibling(path, ".plan.csv")
+
+
+def write_plan(plan: Plan) -> tuple[Path, str | None]:
+    """Write the Plan sheet into the workbook (``FILE.plan.csv`` for a CSV); returns where, and a warning
+    when the workbook could not be written and the plan went to ``FILE.plan.xlsx`` instead."""
+    from .sheets.writer import SheetSpec, write_csv, write_xlsx
+
+    report = plan.report
+    if report.kind == "csv":
+        return write_csv(plan_csv_path(report.path), list(PLAN_HEADERS), plan_rows(plan)), None
+    from .results import sibling
+    from .sheets.xlsx_package import add_sheet
+
+    try:
+        return add_sheet(report.path, PLAN_SHEET, PLAN_HEADERS, plan_rows(plan)), None
+    except (WorkbookLocked, SheetError) as exc:
+        target = sibling(report.path, ".plan.xlsx")
+        write_xlsx(target, [SheetSpec(PLAN_SHEET, PLAN_HEADERS, plan_rows(plan), text_columns=(1, 3, 4, 5, 6))])
+        return target, f"{exc} The plan was written to {target.name} instead."
