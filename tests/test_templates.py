@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -274,3 +276,47 @@ def test_help_lists_every_operation(capsys):
     help_text = capsys.readouterr().out
     for op in OPS:
         assert op.name in help_text and op.title in help_text
+
+
+LO_FILLED = Path(__file__).parent / "data" / "lo_filled"
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_a_template_filled_in_libreoffice_still_validates(op):
+    """tests/data/lo_filled: templates typed into and saved by LibreOffice (see its README)."""
+    path = LO_FILLED / f"{op.name}.xlsx"
+    table = read_table(path)
+    assert table.headers == list(op.columns)
+    assert (table.stamp.operation, table.stamp.fingerprint) == (op.name, op.fingerprint()), (
+        "rebuild tests/data/lo_filled with make.sh after changing the template")
+    report = validate_file(path, timezone="Asia/Shanghai")
+    assert [(i.cell, i.code) for i in report.issues] == []
+    assert report.ok and len(report.records) >= 2
+
+
+def test_typing_into_the_template_in_libreoffice_keeps_ids_and_leading_zeros():
+    report = validate_file(LO_FILLED / "agent-settings.xlsx", timezone="Asia/Shanghai")
+    first, _, third, fourth = report.records
+    assert first.texts == {"id": "1307145259662215169", "userId": "1660270845627002401", "callType": "1",
+                           "callerPresent": "075512345678", "callNumber": "12323,232343",
+                           "callNumberDefault": "012323", "callerPresentDefault": "075512345678"}
+    assert third.key == "0001307145259662215171" and third.texts["callNumber"] == "00123"
+    assert fourth.texts["callNumber"] == "12323,232343,34543"
+    wb = openpyxl.load_workbook(LO_FILLED / "agent-settings.xlsx")
+    assert {ws.title: ws.sheet_state for ws in wb.worksheets} == {
+        "agent-settings": "visible", "Instructions": "visible", LISTS_SHEET: "hidden", STAMP_SHEET: "hidden"}
+
+
+@pytest.mark.slow  # about 5 s: starts LibreOffice
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_opens_the_template_with_headers_and_stamp(tmp_path):
+    """Convert the committed template with LibreOffice: the headers and the stamp come through."""
+    profile = tmp_path / "profile"
+    source = tmp_path / "called-route.xlsx"
+    shutil.copy(TEMPLATES / "called-route.xlsx", source)
+    out = tmp_path / "out"
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation={profile.as_uri()}", "--convert-to", "xlsx",
+                    "--outdir", str(out), str(source)], check=True, capture_output=True, timeout=60)
+    table = read_table(out / "called-route.xlsx")
+    assert table.headers == ["id", "devicetype", "deviceId"]
+    assert table.stamp.fingerprint == OPERATIONS["called-route"].fingerprint()
