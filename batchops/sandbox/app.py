@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -130,7 +129,7 @@ class Sandbox:
     async def _serve_api(self, req: Request) -> Reply:
         started = time.perf_counter()
         entry = self.log.start(time=self.clock.now(), method=req.method, path=req.path, query=req.query,
-                               headers=req.headers, body=_loggable_body(req))
+                               headers=req.headers, body=req.body)
         try:
             reply = await self._answer(req, entry)
         except Exception as exc:  # a bug in a handler answers 500 and is logged, never kills the server
@@ -337,15 +336,3 @@ def _utc(seconds: float) -> Any:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(seconds, timezone.utc)
-
-
-def _loggable_body(req: Request) -> Any:
-    """The body for the log: parsed JSON when possible (masked later); never a raw secret."""
-    if not req.body:
-        return None
-    try:
-        return json.loads(req.body)
-    except (ValueError, UnicodeDecodeError):
-        if req.path == TOKEN_PATH:
-            return "[unparseable body, masked]"  # it may hold app_secret as text
-        return req.body[:2000].decode("utf-8", "replace")

@@ -75,7 +75,7 @@ class SandboxOptions:
     """queryAgentInfo's sample answers ``sipServicePort`` as a number, its table says string(5)."""
     allow_unknown_fields: bool = False
     """Off: a body field the API page does not list is a 400, so a client's typo cannot pass unseen."""
-    log_limit: int = 100_000
+    log_limit: int = 50_000
     """Request-log entries kept (oldest dropped first)."""
 
     def __post_init__(self) -> None:

@@ -24,6 +24,8 @@ KIND_APPOINTMENT = "appointment"
 
 def record_key(kind: str, *parts: object) -> str:
     """The key a record's applied count is kept under, e.g. ``route:1125397061153369092``."""
+    if len(parts) == 1:
+        return f"{kind}:{parts[0]}"  # every update computes one: keep the common case cheap
     return ":".join((kind, *(str(p) for p in parts)))
 
 
