@@ -88,12 +88,11 @@ def main() -> None:
     ours = measure("read_table", path, args.repeat)
     plain = measure("pandas", path, max(1, args.repeat - 1))
     assert ours["rows"] == plain["rows"] == args.rows
-    import pandas
-    import python_calamine
+    from importlib.metadata import version
 
     print(f"{args.rows:,} rows x {len(HEADERS)} columns, {path.stat().st_size / 1e6:.1f} MB; "
-          f"Python {platform.python_version()}, pandas {pandas.__version__}, "
-          f"python-calamine {getattr(python_calamine, '__version__', '?')}, {platform.machine()}")
+          f"Python {platform.python_version()}, pandas {version('pandas')}, openpyxl {version('openpyxl')}, "
+          f"python-calamine {version('python-calamine')}, {platform.machine()}")
     print(f"{'reader':<44}{'seconds':>9}{'peak RSS MiB':>14}")
     print(f"{'batchops read_table':<44}{ours['seconds']:>9.2f}{ours['max_rss_mib']:>14.0f}")
     print(f"{'pandas.read_excel(engine=openpyxl)':<44}{plain['seconds']:>9.2f}{plain['max_rss_mib']:>14.0f}")
