@@ -1,0 +1,108 @@
+"""``batchops export``: live configuration to a workbook in the operation's template layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..client import Client
+from ..errors import InputError
+from ..export import EXPORTS, ExportResult, export, read_user_ids
+from ..settings import load_settings
+from .app import app
+from .options import config_option, profile_option
+from .output import err, out, warning_line
+
+_HELP = """Export WHAT from the servers to FILE (.xlsx or .csv), ready to edit and apply.
+
+\b
+WHAT:
+  agents           queryAgentInfo: workNo, sipAccount, accountCode (sipPwd masked)
+  called-routes    every called route, in the called-route template layout
+  silence-rules    every silence rule, in the silence-rule template layout
+  appointments     the appointments of one VDN (--vdn), in the appointment template layout
+  agent-settings   the settings of the users listed in --users FILE, agent-settings layout
+
+Every cell is text, so IDs keep all their digits and leading zeros; values that a spreadsheet
+would take for a formula are neutralised. An xlsx export also has a Context sheet (read-only facts
+such as a route's editable flag), an Info sheet and the template stamp, so `batchops validate`,
+`plan` and `apply` take the file unchanged.
+
+\b
+Examples:
+  batchops export called-routes -o routes.xlsx
+  batchops export appointments --vdn 1 -o appointments.xlsx
+  batchops export agent-settings --users users.txt -o settings.xlsx
+"""
+
+
+@app.command("export", help=_HELP, short_help="Export live configuration to a workbook you can edit and apply.")
+@click.argument("what", type=click.Choice(list(EXPORTS)))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The .xlsx or .csv file to write.")
+@click.option("--vdn", "vdn_id", type=click.IntRange(1, 9999), default=None,
+              help="The VDN whose appointments to export (appointments only).")
+@click.option("--users", "users_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A text or CSV file with one user ID a line (agent-settings only).")
+@click.option("--include-secrets", is_flag=True,
+              help="Write the agents' SIP passwords in clear text (agents only; the file is marked).")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@profile_option
+@config_option
+def export_command(what: str, output: Path, vdn_id: int | None, users_file: Path | None, include_secrets: bool,
+                   force: bool, profile: str | None, config_path: str | None) -> int:
+    if vdn_id is not None and what != "appointments":
+        raise click.UsageError("--vdn applies to appointments only.")
+    if users_file is not None and what != "agent-settings":
+        raise click.UsageError("--users applies to agent-settings only.")
+    if include_secrets and what != "agents":
+        raise click.UsageError("--include-secrets applies to agents only.")
+    if what == "appointments" and vdn_id is None:
+        raise click.UsageError("appointments needs --vdn N.")
+    if what == "agent-settings" and users_file is None:
+        raise click.UsageError("agent-settings needs --users FILE.")
+    if output.exists() and not force:
+        raise InputError(f"'{output}' already exists.", fix="Pass --force to replace it, or choose another -o.")
+    user_ids = read_user_ids(users_file) if users_file is not None else None
+    settings = load_settings(profile=profile, config_path=config_path)
+    client = Client(settings)
+    client.require("isales" if what == "appointments" else "c1")
+    with _Bar(what) as bar:
+        result = export(client, what, output, vdn_id=vdn_id, user_ids=user_ids, include_secrets=include_secrets,
+                        on_progress=bar)
+    _show(result)
+    return 0
+
+
+def _show(result: ExportResult) -> None:
+    for note in result.notes:
+        warning_line(escape(note))
+    what = f"{result.operation} layout" if result.operation else "read-only"
+    out.print(f"Wrote {escape(str(result.path))}: {result.rows:,} {escape(result.what)} ({escape(what)})")
+
+
+class _Bar:
+    """A progress bar on stderr when it is a terminal; called as ``on_progress(done, total)``."""
+
+    def __init__(self, label: str) -> None:
+        self._progress: Progress | None = None
+        if err.is_terminal:
+            self._progress = Progress(TextColumn(f"[bold]exporting {escape(label)}[/bold]"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+            self._task = self._progress.add_task(label, total=None)
+
+    def __enter__(self) -> _Bar:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, total=total)

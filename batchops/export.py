@@ -1,0 +1,362 @@
+"""Export live configuration to a workbook a user can edit and apply as it is.
+
+``export(client, what, path, ...)`` reads through :mod:`batchops.readers` and writes through
+:mod:`batchops.sheets.writer`, so every cell is Text (19-digit IDs, leading zeros kept) and a value
+starting with ``= + - @``, tab or CR is neutralised, in xlsx and CSV alike.
+
+An operation's export (``called-routes``, ``silence-rules``, ``appointments``, ``agent-settings``) is in that
+operation's template layout, so ``validate``/``plan``/``apply`` take it unchanged:
+
+* xlsx sheets, in order: the data sheet (named after the operation, exactly ``op.columns``, first and
+  active, so it is the sheet batchops reads), ``Context`` (read-only facts keyed like the data sheet: a
+  route's ``editable``, an appointment's ``callType``, date-times resolved, and why a row cannot be
+  applied), ``Info`` (where and when it was exported), ``Instructions``, and the hidden stamp sheet
+  (:data:`~batchops.sheets.table.STAMP_SHEET`, rows from :func:`batchops.templates.stamp_rows`).
+* CSV: the data columns only (validation recognises the operation from its headers).
+
+``agents`` (queryAgentInfo) is read-only: ``workNo, sipAccount, accountCode, sipPwd``. ``sipPwd`` is masked
+unless ``include_secrets``; then the Info sheet says so, the file is made readable by its owner only, and
+:attr:`ExportResult.contains_secrets` tells the caller to warn. The SIP server address and port go on the
+Info sheet (in a CSV, as two more columns).
+
+The library never prints: progress goes to ``on_progress(done, total)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, SILENCE_RULE, Kind, Operation
+from .client import Client
+from .coerce import local_timezone, show_timestamp
+from .errors import InputError
+from .readers import (
+    CONTEXT_COLUMNS,
+    AgentInfo,
+    Progress,
+    Record,
+    blockers,
+    editable_label,
+    iter_appointments,
+    iter_called_routes,
+    iter_silence_rules,
+    read_agent_info,
+    read_agent_settings,
+)
+from .secrets import MASK
+from .sheets.table import STAMP_SHEET
+from .sheets.writer import SheetSpec, info_sheet, write_csv, write_xlsx
+from .templates import data_sheet_name, stamp_rows
+
+__all__ = [
+    "AGENT_COLUMNS",
+    "CONTEXT_SHEET",
+    "EXPORTS",
+    "INFO_SHEET",
+    "ExportResult",
+    "export",
+    "export_agents",
+    "export_records",
+    "read_user_ids",
+]
+
+EXPORTS: dict[str, Operation | None] = {
+    "agents": None,
+    "called-routes": CALLED_ROUTE,
+    "silence-rules": SILENCE_RULE,
+    "appointments": APPOINTMENT,
+    "agent-settings": AGENT_SETTINGS,
+}
+"""What can be exported, and the operation whose template layout it takes (None: read-only data)."""
+
+AGENT_COLUMNS = ("workNo", "sipAccount", "accountCode", "sipPwd")
+SIP_COLUMNS = ("sipServiceIp", "sipServicePort")
+CONTEXT_SHEET = "Context"
+INFO_SHEET = "Info"
+INSTRUCTIONS_SHEET = "Instructions"
+AGENTS_SHEET = "agents"
+SECRET_FILE_MODE = 0o600
+PROGRESS_EVERY = 1000
+"""Rows between two progress calls while writing."""
+SUFFIXES = (".xlsx", ".csv")
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote: the file, how many data rows, and what a user should be told."""
+
+    path: Path
+    what: str
+    rows: int
+    operation: str | None = None
+    contains_secrets: bool = False
+    missing: list[str] = field(default_factory=list)
+    """Keys asked for that have no record (agent-settings: user IDs without settings)."""
+    blocked: int = 0
+    """Rows whose record cannot be updated (routes not editable, automatic appointments)."""
+    notes: list[str] = field(default_factory=list)
+    """Things worth a warning line, in plain words."""
+
+
+def export(client: Client, what: str, path: str | Path, *, vdn_id: int | None = None,
+           user_ids: Sequence[str] | None = None, include_secrets: bool = False,
+           on_progress: Progress | None = None, tz: tzinfo | None = None) -> ExportResult:
+    """Read ``what`` from the servers and write it to ``path`` (.xlsx or .csv); see the module docstring."""
+    target = _target(path)
+    if what == "agents":
+        return export_agents(read_agent_info(client), target, include_secrets=include_secrets,
+                             source=client.settings.base_url or "", on_progress=on_progress)
+    op = EXPORTS.get(what)
+    if op is None:
+        raise InputError(f"cannot export '{what}'.", fix=f"Export one of: {', '.join(EXPORTS)}.")
+    source = client.settings.base_url or ""
+    records: Iterable[Record]
+    missing: list[str] = []
+    info: list[tuple[str, str]] = []
+    if op is CALLED_ROUTE:
+        records = iter_called_routes(client, on_progress=on_progress)
+    elif op is SILENCE_RULE:
+        records = iter_silence_rules(client, on_progress=on_progress)
+    elif op is APPOINTMENT:
+        if vdn_id is None:
+            raise InputError("exporting appointments needs the VDN.", fix="Pass --vdn N.")
+        records = iter_appointments(client, vdn_id, on_progress=on_progress)
+        source = client.settings.isales_url or ""
+        info.append(("vdnId", str(vdn_id)))
+    else:
+        if not user_ids:
+            raise InputError("exporting agent settings needs the user IDs.",
+                             fix="Pass --users FILE, a text or CSV file with one user ID a line.")
+        records = _found(read_agent_settings(client, user_ids, on_progress=on_progress), missing)
+    result = export_records(op, records, target, source=source, info=info, tz=tz)
+    result.what = what
+    if missing:
+        result.missing = missing
+        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        result.notes.append(f"{len(missing)} user(s) have no agent settings and are not in the file: {shown}")
+    return result
+
+
+def _found(pairs: Iterable[tuple[str, Record | None]], missing: list[str]) -> Iterator[Record]:
+    for user_id, record in pairs:
+        if record is None:
+            missing.append(user_id)
+        else:
+            yield record
+
+
+def _target(path: str | Path) -> Path:
+    target = Path(path)
+    if target.suffix.lower() not in SUFFIXES:
+        raise InputError(f"cannot export to '{target}': give a file name ending in .xlsx or .csv.")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"cannot write '{target}': the folder '{folder}' does not exist.",
+                         fix="Create it first, or choose another path with -o.")
+    if target.is_dir():
+        raise InputError(f"cannot write '{target}': it is a folder.", fix="Name a file with -o.")
+    return target
+
+
+def _is_csv(target: Path) -> bool:
+    return target.suffix.lower() == ".csv"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+# --- operations -----------------------------------------------------------------------------------------
+
+
+def export_records(op: Operation, records: Iterable[Record], path: str | Path, *, source: str = "",
+                   info: Sequence[tuple[str, str]] = (), tz: tzinfo | None = None,
+                   on_progress: Progress | None = None) -> ExportResult:
+    """Write ``records`` in ``op``'s template layout (data sheet, Context, Info, Instructions, stamp)."""
+    target = _target(path)
+    rows = list(records)
+    data_rows = [[record.get(name) or None for name in op.columns] for record in rows]
+    blocked = sum(1 for record in rows if blockers(op, record))
+    result = ExportResult(target, op.name, len(rows), operation=op.name, blocked=blocked)
+    if blocked:
+        where = "" if _is_csv(target) else " (see the Context sheet)"
+        result.notes.append(f"{blocked} row(s) cannot be updated as they stand{where}; `batchops plan` lists them.")
+    if _is_csv(target):
+        _write_csv(target, op.columns, _counted(data_rows, len(data_rows), on_progress))
+        return result
+    zone = tz or local_timezone()
+    context_headers, context_rows = _context(op, rows, zone)
+    facts = [("exported from", source), ("read call", _read_call(op)), ("exported at", _now()),
+             ("operation", f"{op.name} ({op.api})"), *info, ("rows", str(len(rows))),
+             ("how to use", f"Edit the sheet '{data_sheet_name(op)}' and check it with `batchops validate FILE`, "
+                            f"`batchops plan FILE`, then `batchops apply FILE`. Empty cells are not sent. "
+                            f"The sheets '{CONTEXT_SHEET}' and '{INFO_SHEET}' are for reading only."),
+             ("made by", f"batchops {__version__}")]
+    sheets = [
+        SheetSpec(data_sheet_name(op), list(op.columns), _counted(data_rows, len(data_rows), on_progress)),
+        SheetSpec(CONTEXT_SHEET, context_headers, context_rows),
+        info_sheet(facts, name=INFO_SHEET),
+        SheetSpec(INSTRUCTIONS_SHEET, ["column", "what it is", "allowed values"],
+                  [[f.name, f.description, f.limits()] for f in op.fields]),
+        _stamp_sheet(op),
+    ]
+    _write_xlsx(target, sheets)
+    return result
+
+
+def _read_call(op: Operation) -> str:
+    return {CALLED_ROUTE.name: "calledRoute/queryCalledRoute",
+            SILENCE_RULE.name: "silencerule/querySilenceRules + querySilenceRule",
+            APPOINTMENT.name: "campaigns/{vdnId}/appoint/list",
+            AGENT_SETTINGS.name: "openapp/agentsettings/query"}[op.name]
+
+
+def _stamp_sheet(op: Operation) -> SheetSpec:
+    """The template's stamp, as the template writes it: ``key | value`` from the first row."""
+    rows = [list(pair) for pair in stamp_rows(op)]
+    return SheetSpec(STAMP_SHEET, rows[0], rows[1:], hidden=True)
+
+
+def _context(op: Operation, records: Sequence[Record], tz: tzinfo) -> tuple[list[str], list[list[Any]]]:
+    """The Context sheet: key columns, the readers' context facts, date-times resolved, and blockers."""
+    stamps = [f for f in op.fields if f.kind in (Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S)]
+    facts = CONTEXT_COLUMNS[op.name]
+    headers = [*op.key, *facts, *(f"{f.name} (resolved)" for f in stamps), "cannot be updated because"]
+    rows: list[list[Any]] = []
+    for record in records:
+        row: list[Any] = [record.get(k) or None for k in op.key]
+        for name in facts:
+            value = record.context.get(name, "")
+            if name == "editable":
+                value = editable_label(value)
+            elif name == "callType" and op is APPOINTMENT:
+                value = {"1": "1: manual", "2": "2: automatic"}.get(value, value)
+            row.append(value or None)
+        for f in stamps:
+            text = record.get(f.name, "")
+            row.append(show_timestamp(f, text, tz) if text.isdigit() else None)
+        row.append("; ".join(blockers(op, record)) or None)
+        rows.append(row)
+    return headers, rows
+
+
+# --- agents ---------------------------------------------------------------------------------------------
+
+
+def export_agents(info: AgentInfo, path: str | Path, *, include_secrets: bool = False, source: str = "",
+                  on_progress: Progress | None = None) -> ExportResult:
+    """Write queryAgentInfo's agents; ``sipPwd`` masked unless ``include_secrets``."""
+    target = _target(path)
+    total = len(info.agents)
+
+    def rows(extra: Sequence[str]) -> Iterator[list[Any]]:
+        for agent in info.agents:
+            pwd = agent.sip_pwd.reveal() if include_secrets and agent.sip_pwd is not None else (
+                MASK if agent.sip_pwd else None)
+            yield [agent.work_no or None, agent.sip_account or None, agent.account_code or None, pwd, *extra]
+
+    result = ExportResult(target, "agents", total, contains_secrets=include_secrets)
+    if include_secrets:
+        result.notes.append(f"{target.name} holds the agents' SIP passwords in clear text: keep it safe and "
+                            f"delete it when done.")
+        if "secret" not in target.name.lower():
+            result.notes.append("The file name does not say it holds secrets; consider a name with "
+                                "'SECRETS' in it so nobody shares it by mistake.")
+    if _is_csv(target):
+        _write_csv(target, [*AGENT_COLUMNS, *SIP_COLUMNS],
+                   _counted(rows([info.sip_service_ip, info.sip_service_port]), total, on_progress))
+    else:
+        secrets_line = ("YES: the sipPwd column holds SIP passwords in clear text. Keep this file safe."
+                        if include_secrets else f"no: sipPwd is masked as {MASK}")
+        facts = [("contains secrets", secrets_line), ("sipServiceIp", info.sip_service_ip),
+                 ("sipServicePort", info.sip_service_port), ("exported from", source),
+                 ("read call", "CC-Management/v1/queryAgentInfo"), ("exported at", _now()),
+                 ("agents", str(total)), ("made by", f"batchops {__version__}")]
+        _write_xlsx(target, [SheetSpec(AGENTS_SHEET, list(AGENT_COLUMNS), _counted(rows(()), total, on_progress)),
+                             info_sheet(facts, name=INFO_SHEET)])
+    if include_secrets:
+        os.chmod(target, SECRET_FILE_MODE)
+    return result
+
+
+# --- writing ----------------------------------------------------------------------------------------------
+
+
+def _counted(rows: Iterable[Sequence[Any]], total: int, on_progress: Progress | None) -> Iterator[Sequence[Any]]:
+    """``rows`` passed through, calling ``on_progress`` every ``PROGRESS_EVERY`` rows and at the end."""
+    if on_progress is None:
+        yield from rows
+        return
+    done = 0
+    for row in rows:
+        yield row
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            on_progress(done, total)
+    on_progress(done, total)
+
+
+def _write_xlsx(target: Path, sheets: Sequence[SheetSpec]) -> None:
+    try:
+        write_xlsx(target, sheets)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from exc
+
+
+def _write_csv(target: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    try:
+        write_csv(target, header, rows)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from exc
+
+
+def _cannot_write(target: Path, exc: OSError) -> InputError:
+    return InputError(f"cannot write '{target}' ({exc.strerror or exc}).",
+                      fix="Close the file if it is open in Excel, or choose another path with -o.")
+
+
+# --- inputs -----------------------------------------------------------------------------------------------
+
+
+def read_user_ids(path: str | Path) -> list[str]:
+    """User IDs from a text or CSV file: the first cell of each line, a header line and repeats left out."""
+    file = Path(path)
+    try:
+        text = file.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError as exc:
+        raise InputError(f"the user ID file '{file}' does not exist.", fix="Check the --users path.") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the user ID file '{file}' is not UTF-8 text.",
+                         fix="Save it as a UTF-8 text or CSV file with one user ID a line.") from exc
+    except OSError as exc:
+        raise InputError(f"the user ID file '{file}' cannot be read ({exc.strerror}).") from exc
+    dialect: type[csv.Dialect] | csv.Dialect = csv.excel
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        pass
+    ids: list[str] = []
+    seen: set[str] = set()
+    for n, row in enumerate(csv.reader(io.StringIO(text), dialect)):
+        cell = row[0].strip().lstrip("'") if row else ""
+        if not cell or (n == 0 and not cell.isdigit() and cell.replace(" ", "").casefold() in _USER_HEADERS):
+            continue
+        if cell not in seen:
+            seen.add(cell)
+            ids.append(cell)
+    if not ids:
+        raise InputError(f"the user ID file '{file}' holds no user IDs.",
+                         fix="Put one user ID a line (a header line 'userId' is allowed).")
+    return ids
+
+
+_USER_HEADERS = {"userid", "user_id", "user", "用户id"}
+
