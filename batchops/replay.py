@@ -4,6 +4,13 @@ A row's life: the journal records it (``pending``, or ``skipped`` when that cont
 commits ``in_flight`` before its request is sent, and commits ``ok``/``failed`` as the answer comes. A
 row that never got an answer stays ``in_flight`` in the journal: outcome unknown, re-sent by the next
 run. The Results sheet is written from the same results, in row order, after the run.
+
+Before-values (``ApplyOptions.read_before``): the rows to send go out in chunks; each chunk's records are
+read first (``current.read_current``, the read calls of ``readers.py``, ``concurrency`` at a time), then
+sent. A row's before-values are committed with its ``in_flight`` mark and its after-values (the row's
+texts) with its result, for audit and undo. A row whose values equal the record's current ones is not
+sent: ``skipped``, "no change". Reading in chunks keeps each before-value fresh (read moments before its
+write) and keeps ``--concurrency`` an upper bound on the calls in flight.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Any
 from .calls import CallResult, PreparedCall
 from .catalogue import Operation
 from .coerce import typed_values
-from .dispatch import DEFAULT_CONCURRENCY, Dispatcher, StopReason
+from .dispatch import DEFAULT_CONCURRENCY, Dispatcher, DispatchReport, StopReason
 from .errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED, AuthError, BatchopsError
 from .journal import Action, Decision, Journal, Reason, RowStatus, content_hash
 from .report import Record, ValidationReport
@@ -62,6 +69,10 @@ class ApplyOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     rate: float | None = None
     operator: str | None = None
+    read_before: bool = False
+    """Read each record before sending it: before-values into the journal; unchanged rows skipped."""
+    read_chunk: int | None = None
+    """Rows read, then sent, per chunk when ``read_before``; default ``max(READ_CHUNK_MIN, 32 × concurrency)``."""
 
 
 @dataclass
@@ -110,6 +121,10 @@ class ApplyOutcome:
 
 ProgressCallback = Callable[[RowResult], None]
 
+READ_CHUNK_MIN = 256
+NO_CHANGE_MESSAGE = "no change"
+NO_CHANGE_REASON = "no-change"
+
 
 def target_of(op: Operation, settings: Settings) -> str:
     """The base URL an operation's calls go to."""
@@ -153,6 +168,8 @@ class Replay:
         self.target = target_of(self.op, settings)
         self._results: dict[int, RowResult] = {}
         self._calls: dict[int, PreparedCall] = {}
+        self._before: dict[int, dict[str, str]] = {}
+        self._texts: dict[int, dict[str, str]] = {r.row: r.texts for r in report.valid_records}
         self.run_id: str | None = None
 
     # --- planning ---------------------------------------------------------------------------------------
@@ -214,7 +231,8 @@ class Replay:
         run = journal.start_run(self.report.path, operation=self.op.name, target=self.target,
                                 sheet=self.report.sheet, operator=self.options.operator,
                                 options={"force": self.options.force, "skip_invalid": self.options.skip_invalid,
-                                         "concurrency": self.options.concurrency, "rate": self.options.rate})
+                                         "concurrency": self.options.concurrency, "rate": self.options.rate,
+                                         "read_before": self.options.read_before})
         self.run_id = run.id
         outcome.notices.extend(run.notices)
         run_status = "finished"
@@ -237,7 +255,8 @@ class Replay:
                        if d.action is Action.SEND]
             self._calls = dict(to_send)
             self._reasons = reasons
-            report = self._dispatch(to_send)
+            report = self._send_reading(to_send) if self.options.read_before and to_send else \
+                self._dispatch(to_send)
             outcome.stop_reason = report.stop_reason
             outcome.error = report.error
             for row in report.errored:
@@ -254,11 +273,69 @@ class Replay:
         finally:
             journal.finish_run(run.id, run_status)
 
-    def _dispatch(self, calls: list[tuple[int, PreparedCall]]) -> Any:
+    def _client(self) -> Any:
         if self.client is None:
             from .client import Client
 
             self.client = Client(self.settings)
+        return self.client
+
+    def _send_reading(self, calls: list[tuple[int, PreparedCall]]) -> DispatchReport[int]:
+        """Read, then send, chunk by chunk; skip rows that change nothing. One report for every chunk."""
+        from .current import read_current
+        from .readers import RecordReader
+
+        client = self._client()
+        reader = RecordReader(client)
+        size = self.options.read_chunk or max(READ_CHUNK_MIN, 32 * self.options.concurrency)
+        total: DispatchReport[int] = DispatchReport()
+        by_row = {r.row: r for r in self.report.valid_records}
+        for start in range(0, len(calls), size):
+            chunk = calls[start:start + size]
+            rest = [row for row, _ in calls[start + size:]]
+            try:
+                current = read_current(client, self.op, [by_row[row] for row, _ in chunk],
+                                       concurrency=self.options.concurrency, reader=reader)
+            except KeyboardInterrupt:
+                total.stop_reason = StopReason.INTERRUPTED
+                total.unsent.extend([row for row, _ in chunk] + rest)
+                break
+            except BatchopsError as exc:  # credentials or settings: every call would fail the same way
+                total.stop_reason, total.error = StopReason.ERROR, exc
+                total.unsent.extend([row for row, _ in chunk] + rest)
+                break
+            part = self._dispatch([(row, call) for row, call in chunk if not self._unchanged(row, current[row])])
+            total.sent += part.sent
+            total.finished += part.finished
+            total.errored.extend(part.errored)
+            total.unsent.extend(part.unsent)
+            total.elapsed += part.elapsed
+            if part.stop_reason is not None:
+                total.stop_reason, total.error = part.stop_reason, part.error
+                total.unsent.extend(rest)
+                break
+        return total
+
+    def _unchanged(self, row: int, current: Any) -> bool:
+        """Keep the row's before-values; True (and the row recorded ``skipped``) when it changes nothing."""
+        from .current import before_values, field_changes, is_no_change
+
+        if current.record is None:
+            return False  # unknown record or unreadable: send it, the server has the last word
+        texts = self._texts[row]
+        before = before_values(self.op, texts, current.record)
+        if not is_no_change(field_changes(self.op, texts, current.record)):
+            self._before[row] = before
+            return False
+        assert self.journal is not None and self.run_id is not None
+        self.journal.record_result(self.run_id, row, RowStatus.SKIPPED, message=NO_CHANGE_MESSAGE, before=before,
+                                   after=texts)
+        self._finish(RowResult(row, self._reasons[row].key, Status.SKIPPED, NO_CHANGE_MESSAGE, finished_at=_now(),
+                               reason=NO_CHANGE_REASON))
+        return True
+
+    def _dispatch(self, calls: list[tuple[int, PreparedCall]]) -> Any:
+        self._client()
         dispatcher: Dispatcher[int] = Dispatcher(self.client, concurrency=self.options.concurrency,
                                                  rate=self.options.rate, on_start=self._on_start,
                                                  on_result=self._on_result)
@@ -266,14 +343,16 @@ class Replay:
 
     def _on_start(self, row: int) -> None:
         assert self.journal is not None and self.run_id is not None
-        self.journal.mark_in_flight(self.run_id, row, request=masked_request(self._calls[row]))
+        self.journal.mark_in_flight(self.run_id, row, request=masked_request(self._calls[row]),
+                                    before=self._before.get(row))
 
     def _on_result(self, row: int, result: CallResult) -> None:
         assert self.journal is not None and self.run_id is not None
         verdict = self.op.outcome(result)
         status = Status.OK if verdict.ok else Status.FAILED
         self.journal.record_result(self.run_id, row, RowStatus(status.value), http_status=result.http_status,
-                                   code=verdict.code, message=verdict.message, attempts=result.attempts)
+                                   code=verdict.code, message=verdict.message, attempts=result.attempts,
+                                   after=self._texts[row])
         decision = self._reasons[row]
         self._finish(RowResult(row, decision.key, status, verdict.message, result.http_status, verdict.code,
                                result.attempts, _now(), decision.reason.value))

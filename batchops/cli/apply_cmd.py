@@ -47,6 +47,9 @@ class NeedsConfirmation(BatchopsError):
 @click.option("--rate", type=click.FloatRange(min=0.1), default=None, help="At most this many requests per second.")
 @click.option("--skip-invalid", is_flag=True, help="Send the valid rows and mark the invalid ones 'invalid'.")
 @click.option("--force", is_flag=True, help="Send every row again, even those the journal records as applied.")
+@click.option("--no-before", is_flag=True,
+              help="Do not read each record before sending it: no before-values in the journal (audit, undo) "
+                   "and rows that change nothing are sent anyway.")
 @click.option("--operator", default=None, help="Who is applying, for the journal (default: the login name).")
 @timezone_option
 @profile_option
@@ -54,13 +57,17 @@ class NeedsConfirmation(BatchopsError):
 @journal_option
 @json_option
 def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, yes: bool, concurrency: int,
-          rate: float | None, skip_invalid: bool, force: bool, operator: str | None, timezone: str | None,
-          profile: str | None, config_path: str | None, journal_path: str | None, as_json: bool) -> int:
+          rate: float | None, skip_invalid: bool, force: bool, no_before: bool, operator: str | None,
+          timezone: str | None, profile: str | None, config_path: str | None, journal_path: str | None,
+          as_json: bool) -> int:
     """Apply FILE: one update call per valid row, results written back.
 
     Validates first, exactly as `validate` does: with any invalid row nothing is sent (exit 2) unless
     --skip-invalid. Rows the journal records as applied with the same content are skipped; rows that
     failed or whose outcome is unknown are sent again. The Results sheet gets one row per data row.
+
+    Each record is read just before its row is sent (unless --no-before): its before-values go into the
+    journal for `audit` and `undo`, and a row that would change nothing is skipped ("no change").
 
     Exit codes: 0 every row ok or already applied; 1 some rows failed, invalid or not sent; 2 bad input
     or validation errors (nothing sent); 3 configuration, connection or authentication failure before
@@ -85,7 +92,7 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
     journal = Journal(journal_path, secret_values=secrets)  # a dry run reads it to show what would be skipped
     try:
         options = ApplyOptions(dry_run=dry_run, force=force, skip_invalid=skip_invalid, concurrency=concurrency,
-                               rate=rate, operator=operator)
+                               rate=rate, operator=operator, read_before=not no_before)
         replay = Replay(report, settings, journal=journal, options=options)
         decisions = replay.decisions()
         to_send = sum(1 for d in decisions if d.action is Action.SEND)
