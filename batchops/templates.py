@@ -285,15 +285,15 @@ def instruction_lines(op: Operation) -> list[str]:
     """The general advice on the Instructions sheet, one paragraph per line."""
     key = " and ".join(op.key)
     lines = [
-        f"Fill in one row per record on the sheet '{data_sheet_name(op)}', below the headers. "
-        f"Keep the headers as they are; the Chinese names from the API pages are accepted too.",
+        (f"Fill in one row per record on the sheet '{data_sheet_name(op)}', below the headers. "
+        f"Keep the headers as they are; the Chinese names from the API pages are accepted too."),
         "Columns with an orange header are mandatory; columns with a blue header are optional.",
         "Leave a cell empty to leave that setting unchanged: empty optional cells are not sent.",
-        f"One row per record: two rows with the same {key} are an error, because it is not clear "
-        f"which one should win.",
-        "ID and number columns are formatted as Text, so Excel keeps leading zeros and all 19 digits "
+        (f"One row per record: two rows with the same {key} are an error, because it is not clear "
+        f"which one should win."),
+        ("ID and number columns are formatted as Text, so Excel keeps leading zeros and all 19 digits "
         "of an ID. When you paste from another file use Paste Values (Ctrl+Shift+V) so the Text "
-        "format stays; a 19-digit ID that Excel stored as a number has lost digits and is rejected.",
+        "format stays; a 19-digit ID that Excel stored as a number has lost digits and is rejected."),
     ]
     if any(f.kind in LIST_KINDS for f in op.fields):
         lines.append("Lists: write several values in one cell separated by commas, like 12323,232343. "
@@ -308,11 +308,11 @@ def instruction_lines(op: Operation) -> list[str]:
                      "runs in (the computer's, unless --timezone names another); `batchops validate` "
                      "shows each one resolved. A date without a time is an error.")
     lines += [
-        "Formulas are not accepted: batchops sends values. Replace a formula with its value "
-        "(copy, then Paste Values).",
-        f"Check the file with `batchops validate FILE` before applying it. Do not delete the hidden "
+        ("Formulas are not accepted: batchops sends values. Replace a formula with its value "
+        "(copy, then Paste Values)."),
+        (f"Check the file with `batchops validate FILE` before applying it. Do not delete the hidden "
         f"sheet '{STAMP_SHEET}': it tells batchops which operation this is and which version of the "
-        f"rules the template was made with.",
+        f"rules the template was made with."),
     ]
     return lines
 

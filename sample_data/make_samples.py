@@ -229,7 +229,7 @@ def flawed_agent_settings() -> Sample:
     plant(rows[5], "callerPresent", "075586001234,1234567890123456", "a list with a 16-digit number",
           "item_too_long")
     plant(rows[7], "id", v[2]["id"], "the ID of row 4 again", "duplicate", extra_rows=(4,))
-    plant(rows[8], "userId", Formula(f'=B2&"1"', v[0]["userId"] + "1"), 'a formula =B2&"1"', "formula")
+    plant(rows[8], "userId", Formula('=B2&"1"', v[0]["userId"] + "1"), 'a formula =B2&"1"', "formula")
     plant(rows[9], "callType", 3.0, "callType 3 (allowed: 0, 1, 2)", "not_allowed")
     plant(rows[10], "userId", None, "the mandatory userId left empty", "required")
     plant(rows[11], "callNumberDefault", 8675309.0, "a softphone number typed as a number (a leading "

@@ -211,8 +211,8 @@ def test_a_stale_stamp_is_reported(tmp_path):
     report = validate_file(path)
     assert report.ok
     assert report.notes == [
-        "this file was made from an older called-route template (its limits or dropdowns may be out of "
-        "date); it is checked against the current rules. `batchops template called-route` makes a new one."
+        ("this file was made from an older called-route template (its limits or dropdowns may be out of "
+        "date); it is checked against the current rules. `batchops template called-route` makes a new one.")
     ]
 
 
@@ -251,11 +251,11 @@ def test_cli_writes_every_template_into_a_folder(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["template"], "Error: name an operation (agent-settings, called-route, appointment, silence-rule) "
-                       "or pass --all."),
+        (["template"], ("Error: name an operation (agent-settings, called-route, appointment, silence-rule) "
+                       "or pass --all.")),
         (["template", "called-route", "--all"], "Error: give OP or --all, not both."),
-        (["template", "nope"], "Error: Invalid value for '[OP]': 'nope' is not one of 'agent-settings', "
-                               "'called-route', 'appointment', 'silence-rule'."),
+        (["template", "nope"], ("Error: Invalid value for '[OP]': 'nope' is not one of 'agent-settings', "
+                               "'called-route', 'appointment', 'silence-rule'.")),
     ],
 )
 def test_cli_usage_errors(args, message, capsys):
