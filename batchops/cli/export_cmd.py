@@ -68,9 +68,8 @@ def export_command(what: str, output: Path, vdn_id: int | None, users_file: Path
         raise InputError(f"'{output}' already exists.", fix="Pass --force to replace it, or choose another -o.")
     user_ids = read_user_ids(users_file) if users_file is not None else None
     settings = load_settings(profile=profile, config_path=config_path)
-    client = Client(settings)
-    client.require("isales" if what == "appointments" else "c1")
-    with _Bar(what) as bar:
+    with Client(settings) as client, _Bar(what) as bar:
+        client.require("isales" if what == "appointments" else "c1")
         result = export(client, what, output, vdn_id=vdn_id, user_ids=user_ids, include_secrets=include_secrets,
                         on_progress=bar)
     _show(result)
