@@ -88,7 +88,7 @@ def test_stopping_answers_held_requests_at_once(sandbox, c1):
         c1.post(UPDATE, json=body, timeout=0.2)
     started = time.monotonic()
     sandbox.stop()
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5  # not the 30 s hold
     sandbox.start()
 
 
@@ -104,7 +104,7 @@ def test_latency_delays_answers_without_blocking_other_requests(sandbox):
             return time.monotonic() - started
 
     elapsed = asyncio.run(fire())
-    assert 0.2 <= elapsed < 1.5  # 32 x 200 ms in parallel, not in series
+    assert 0.2 <= elapsed < 3  # 32 x 200 ms in parallel (in series it would take 6.4 s)
 
 
 def test_control_endpoint_sets_faults_reads_counts_and_log_and_resets(c1, sandbox):
