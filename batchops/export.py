@@ -24,9 +24,8 @@ The library never prints: progress goes to ``on_progress(done, total)``.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
@@ -338,15 +337,10 @@ def read_user_ids(path: str | Path) -> list[str]:
                          fix="Save it as a UTF-8 text or CSV file with one user ID a line.") from exc
     except OSError as exc:
         raise InputError(f"the user ID file '{file}' cannot be read ({exc.strerror}).") from exc
-    dialect: type[csv.Dialect] | csv.Dialect = csv.excel
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        pass
     ids: list[str] = []
     seen: set[str] = set()
-    for n, row in enumerate(csv.reader(io.StringIO(text), dialect)):
-        cell = row[0].strip().lstrip("'") if row else ""
+    for n, line in enumerate(text.splitlines()):
+        cell = _FIRST_CELL.split(line, 1)[0].strip().strip('"').lstrip("'").strip()
         if not cell or (n == 0 and not cell.isdigit() and cell.replace(" ", "").casefold() in _USER_HEADERS):
             continue
         if cell not in seen:
@@ -359,4 +353,5 @@ def read_user_ids(path: str | Path) -> list[str]:
 
 
 _USER_HEADERS = {"userid", "user_id", "user", "用户id"}
+_FIRST_CELL = re.compile(r"[,;\t]")
 
