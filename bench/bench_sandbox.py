@@ -3,8 +3,10 @@
     .venv/bin/python bench/bench_sandbox.py [--requests 5000] [--concurrency 32] [--repeat 3]
 
 The sandbox runs in a child process (uvicorn + httptools + uvloop, as ``batchops sandbox`` runs it) so
-that the client does not share its interpreter; the client is aiohttp with ``--concurrency`` workers on
-one keep-alive connection each. Three servers are measured:
+that the client does not share its interpreter. Two clients, each with ``--concurrency`` workers on one
+keep-alive connection each, on uvloop: aiohttp (what batchops' own client stack costs), and a raw
+asyncio HTTP/1.1 client that costs a few microseconds a request, so that the figure is the server's
+and not the client's (both share the machine's two cores). Three servers are measured:
 
 * ``plain``: the sandbox as shipped (a plain ASGI app with dictionary routing), no injected latency;
 * ``starlette``: the same handlers behind starlette's Router and Request/Response (the alternative);
@@ -97,6 +99,85 @@ async def _wait_up(session: aiohttp.ClientSession, url: str) -> None:
     raise RuntimeError(f"no server at {url}")
 
 
+class _RawConnection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection that sends a request and waits for its whole answer."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        head_end = self.buffer.find(b"\r\n\r\n")
+        if head_end < 0 or self.waiter is None:
+            return
+        head = self.buffer[:head_end].lower()
+        start = head.find(b"content-length:") + 15
+        length = int(head[start:head.find(b"\r\n", start) if head.find(b"\r\n", start) > 0 else None])
+        if len(self.buffer) >= head_end + 4 + length:
+            status = int(self.buffer[9:12])
+            body = self.buffer[head_end + 4:head_end + 4 + length]
+            self.buffer = self.buffer[head_end + 4 + length:]
+            waiter, self.waiter = self.waiter, None
+            waiter.set_result((status, body))
+
+    def request(self, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
+        self.waiter = asyncio.get_running_loop().create_future()
+        assert self.transport is not None
+        self.transport.write(data)
+        return self.waiter
+
+
+async def _run_raw(url: str, requests: int, concurrency: int, repeat: int) -> tuple[list[float], int, int]:
+    """The same load as _run with a raw asyncio client (a few microseconds a request)."""
+    from batchops.sandbox import Sandbox, SandboxOptions
+
+    host, port = url.removeprefix("http://").split(":")
+    seed = Sandbox(SandboxOptions(agents=3000))
+    options = seed.options
+    async with aiohttp.ClientSession(base_url=url) as session:
+        await _wait_up(session, url)
+        async with session.post(TOKEN, json={"app_key": options.app_key, "app_secret": options.app_secret}) as r:
+            token = (await r.json())["AccessToken"]
+    requests_bytes = []
+    for n, s in enumerate(seed.agent_settings()):
+        body = json.dumps({"id": s["id"], "userId": s["userId"], "callType": "1",
+                           "callerPresent": ["02512345678"], "callNumber": [f"0{n % 10_000:04d}"]}).encode()
+        requests_bytes.append(
+            f"POST {UPDATE} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"X-APP-Key: {options.app_key}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    loop = asyncio.get_running_loop()
+    conns = [(await loop.create_connection(_RawConnection, host, int(port)))[1] for _ in range(concurrency)]
+    ok = 0
+
+    async def worker(conn: _RawConnection, queue: list[int]) -> None:
+        nonlocal ok
+        while queue:
+            n = queue.pop()
+            status, body = await conn.request(requests_bytes[n % len(requests_bytes)])
+            ok += status == 200 and b'"returnCode":"0"' in body
+
+    async def burst(count: int) -> float:
+        queue = list(range(count))
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(c, queue) for c in conns))
+        return count / (time.perf_counter() - started)
+
+    await burst(min(1000, requests))
+    rates = [await burst(requests) for _ in range(repeat)]
+    for conn in conns:
+        assert conn.transport is not None
+        conn.transport.close()
+    async with aiohttp.ClientSession(base_url=url) as session, session.get("/_sandbox/applied") as r:
+        applied = (await r.json())["total"] if r.status == 200 else -1
+    return rates, ok if applied >= 0 else -1, applied
+
+
 async def _run(url: str, requests: int, concurrency: int, repeat: int) -> tuple[list[float], int, int]:
     from batchops.sandbox import Sandbox, SandboxOptions
 
@@ -143,21 +224,29 @@ async def _run(url: str, requests: int, concurrency: int, repeat: int) -> tuple[
         return rates, ok if applied >= 0 else -1, applied
 
 
-def measure(kind: str, latency_ms: float, requests: int, concurrency: int, repeat: int) -> dict[str, object]:
+def _asyncio_run(coro):  # type: ignore[no-untyped-def]
+    import uvloop
+
+    return uvloop.run(coro)
+
+
+def measure(kind: str, latency_ms: float, requests: int, concurrency: int, repeat: int,
+            client: str = "aiohttp") -> dict[str, object]:
     """Start one server in a child process, hammer it, stop it."""
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),
                               "--latency-ms", str(latency_ms)], env=env)
     try:
-        rates, ok, applied = asyncio.run(_run(f"http://127.0.0.1:{port}", requests, concurrency, repeat))
+        run = _run if client == "aiohttp" else _run_raw
+        rates, ok, applied = _asyncio_run(run(f"http://127.0.0.1:{port}", requests, concurrency, repeat))
     finally:
         child.terminate()
         child.wait(10)
     if kind == "plain" and ok != applied:
         raise SystemExit(f"applied count {applied} differs from successful answers {ok}")
-    return {"server": kind if not latency_ms else f"{kind}+{latency_ms:g}ms", "median": statistics.median(rates),
-            "runs": rates}
+    return {"server": kind if not latency_ms else f"{kind}+{latency_ms:g}ms", "client": client,
+            "median": statistics.median(rates), "runs": rates}
 
 
 def main() -> None:
@@ -174,9 +263,10 @@ def main() -> None:
         serve(args.serve, args.port, args.latency_ms)
         return
     rows = [
-        measure("plain", 0, args.requests, args.concurrency, args.repeat),
-        measure("starlette", 0, args.requests, args.concurrency, args.repeat),
-        measure("plain", 20, max(2000, args.requests // 2), args.concurrency, args.repeat),
+        measure(kind, latency, args.requests if not latency else max(2000, args.requests // 2),
+                args.concurrency, args.repeat, client)
+        for kind, latency in (("plain", 0), ("starlette", 0), ("plain", 20))
+        for client in ("aiohttp", "raw")
     ]
     import aiohttp as _a
     import httptools
@@ -187,23 +277,24 @@ def main() -> None:
     lines = [
         "# Sandbox bench",
         "",
-        f"`.venv/bin/python bench/bench_sandbox.py --requests {args.requests} --concurrency {args.concurrency}"
-        f" --repeat {args.repeat}`",
+        (f"`.venv/bin/python bench/bench_sandbox.py --requests {args.requests} --concurrency {args.concurrency}"
+         f" --repeat {args.repeat}`"),
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        (f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"uvicorn {uvicorn.__version__}, httptools {httptools.__version__}, uvloop {uvloop.__version__}, "
-        f"aiohttp {_a.__version__} client with {args.concurrency} connections in another process. "
+        f"clients: aiohttp {_a.__version__} and a raw asyncio HTTP/1.1 client, {args.concurrency} keep-alive "
+        "connections, uvloop, in another process. "
         "Small agentsettings/update POSTs with a valid token; 3,000 seeded agents; requests/s is the median "
-        "of the runs after a warm-up.",
+        "of the runs after a warm-up."),
         "",
-        "| server | requests/s (median) | runs | target |",
-        "|---|---|---|---|",
+        "| server | client | requests/s (median) | runs | target |",
+        "|---|---|---|---|---|",
     ]
     for row in rows:
         runs = ", ".join(f"{r:,.0f}" for r in row["runs"])  # type: ignore[attr-defined]
         target = {"plain": ">= 3,000", "plain+20ms": f"close to {ceiling:,.0f} (concurrency / 20 ms)"}.get(
             str(row["server"]), "comparison")
-        lines.append(f"| {row['server']} | {row['median']:,.0f} | {runs} | {target} |")
+        lines.append(f"| {row['server']} | {row['client']} | {row['median']:,.0f} | {runs} | {target} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:

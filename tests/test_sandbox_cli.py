@@ -53,7 +53,7 @@ def test_port_in_use_is_one_error_line(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         proc = subprocess.run([sys.executable, "-m", "batchops", "sandbox", "--port", str(port)],
-                              capture_output=True, text=True, timeout=20)
+                              check=False, capture_output=True, text=True, timeout=20)
     assert proc.returncode == 3
     assert proc.stderr.startswith("Error: Cannot listen on 127.0.0.1:")
     assert "Traceback" not in proc.stderr

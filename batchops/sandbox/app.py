@@ -249,7 +249,7 @@ class Sandbox:
         """The request log (secrets masked), oldest first."""
         return self.log.entries(path_contains)
 
-    def set_faults(self, **changes: float | int | None) -> FaultSettings:
+    def set_faults(self, **changes: float | None) -> FaultSettings:
         """Change fault knobs: latency_ms, error_rate, throttle_rate, timeout_rate, retry_after_seconds,
         timeout_hold_seconds, token_ttl."""
         return self.faults.update(**changes)

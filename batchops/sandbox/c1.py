@@ -117,9 +117,9 @@ def update_agent_setting(sb: Sandbox, req: Request) -> Reply:
                           "\"2\" (pass-through)")
         changes: dict[str, Any] = {}
         for name in ("callerPresent", "callNumber"):
-            value = get_string_list(body, name, max_items=NUMBERS_MAX, max_len=NUMBER_MAX_LEN)
-            if value is not None:
-                changes[name] = value
+            numbers = get_string_list(body, name, max_items=NUMBERS_MAX, max_len=NUMBER_MAX_LEN)
+            if numbers is not None:
+                changes[name] = numbers
         for name in ("callNumberDefault", "callerPresentDefault"):
             value = get_string(body, name, max_len=NUMBER_MAX_LEN)
             if value is not None:

@@ -34,7 +34,7 @@ def _body(req: Request) -> dict[str, Any]:
         return {}
     value = json.loads(req.body)
     if not isinstance(value, dict):
-        raise ValueError("the body must be a JSON object")
+        raise TypeError("the body must be a JSON object")
     return value
 
 
@@ -43,7 +43,7 @@ def handle(sb: Sandbox, req: Request) -> Reply:
     route = req.path[len("/_sandbox/"):].strip("/")
     try:
         return _dispatch(sb, req, route)
-    except (ValueError, ConfigError, KeyError) as exc:
+    except (ValueError, TypeError, ConfigError, KeyError) as exc:
         return Reply(400, {"error": str(exc)})
 
 

@@ -75,13 +75,13 @@ class Faults:
             self._queue.clear()
             self.injected = {f.value: 0 for f in Fault}
 
-    def update(self, **changes: float | int | None) -> FaultSettings:
+    def update(self, **changes: float | None) -> FaultSettings:
         """Change some knobs (``error_rate=0.1``, ``latency_ms=20``...) and return the new settings."""
         with self._lock:
             current = self.settings.as_dict()
             unknown = set(changes) - set(current)
             if unknown:
-                raise ConfigError(f"Unknown fault setting {sorted(unknown)[0]!r}; known: {sorted(current)}.")
+                raise ConfigError(f"Unknown fault setting {min(unknown)!r}; known: {sorted(current)}.")
             merged = {**current, **changes}
             try:
                 for name in ("latency_ms", "error_rate", "throttle_rate", "timeout_rate", "timeout_hold_seconds"):

@@ -6,8 +6,6 @@ import asyncio
 import socket
 import threading
 import time
-
-
 from types import TracebackType
 from typing import Any
 
@@ -101,7 +99,7 @@ class RunningSandbox:
         self._loop = loop
         try:
             loop.run_until_complete(server.serve(sockets=[sock]))
-        except BaseException as exc:  # reported by start(); a thread has nowhere else to raise
+        except Exception as exc:  # noqa: BLE001  (reported by start(): a thread has nowhere to raise)
             self._error = exc
         finally:
             try:
@@ -140,7 +138,7 @@ class RunningSandbox:
         self.stop()
         self.sandbox.state.close()
 
-    def __enter__(self) -> RunningSandbox:
+    def __enter__(self) -> RunningSandbox:  # noqa: PYI034  (typing.Self needs Python 3.11)
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
