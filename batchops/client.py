@@ -357,9 +357,8 @@ class Client:
         """The last outcome of a call (response or retryable exception) as its ``CallResult``."""
         elapsed = time.perf_counter() - started
         if isinstance(outcome, httpx.Response):
-            gave_up = outcome.status_code in self.retry.retry_statuses and attempts > 0
             error = None
-            if gave_up and (self.budget.exhausted or attempts >= self.retry.max_attempts or self._retries_stopped):
+            if outcome.status_code in self.retry.retry_statuses:  # still busy when the retries ended
                 error = f"HTTP {outcome.status_code} after {attempts} attempt{'s' if attempts != 1 else ''}"
                 if self.budget.exhausted:
                     error += "; retry budget exhausted"

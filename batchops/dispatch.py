@@ -197,7 +197,8 @@ class Dispatcher(Generic[K]):
         self._report = report
         self._next_start = loop.time()
         self._iter_error: BaseException | None = None
-        iterator = iter(calls)
+        iterator = enumerate(calls)
+        self._held: list[tuple[int, K]] = []  # taken from the iterator, then not sent because of a stop
         started = time.perf_counter()
         workers = [loop.create_task(self._worker(iterator)) for _ in range(self.concurrency)]
         try:
@@ -213,17 +214,18 @@ class Dispatcher(Generic[K]):
             report.elapsed = time.perf_counter() - started
         if self._iter_error is not None:
             raise self._iter_error
-        # The rest are listed, not sent; iterating may build their calls, which is cheap.
-        report.unsent.extend(key for key, _ in iterator)
+        # Keys taken but not sent, then the rest, in submission order; iterating may build their calls (cheap).
+        report.unsent.extend(key for _, key in sorted(self._held, key=lambda held: held[0]))
+        report.unsent.extend(key for _, (key, _call) in iterator)
         return report
 
-    async def _worker(self, iterator: Iterator[tuple[K, PreparedCall]]) -> None:
+    async def _worker(self, iterator: Iterator[tuple[int, tuple[K, PreparedCall]]]) -> None:
         """Send calls one after another until the iterator is empty or a stop is asked for."""
         report = self._report
         interval = 1.0 / self.rate if self.rate else 0.0
         while not self.stopping:
             try:
-                key, call = next(iterator)
+                index, (key, call) = next(iterator)
             except StopIteration:
                 return
             except Exception as exc:  # the caller's iterable broke: stop, finish, then raise it
@@ -237,7 +239,7 @@ class Dispatcher(Generic[K]):
                 self._next_start = start_at + interval
                 await self._sleep_until(start_at)
             if self.stopping or not self._start(key):
-                report.unsent.append(key)
+                self._held.append((index, key))
                 return
             report.sent += 1
             try:

@@ -207,6 +207,7 @@ def main() -> None:
         print(text, flush=True)
         lines.append(text)
 
+    load_start = os.getloadavg()[0]
     slow_proc, slow_url = start_server(lat)
     fast_proc, fast_url = start_server(0.0)
     try:
@@ -237,10 +238,13 @@ def main() -> None:
             proc.kill()
             proc.join()
 
+    load_end = os.getloadavg()[0]
     say("# Dispatch benchmark")
     say()
     say(f"- Machine: {machine()}")
     say(f"- Versions: {versions()}")
+    say(f"- Load average (1 min) at start / end: {load_start:.2f} / {load_end:.2f}; the client, the server and any "
+        f"other work on this machine share its CPUs, so figures drop when it is busy.")
     say(f"- Command: `.venv/bin/python bench/bench_dispatch.py --calls {n} --repeat {args.repeat}`")
     say(f"- Server: bare ASGI app on uvicorn (uvloop, httptools) in its own process on 127.0.0.1, "
         f"`asyncio.sleep({lat})` per call; {n} POSTs per figure (median of {args.repeat}); "
