@@ -192,7 +192,7 @@ def test_package_lists_sheets(workbook: Path) -> None:
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), min_size=1, max_size=30)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(_TEXT, min_size=1, max_size=5))
 def test_any_text_reads_back_exactly(workbook: Path, tmp_path: Path, values: list[str]) -> None:
     # Characters XML cannot hold travel as Excel's _xHHHH_ escapes, which Excel, LibreOffice and

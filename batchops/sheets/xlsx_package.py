@@ -86,6 +86,9 @@ _MIN_WIDTH = 8.0
 _WIDTH_SAMPLE = 200
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 _CHUNK_ROWS = 500
+FAST_LEVEL = 1
+"""Deflate level for large streamed parts (a report, an edited data sheet): 8x faster than the
+default level 6 for a file about 30% larger, until Excel saves it again."""
 
 
 def is_formula_like(text: str) -> bool:
@@ -218,6 +221,7 @@ class Package:
         self._rels_read: dict[str, str] = {}  # as read, so that only edited ones are written
         self._new: dict[str, PartSource] = {}
         self._removed: set[str] = set()
+        self._levels: dict[str, int] = {}
         self._styles: StylesEditor | None = None
         try:
             self._file = open(self.path, "rb")
@@ -283,8 +287,14 @@ class Package:
             while chunk := f.read(size):
                 yield chunk
 
-    def put(self, part: str, data: bytes | str | PartSource, content_type: str | None = None) -> None:
-        """Give ``part`` new content: bytes, text, or a function returning chunks (run at save)."""
+    def put(self, part: str, data: bytes | str | PartSource, content_type: str | None = None, *,
+            level: int | None = None) -> None:
+        """Give ``part`` new content: bytes, text, or a function returning chunks (run at save).
+
+        ``level`` is the deflate level (default 6; ``FAST_LEVEL`` for large streamed parts).
+        """
+        if level is not None:
+            self._levels[part] = level
         if isinstance(data, str):
             data = data.encode("utf-8")
         if isinstance(data, bytes):
@@ -354,7 +364,7 @@ class Package:
                 self._styles = StylesEditor(MINIMAL_STYLES)
         return self._styles
 
-    def set_sheet(self, name: str, content: PartSource) -> SheetRef:
+    def set_sheet(self, name: str, content: PartSource, *, level: int | None = FAST_LEVEL) -> SheetRef:
         """Add worksheet ``name`` as the last tab, or replace the worksheet of that name in place."""
         _check_sheet_name(name)
         existing = self.find_sheet(name)
@@ -364,12 +374,12 @@ class Package:
                 raise SheetError(f"has a sheet '{existing.name}' that is not a worksheet (a chart sheet?)",
                                  path=self.path, fix="Rename that sheet and run again.")
             self._drop_related(existing.part)
-            self.put(existing.part, content, WORKSHEET_TYPE)
+            self.put(existing.part, content, WORKSHEET_TYPE, level=level)
             self._edit_sheet_entry(existing, name)
             self._drop_calc_chain()
             return SheetRef(name, existing.sheet_id, existing.rid, existing.part, existing.index)
         part = self.new_part_name("xl/worksheets/sheet{}.xml")
-        self.put(part, content, WORKSHEET_TYPE)
+        self.put(part, content, WORKSHEET_TYPE, level=level)
         rid = wb_rels.add(RT + "worksheet", part)
         sheets = self.sheets()
         sheet_id = max((s.sheet_id for s in sheets), default=0) + 1
@@ -496,12 +506,12 @@ class Package:
                 if name in self._removed:
                     continue
                 if name in self._new:
-                    out.write(name, self._new[name]())
+                    out.write(name, self._new[name](), level=self._levels.get(name))
                 else:
                     out.copy(self._zip, info)
             for name, source in self._new.items():
                 if name not in self._infos:
-                    out.write(name, source())
+                    out.write(name, source(), level=self._levels.get(name))
             out.close()
 
         try:
@@ -562,24 +572,27 @@ def auto_widths(headers: Sequence[str], sample: Sequence[Sequence[Any]]) -> list
 
 
 def _cell(ref: str, value: Any, styles: _ReportStyles, links: list[tuple[str, str]]) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, int) and abs(value) < 2**53:
+    kind = type(value)
+    # The common kinds first, by exact type: this runs for every cell of a 100,000-row report.
+    if kind is str:
+        text, style = value, ""
+    elif kind is int and -(2**53) < value < 2**53:
         return f'<c r="{ref}"><v>{value}</v></c>'
-    if isinstance(value, float) and math.isfinite(value):
+    elif value is None:
+        return ""
+    elif kind is bool:
+        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+    elif kind is float and math.isfinite(value):
         return f'<c r="{ref}"><v>{value!r}</v></c>'
-    style = ""
-    if isinstance(value, Link):
+    elif isinstance(value, Link):
         links.append((ref, value.location))
         text, style = value.text, f' s="{styles.link}"'
     elif isinstance(value, datetime):
-        text = value.isoformat(sep=" ")
+        text, style = value.isoformat(sep=" "), ""
     elif isinstance(value, (date, time)):
-        text = value.isoformat()
+        text, style = value.isoformat(), ""
     else:
-        text = str(value)  # a 19-digit int stays exact as text
+        text, style = str(value), ""  # a 19-digit int stays exact as text
     if text.startswith(FORMULA_TRIGGERS):
         style = f' s="{styles.quoted}"'
     space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""

@@ -22,6 +22,7 @@ CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+_PLAIN = re.compile(r'[^&<>"_\x00-\x1f\ufffe\uffff]*')  # nothing to escape: the common case
 _ATTR = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _CHARREF = re.compile(r"&(#x[0-9A-Fa-f]+|#\d+|amp|lt|gt|quot|apos);")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
@@ -35,6 +36,8 @@ def _excel_escape(match: re.Match[str]) -> str:
 
 def escape_text(text: str) -> str:
     """``text`` made safe as element content (and as a double-quoted attribute value)."""
+    if _PLAIN.fullmatch(text):
+        return text
     if _ILLEGAL.search(text):
         text = _ILLEGAL.sub(_excel_escape, text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

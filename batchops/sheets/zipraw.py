@@ -119,14 +119,14 @@ class RawZipWriter:
             self._f.write(chunk)
         self._entries.append(entry)
 
-    def write(self, name: str, chunks: Iterable[bytes]) -> None:
+    def write(self, name: str, chunks: Iterable[bytes], *, level: int | None = None) -> None:
         """Deflate ``chunks`` into a new part, streaming; the header is patched once sizes are known."""
         raw_name = self._start(name)
         dos_time, dos_date = _dos_time(time.localtime()[:6])
         entry = _Entry(raw_name, _FLAG_UTF8 if not raw_name.isascii() else 0, zipfile.ZIP_DEFLATED,
                        dos_time, dos_date, 0, 0, 0, self._f.tell())
         self._write_local(entry)
-        comp = zlib.compressobj(self._level, zlib.DEFLATED, -15)
+        comp = zlib.compressobj(self._level if level is None else level, zlib.DEFLATED, -15)
         crc = usize = csize = 0
         pending: list[bytes] = []
         pending_len = 0
