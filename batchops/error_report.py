@@ -53,14 +53,20 @@ def _write_csv_report(report: ValidationReport) -> Path | None:
 
 
 def _write_xlsx_report(report: ValidationReport) -> Path | None:
-    from .sheets.marks import CellMark, has_marks
-    from .sheets.xlsx_package import Package, write_report
+    from .sheets.marks import CellMark, apply_marks
+    from .sheets.xlsx_package import Package, check_writable, put_report_sheet, write_report
 
     if not report.issues:
+        # Valid now: take away an earlier run's marks and empty its Errors sheet; otherwise touch nothing.
         with Package(report.path) as package:
-            untouched = package.find_sheet(ERRORS_SHEET) is None and not has_marks(package, report.sheet)
-        if untouched:
-            return None
+            changed = apply_marks(package, report.sheet, [])
+            if package.find_sheet(ERRORS_SHEET) is not None:
+                put_report_sheet(package, ERRORS_SHEET, list(ERROR_HEADERS), iter(()))
+                changed = True
+            if not changed:
+                return None
+            check_writable(report.path)
+            return package.save()
     marks = [CellMark(i.row, i.column, f"{i.code}: {i.message}") for i in report.errors if i.column is not None]
     return write_report(report.path, sheet_name=ERRORS_SHEET, headers=list(ERROR_HEADERS),
                         rows=error_rows(report, link=True), marks_on=report.sheet, marks=marks)

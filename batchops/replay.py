@@ -198,10 +198,15 @@ class Replay:
             if not record.valid:
                 self._results[record.row] = RowResult(record.row, record.key, Status.INVALID,
                                                       self._invalid_message(record.row))
-        if self.options.dry_run:
-            self._dry_run(self.decisions())
-        else:
-            self._send(outcome)
+        own_client = self.client is None
+        try:
+            if self.options.dry_run:
+                self._dry_run(self.decisions())
+            else:
+                self._send(outcome)
+        finally:
+            if own_client and self.client is not None:
+                self.client.close()  # the connections this run opened; a client passed in is the caller's
         outcome.results = [self._results[r.row] for r in self.report.records]
         outcome.run_id = self.run_id
         outcome.elapsed = time.monotonic() - started
@@ -324,8 +329,8 @@ class Replay:
             return False  # unknown record or unreadable: send it, the server has the last word
         texts = self._texts[row]
         before = before_values(self.op, texts, current.record)
-        if not is_no_change(field_changes(self.op, texts, current.record)):
-            self._before[row] = before
+        if self.options.force or not is_no_change(field_changes(self.op, texts, current.record)):
+            self._before[row] = before  # --force sends even a row that changes nothing
             return False
         assert self.journal is not None and self.run_id is not None
         self.journal.record_result(self.run_id, row, RowStatus.SKIPPED, message=NO_CHANGE_MESSAGE, before=before,
