@@ -67,20 +67,20 @@ class Masker:
         self._values = sorted({s for s in secret_values if isinstance(s, str) and len(s) >= 4}, key=len,
                               reverse=True)
 
-    def text(self, value: str | None) -> str:
+    def text(self, value: str | None) -> str | None:
         """``value`` with every known secret and credential-shaped run replaced by the mask."""
         if not value:
-            return value or ""
+            return value
         for secret in self._values:
             if secret in value:
                 value = value.replace(secret, MASK)
         value = _CREDENTIAL.sub(MASK, value)
         return _TOKEN_LIKE.sub(MASK, value)
 
-    def json(self, value: Any) -> str:
-        """A before/after value as compact JSON text, secret fields masked; empty when not captured."""
+    def json(self, value: Any) -> str | None:
+        """A before/after value as compact JSON text, secret fields masked; None when not captured."""
         if value is None:
-            return ""
+            return None
         return self.text(json.dumps(redact(value), ensure_ascii=False, separators=(",", ":"), sort_keys=True))
 
 
@@ -92,12 +92,12 @@ def status_text(status: RowStatus, run_status: RunStatus) -> str:
 
 
 def audit_row(row: AuditRow, masker: Masker) -> list[Any]:
-    """One audit line in ``AUDIT_HEADERS`` order."""
+    """One audit line in ``AUDIT_HEADERS`` order; None where the journal holds nothing (an empty cell)."""
     return [
         row.run_id, row.operator, row.host, row.run_started_at, row.file_name, row.file_sha256, row.operation,
         row.target, row.row_number, row.key, status_text(row.status, row.run_status), row.http_status,
-        row.code or "", masker.text(row.message), row.attempts, row.started_at or "", row.finished_at or "",
-        row.decision or "", masker.json(row.before), masker.json(row.after),
+        row.code, masker.text(row.message), row.attempts, row.started_at, row.finished_at, row.decision,
+        masker.json(row.before), masker.json(row.after),
     ]
 
 
@@ -105,8 +105,8 @@ def run_row(run: RunInfo) -> list[Any]:
     """One run's summary in ``RUN_HEADERS`` order: its rows counted per status."""
     c = run.counts
     return [
-        run.id, run.status.value, run.operation, run.file_name, run.file_sha256, run.sheet or "", run.target,
-        run.operator, run.host, run.started_at, run.finished_at or "", run.total, c.get("ok", 0),
+        run.id, run.status.value, run.operation, run.file_name, run.file_sha256, run.sheet, run.target,
+        run.operator, run.host, run.started_at, run.finished_at, run.total, c.get("ok", 0),
         c.get("failed", 0), c.get("skipped", 0), c.get("invalid", 0), c.get("not-sent", 0),
         c.get("in_flight", 0), c.get("pending", 0),
     ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalogue import Operation
-from .errors import AuthError, ConfigError
+from .errors import AuthError, BatchopsError, ConfigError
 from .readers import Record as CurrentRecord
 from .readers import RecordReader, blockers
 from .report import Record
@@ -73,7 +73,7 @@ def read_current(client: Any, op: Operation, records: Sequence[Record], *, concu
             return Current(reader.read(op, record.texts))
         except (AuthError, ConfigError):
             raise
-        except Exception as exc:  # one unreadable record must not stop the others
+        except (BatchopsError, ValueError) as exc:  # one unreadable record must not stop the others
             return Current(None, str(exc) or type(exc).__name__)
 
     # The first read alone: it fills the reader's caches (one listing of every route) for the others.

@@ -21,7 +21,7 @@ from .catalogue import Operation, get_operation
 from .errors import InputError
 from .journal import Journal, RowRecord, RowStatus, RunInfo, RunStatus
 
-__all__ = ["UNDO_SHEET", "LeftOut", "UndoFile", "plan_undo", "write_undo"]
+__all__ = ["UNDO_SHEET", "LeftOut", "UndoFile", "check_target", "info_rows", "plan_undo", "write_undo"]
 
 UNDO_SHEET = "Undo"
 """The sheet of an undo workbook that says where it came from and what it could not put back."""
@@ -130,14 +130,20 @@ def info_rows(undo: UndoFile) -> list[list[Any]]:
     return rows
 
 
-def write_undo(undo: UndoFile, target: str | Path) -> Path:
-    """Write the undo workbook (template layout and stamp, plus the ``Undo`` sheet) to ``target``."""
-    from .templates import build_template, save_workbook
-
+def check_target(target: str | Path) -> Path:
+    """The undo file's path; InputError unless it names an .xlsx workbook."""
     path = Path(target)
     if path.suffix.lower() != ".xlsx":
         raise InputError(f"cannot write an undo file to '{path}': it is an .xlsx workbook.",
                          fix="Give a file name ending in .xlsx.")
+    return path
+
+
+def write_undo(undo: UndoFile, target: str | Path) -> Path:
+    """Write the undo workbook (template layout and stamp, plus the ``Undo`` sheet) to ``target``."""
+    from .templates import build_template, save_workbook
+
+    path = check_target(target)
     op = undo.operation
 
     def fill(workbook: Any) -> None:
@@ -151,8 +157,8 @@ def write_undo(undo: UndoFile, target: str | Path) -> Path:
         info.set_column(1, 1, 34)
         info.set_column(2, 2, 18)
         info.set_column(3, 3, 80)
-        for r, values in enumerate(info_rows(undo)):
-            for c, value in enumerate(values):
+        for r, line in enumerate(info_rows(undo)):
+            for c, value in enumerate(line):
                 if value != "":
                     info.write_string(r, c, str(value))
 

@@ -18,7 +18,14 @@ from ..replay import require_settings, target_of
 from ..settings import load_settings
 from ..validation import validate_file
 from .app import app
-from .options import config_option, json_option, operation_option, profile_option, sheet_option, timezone_option
+from .options import (
+    config_option,
+    json_option,
+    operation_option,
+    profile_option,
+    sheet_option,
+    timezone_option,
+)
 from .output import err, out, print_json, warning_line
 from .show import show_validation
 

@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from ..errors import InputError
 from ..journal import Journal
-from ..undo import plan_undo, write_undo
+from ..undo import check_target, plan_undo, write_undo
 from .app import app
 from .options import journal_option, json_option
 from .output import out, print_json, warning_line
@@ -29,6 +29,7 @@ def undo(run_id: str, output: Path, force: bool, journal_path: str | None, as_js
     Rows whose before-values were not captured are listed on the file's Undo sheet, never dropped
     silently. `batchops runs` lists the run IDs.
     """
+    check_target(output)
     if output.exists() and not force:
         raise InputError(f"'{output}' already exists.", fix="Pass --force to replace it, or choose another -o.")
     with Journal(journal_path) as journal:

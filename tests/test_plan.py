@@ -1,0 +1,152 @@
+"""batchops plan against the sandbox: before → after, the Plan sheet, rows that cannot succeed, nothing sent;
+and apply's side of it: before-values read first, rows that change nothing skipped."""
+
+from __future__ import annotations
+
+import pytest
+from roundtrip_helpers import cli, cli_json, rows_of, sheet, use_sandbox
+
+from batchops.catalogue import APPOINTMENT, CALLED_ROUTE
+from batchops.journal import Journal, RowStatus
+from batchops.plan import PLAN_HEADERS, PLAN_SHEET, PlanAction, make_plan
+from batchops.readers import CALLED_ROUTE_QUERY_PATH
+from batchops.settings import load_settings
+from batchops.validation import validate_file
+
+UNKNOWN_ID = "1234567890123456789"
+
+
+@pytest.fixture
+def routes(sandbox, monkeypatch, tmp_path):
+    """The sandbox ready, and a called-route workbook: one change, one no-change, one locked route, one
+    unknown ID. Returns (path, changed route, unchanged route, locked route)."""
+    use_sandbox(sandbox, monkeypatch, tmp_path)
+    editable = [r for r in sandbox.routes() if r["editable"] == 0]
+    changed, same = editable[0], editable[1]
+    locked = next(r for r in sandbox.routes() if r["editable"] in (1, 3))
+    new_type = "1" if changed["devicetype"] == 3 else "3"
+    path = sheet(tmp_path / "routes.xlsx", "called-route", ["id", "devicetype", "deviceId"], [
+        [changed["id"], new_type, "2"],
+        [same["id"], same["devicetype"], same["deviceId"]],
+        [locked["id"], locked["devicetype"], "4"],
+        [UNKNOWN_ID, "1", "4"],
+    ])
+    return path, changed, same, locked
+
+
+def test_plan_shows_before_and_after_and_writes_the_plan_sheet(routes, sandbox, capsys):
+    path, changed, same, locked = routes
+    capsys.readouterr()
+    assert cli("plan", path) == 1  # some rows cannot be applied
+    text = capsys.readouterr().out
+    assert f"row 2 {changed['id']}: devicetype: {changed['devicetype']} -> " in text
+    assert f"row 2 {changed['id']}: deviceId: {changed['deviceId']} -> 2" in text
+    assert f"row 4 {locked['id']}: cannot: the called route {locked['id']} cannot be edited" in text
+    assert f"row 5 {UNKNOWN_ID}: cannot: unknown ID" in text
+    assert "4 rows: 1 change (2 fields), 1 no change, 2 cannot, 0 unread. Nothing was changed." in text
+
+    plan = rows_of(path, PLAN_SHEET)
+    assert list(plan[0]) == list(PLAN_HEADERS)
+    by_row = {}
+    for line in plan:
+        by_row.setdefault(line["row"], []).append(line)
+    assert [(x["field"], x["before"], x["after"]) for x in by_row[2]] == [
+        ("devicetype", str(changed["devicetype"]), "1" if changed["devicetype"] == 3 else "3"),
+        ("deviceId", str(changed["deviceId"]), "2"),
+    ]
+    assert all(x["key"] == changed["id"] and x["action"] == "change" for x in by_row[2])
+    assert [x["action"] for x in by_row[3]] == ["no-change"]
+    assert {x["action"] for x in by_row[4]} == {"cannot"} and "editable" in by_row[4][0]["message"]
+    assert [(x["action"], x["key"]) for x in by_row[5]] == [("cannot", UNKNOWN_ID)]
+    assert "unknown ID" in by_row[5][0]["message"]
+    # The data sheet is untouched: it still validates with the same four rows.
+    assert [r.key for r in validate_file(path).records] == [changed["id"], same["id"], locked["id"], UNKNOWN_ID]
+
+
+def test_plan_changes_nothing_on_the_server(routes, sandbox):
+    path, changed, _, _ = routes
+    before = sandbox.route(changed["id"])
+    cli("plan", path)
+    assert sandbox.applied_counts() == {}
+    assert sandbox.route(changed["id"]) == before
+    assert not sandbox.request_log(path_contains="modifyCalledRoute")
+    assert sandbox.request_log(path_contains=CALLED_ROUTE_QUERY_PATH)  # it did read
+
+
+def test_plan_json_counts_every_action(routes, capsys):
+    path, changed, _, _ = routes
+    code, result = cli_json(capsys, "plan", path)
+    assert code == 1
+    assert result["counts"] == {"change": 1, "no-change": 1, "cannot": 2, "unread": 0}
+    assert result["rows"][0]["changes"][1] == {"field": "deviceId", "before": str(changed["deviceId"]),
+                                               "after": "2"}
+
+
+def test_plan_of_a_csv_goes_beside_it(sandbox, monkeypatch, tmp_path):
+    use_sandbox(sandbox, monkeypatch, tmp_path)
+    route = next(r for r in sandbox.routes() if r["editable"] == 0)
+    path = tmp_path / "routes.csv"
+    path.write_text(f"id,devicetype,deviceId\n{route['id']},{route['devicetype']},5\n", encoding="utf-8")
+    assert cli("plan", path) == 0
+    plan = (tmp_path / "routes.plan.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert plan[0] == ",".join(PLAN_HEADERS)
+    assert plan[1].startswith(f"2,{route['id']},change,deviceId,{route['deviceId']},5,")
+
+
+def test_an_invalid_file_is_not_read(sandbox, monkeypatch, tmp_path):
+    use_sandbox(sandbox, monkeypatch, tmp_path)
+    path = sheet(tmp_path / "bad.xlsx", "called-route", ["id", "devicetype", "deviceId"], [["12x", "7", "1"]])
+    assert cli("plan", path) == 2
+    assert not sandbox.request_log(path_contains=CALLED_ROUTE_QUERY_PATH)
+
+
+def test_automatic_appointment_cannot_be_planned(sandbox, monkeypatch, tmp_path):
+    use_sandbox(sandbox, monkeypatch, tmp_path)
+    automatic = next(a for a in sandbox.appointments() if a["callType"] == 2)
+    manual = next(a for a in sandbox.appointments() if a["callType"] == 1)
+    path = sheet(tmp_path / "appointments.xlsx", "appointment", ["vdnId", "appointId", "userAccount", "remark"], [
+        [automatic["vdnId"], automatic["appointId"], automatic["userAccount"], "moved"],
+        [manual["vdnId"], manual["appointId"], manual["userAccount"], "call after 9"],
+    ])
+    report = validate_file(path)
+    from batchops.client import Client
+
+    with Client(load_settings(env=sandbox.env())) as client:
+        plan = make_plan(report, client, concurrency=2)
+    assert plan.operation is APPOINTMENT
+    first, second = plan.rows
+    assert first.action is PlanAction.CANNOT and "automatic" in first.message
+    assert second.action is PlanAction.CHANGE
+    assert [(c.field, c.before, c.after) for c in second.changed] == [("remark", manual["remark"], "call after 9")]
+
+
+# --- apply: before-values and "no change" -------------------------------------------------------------
+
+
+def test_apply_skips_rows_that_change_nothing_and_journals_before_values(routes, sandbox, tmp_path):
+    path, changed, _, locked = routes
+    assert cli("apply", path, "--yes") == 1  # the locked route and the unknown ID fail on the server
+    assert sandbox.applied_counts() == {f"route:{changed['id']}": 1}
+    results = {r["row"]: r for r in rows_of(path, "Results")}
+    assert results[3]["status"] == "skipped" and results[3]["message"] == "no change"
+    assert results[2]["status"] == "ok"
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        run = journal.runs()[0]
+        rows = {r.row_number: r for r in journal.rows(run.id)}
+    assert rows[2].before == {"id": changed["id"], "devicetype": str(changed["devicetype"]),
+                              "deviceId": str(changed["deviceId"])}
+    assert rows[2].after["deviceId"] == "2"
+    assert rows[3].status is RowStatus.SKIPPED and rows[3].before == rows[3].after
+    assert rows[4].before["deviceId"] == str(locked["deviceId"])  # read, sent, refused
+    assert rows[5].before is None and rows[5].after["id"] == UNKNOWN_ID  # no such record to read
+
+
+def test_apply_no_before_reads_nothing(routes, sandbox, tmp_path):
+    path, changed, same, _ = routes
+    assert cli("apply", path, "--yes", "--no-before") == 1
+    assert not sandbox.request_log(path_contains=CALLED_ROUTE_QUERY_PATH)
+    assert sandbox.applied_counts() == {f"route:{changed['id']}": 1, f"route:{same['id']}": 1}
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        rows = journal.rows(journal.runs()[0].id)
+    assert all(r.before is None for r in rows)
+    assert CALLED_ROUTE.key == ("id",)
