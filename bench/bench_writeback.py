@@ -32,7 +32,15 @@ from pathlib import Path
 
 OUT = Path(__file__).parent / "out"
 RESULTS = Path(__file__).parent / "RESULTS.writeback.md"
-HEADERS = ["id", "userId", "callType", "callerPresent", "callNumber", "callNumberDefault", "callerPresentDefault"]
+HEADERS = [
+    "id",
+    "userId",
+    "callType",
+    "callerPresent",
+    "callNumber",
+    "callNumberDefault",
+    "callerPresentDefault",
+]
 RESULT_HEADERS = ["row", "key", "status", "http_status", "code", "message", "attempts", "finished_at"]
 
 
@@ -45,8 +53,19 @@ def make_workbook(path: Path, rows: int) -> None:
     ws = wb.add_worksheet("Data")
     ws.write_row(0, 0, HEADERS)
     for i in range(1, rows + 1):
-        ws.write_row(i, 0, [f"{100000 + i}", f"1307145259{i:09d}", i % 3, f"{i % 1000},{(i * 7) % 1000}",
-                            f"138{i:08d}", f"0139{i:08d}", f"{i % 500}"])
+        ws.write_row(
+            i,
+            0,
+            [
+                f"{100000 + i}",
+                f"1307145259{i:09d}",
+                i % 3,
+                f"{i % 1000},{(i * 7) % 1000}",
+                f"138{i:08d}",
+                f"0139{i:08d}",
+                f"{i % 500}",
+            ],
+        )
     wb.add_worksheet("Lists").write_row(0, 0, ["0", "1", "2"])
     wb.close()
 
@@ -68,8 +87,9 @@ def _step(which: str, path: str, rows: int, export_rows: int) -> dict[str, float
     elif which == "results":
         from batchops.sheets.xlsx_package import add_sheet
 
-        results = ([i + 2, f"{100001 + i}", "ok", 200, "0", "Success", 1, "2025-01-01 10:00:00"]
-                   for i in range(rows))
+        results = (
+            [i + 2, f"{100001 + i}", "ok", 200, "0", "Success", 1, "2025-01-01 10:00:00"] for i in range(rows)
+        )
         start = time.perf_counter()
         add_sheet(work, "Results", RESULT_HEADERS, results)
     elif which == "errors":
@@ -77,12 +97,27 @@ def _step(which: str, path: str, rows: int, export_rows: int) -> dict[str, float
         from batchops.sheets.xlsx_package import Link, write_report
 
         bad = range(2, rows + 2, 100)
-        errors = [[r, "B", Link(f"B{r}", "Data", f"B{r}"), f"1307145259{r:09d}", "id_too_long",
-                   "userId must be at most 15 digits"] for r in bad]
+        errors = [
+            [
+                r,
+                "B",
+                Link(f"B{r}", "Data", f"B{r}"),
+                f"1307145259{r:09d}",
+                "id_too_long",
+                "userId must be at most 15 digits",
+            ]
+            for r in bad
+        ]
         marks = [CellMark(r, 1, "userId must be at most 15 digits") for r in bad]
         start = time.perf_counter()
-        write_report(work, sheet_name="Errors", headers=["row", "column", "cell", "value", "code", "message"],
-                     rows=errors, marks_on="Data", marks=marks)
+        write_report(
+            work,
+            sheet_name="Errors",
+            headers=["row", "column", "cell", "value", "code", "message"],
+            rows=errors,
+            marks_on="Data",
+            marks=marks,
+        )
     elif which in ("export", "to_excel"):
         agents = [[f"{10000 + i}", f"sip{i:09d}", f"0{i:010d}", "*****"] for i in range(export_rows)]
         names = ["workNo", "sipAccount", "accountCode", "sipPwd"]
@@ -90,8 +125,10 @@ def _step(which: str, path: str, rows: int, export_rows: int) -> dict[str, float
             from batchops.sheets.writer import SheetSpec, info_sheet, write_xlsx
 
             start = time.perf_counter()
-            write_xlsx(tmp / "agents.xlsx", [SheetSpec("Agents", names, agents),
-                                             info_sheet({"sipServer": "10.0.0.1:5060"})])
+            write_xlsx(
+                tmp / "agents.xlsx",
+                [SheetSpec("Agents", names, agents), info_sheet({"sipServer": "10.0.0.1:5060"})],
+            )
         else:
             import pandas as pd
 
@@ -113,11 +150,28 @@ def measure(which: str, path: Path, repeat: int, rows: int, export_rows: int) ->
     """Median seconds and highest max RSS over ``repeat`` child processes."""
     runs = []
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, __file__, "--child", which, str(path), "--rows", str(rows),
-                              "--export-rows", str(export_rows)], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                which,
+                str(path),
+                "--rows",
+                str(rows),
+                "--export-rows",
+                str(export_rows),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         runs.append(json.loads(out.stdout))
-    return {"seconds": statistics.median(r["seconds"] for r in runs),
-            "max_rss_mib": max(r["max_rss_mib"] for r in runs), "runs": repeat}
+    return {
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "max_rss_mib": max(r["max_rss_mib"] for r in runs),
+        "runs": repeat,
+    }
 
 
 def main() -> None:
@@ -134,9 +188,16 @@ def main() -> None:
     path = OUT / f"writeback_{args.rows}.xlsx"
     if not path.exists():
         make_workbook(path, args.rows)
-    r = {name: measure(name, path, 1 if name in ("openpyxl", "read_excel", "to_excel") else args.repeat,
-                       args.rows, args.export_rows)
-         for name in ("openpyxl", "read_excel", "results", "errors", "to_excel", "export")}
+    r = {
+        name: measure(
+            name,
+            path,
+            1 if name in ("openpyxl", "read_excel", "to_excel") else args.repeat,
+            args.rows,
+            args.export_rows,
+        )
+        for name in ("openpyxl", "read_excel", "results", "errors", "to_excel", "export")
+    }
     base, read, export = r["openpyxl"]["seconds"], r["read_excel"]["seconds"], r["to_excel"]["seconds"]
     lines = [
         "# Write-back bench",

@@ -50,8 +50,15 @@ def sheet_xml(path: Path, part: str = "xl/worksheets/sheet1.xml") -> bytes:
 
 
 def test_marked_cells_are_highlighted_and_commented(workbook: Path) -> None:
-    mark_cells(workbook, "Data", [CellMark(3, 1, "19 digits, typed as a number"), CellMark(3, 1, "duplicate"),
-                                  CellMark(60, 5, "beyond the data")])
+    mark_cells(
+        workbook,
+        "Data",
+        [
+            CellMark(3, 1, "19 digits, typed as a number"),
+            CellMark(3, 1, "duplicate"),
+            CellMark(60, 5, "beyond the data"),
+        ],
+    )
     assert comments(workbook) == {
         "B3": "batchops:\n19 digits, typed as a number\nduplicate",
         "C4": "checked by Alice",
@@ -117,15 +124,29 @@ def test_clearing_our_only_comments_removes_the_comment_parts(tmp_path: Path) ->
 
 
 def test_errors_sheet_and_marks_in_one_save(workbook: Path) -> None:
-    write_report(workbook, sheet_name="Errors", headers=["cell", "message"],
-                 rows=[[Link("B3", "Data", "B3"), "bad"]], marks_on="Data", marks=[CellMark(3, 1, "bad")])
-    write_report(workbook, sheet_name="Errors", headers=["cell", "message"],
-                 rows=[[Link("A5", "Data", "A5"), "worse"]], marks_on="Data", marks=[CellMark(5, 0, "worse")])
+    write_report(
+        workbook,
+        sheet_name="Errors",
+        headers=["cell", "message"],
+        rows=[[Link("B3", "Data", "B3"), "bad"]],
+        marks_on="Data",
+        marks=[CellMark(3, 1, "bad")],
+    )
+    write_report(
+        workbook,
+        sheet_name="Errors",
+        headers=["cell", "message"],
+        rows=[[Link("A5", "Data", "A5"), "worse"]],
+        marks_on="Data",
+        marks=[CellMark(5, 0, "worse")],
+    )
     wb = openpyxl.load_workbook(workbook)
     assert wb.sheetnames == ["Data", "Lists", "Errors"]
     assert wb["Errors"]["A2"].hyperlink.location == "'Data'!A5"
     assert comments(workbook) == {"C4": "checked by Alice", "A5": "batchops:\nworse"}
-    write_report(workbook, sheet_name="Errors", headers=["cell", "message"], rows=[], marks_on="Data", marks=[])
+    write_report(
+        workbook, sheet_name="Errors", headers=["cell", "message"], rows=[], marks_on="Data", marks=[]
+    )
     assert comments(workbook) == {"C4": "checked by Alice"} and highlighted(workbook) == []
 
 

@@ -24,11 +24,17 @@ ID19 = "1307145259662215123"
 
 
 def test_ids_stay_text_with_leading_zeros_and_all_digits(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "agents.xlsx", [SheetSpec(
-        "Agents", ["workNo", "sipAccount", "count"],
-        [["0012", ID19, 3], [12, 1307145259662215123, 12345678901234567890]],
-        text_columns={0, 1},
-    )])
+    path = write_xlsx(
+        tmp_path / "agents.xlsx",
+        [
+            SheetSpec(
+                "Agents",
+                ["workNo", "sipAccount", "count"],
+                [["0012", ID19, 3], [12, 1307145259662215123, 12345678901234567890]],
+                text_columns={0, 1},
+            )
+        ],
+    )
     ws = openpyxl.load_workbook(path)["Agents"]
     assert [c.value for c in ws[2]] == ["0012", ID19, 3]
     assert [c.value for c in ws[3]] == ["12", ID19, "12345678901234567890"]
@@ -48,11 +54,14 @@ def test_formula_like_text_is_kept_as_text_with_quote_prefix(tmp_path: Path, val
 
 
 def test_hidden_sheets_and_info_sheet(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "x.xlsx", [
-        SheetSpec("_lists", ["v"], [["a"]], hidden=True),
-        SheetSpec("Agents", ["workNo"], [["1"]]),
-        info_sheet({"SIP server": "10.0.0.1", "port": 5060}),
-    ])
+    path = write_xlsx(
+        tmp_path / "x.xlsx",
+        [
+            SheetSpec("_lists", ["v"], [["a"]], hidden=True),
+            SheetSpec("Agents", ["workNo"], [["1"]]),
+            info_sheet({"SIP server": "10.0.0.1", "port": 5060}),
+        ],
+    )
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["_lists", "Agents", "Info"]
     assert wb["_lists"].sheet_state == "hidden"
@@ -83,8 +92,11 @@ def test_xlsx_memory_stays_flat(tmp_path: Path) -> None:
 
 
 def test_csv_is_utf8_bom_crlf_and_neutralised(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "x.csv", ["id", "name", "n"],
-                     [["0012", "=cmd|' /C calc'!A0", -5], [ID19, "李雷, \"quoted\"", None], ["+86", "@x", 1.0]])
+    path = write_csv(
+        tmp_path / "x.csv",
+        ["id", "name", "n"],
+        [["0012", "=cmd|' /C calc'!A0", -5], [ID19, '李雷, "quoted"', None], ["+86", "@x", 1.0]],
+    )
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     assert raw.count(b"\r\n") == 4 and b"\n" not in raw.replace(b"\r\n", b"")

@@ -53,8 +53,13 @@ def test_results_sheet_is_added_last_and_other_parts_are_untouched(workbook: Pat
     before = parts(workbook)
     add_sheet(workbook, "Results", HEADERS, iter(result_rows(30)))
     after = parts(workbook)
-    edited = {"xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml", "xl/styles.xml",
-              "docProps/app.xml"}
+    edited = {
+        "xl/workbook.xml",
+        "xl/_rels/workbook.xml.rels",
+        "[Content_Types].xml",
+        "xl/styles.xml",
+        "docProps/app.xml",
+    }
     assert set(after) == set(before) | {"xl/worksheets/sheet3.xml"}
     for name in set(before) - edited:
         assert after[name] == before[name], name
@@ -69,7 +74,7 @@ def test_results_sheet_is_added_last_and_other_parts_are_untouched(workbook: Pat
 def test_results_sheet_layout(workbook: Path) -> None:
     rows = [
         [2, "1307145259662215123", "ok", 200, None],
-        [3, "0012", "failed", 503, "=HYPERLINK(\"http://x\")"],
+        [3, "0012", "failed", 503, '=HYPERLINK("http://x")'],
         [4, 12345678901234567890, "invalid", None, "  spaced\nline & <tag>"],
         [5, Link("B5", "Data", "B5"), "skipped", 1.5, True],
     ]
@@ -186,10 +191,14 @@ def test_package_lists_sheets(workbook: Path) -> None:
     with Package(workbook) as package:
         sheets = package.sheets()
     assert [(s.name, s.index, s.part) for s in sheets] == [
-        ("Data", 0, "xl/worksheets/sheet1.xml"), ("Lists", 1, "xl/worksheets/sheet2.xml")]
+        ("Data", 0, "xl/worksheets/sheet1.xml"),
+        ("Lists", 1, "xl/worksheets/sheet2.xml"),
+    ]
 
 
-_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), min_size=1, max_size=30)
+_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), min_size=1, max_size=30
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -204,10 +213,20 @@ def test_any_text_reads_back_exactly(workbook: Path, tmp_path: Path, values: lis
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
 def test_libreoffice_opens_the_written_workbook(workbook: Path, tmp_path: Path) -> None:
-    write_report(workbook, sheet_name="Errors", headers=["cell", "message"],
-                 rows=[[Link("B3", "Data", "B3"), "=bad"]], marks_on="Data", marks=[])
-    subprocess.run(["soffice", "--headless", "--convert-to", "csv", "--outdir", str(tmp_path), str(workbook)],
-                   check=True, capture_output=True, timeout=120)
+    write_report(
+        workbook,
+        sheet_name="Errors",
+        headers=["cell", "message"],
+        rows=[[Link("B3", "Data", "B3"), "=bad"]],
+        marks_on="Data",
+        marks=[],
+    )
+    subprocess.run(
+        ["soffice", "--headless", "--convert-to", "csv", "--outdir", str(tmp_path), str(workbook)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     with open(tmp_path / "book.csv", encoding="utf-8", errors="replace") as f:
         rows = list(csv.reader(f))
     assert rows[1] == ["000", "1307145259662215123", "0"] and len(rows) == 31

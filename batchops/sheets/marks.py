@@ -53,17 +53,39 @@ MARK_AUTHOR = "batchops"
 COMMENT_HEADING = MARK_AUTHOR + ":"
 MARKER = "batchops-mark"
 _MARK_FORMULA = f'"{MARKER}"&lt;&gt;""'
-_MARK_DXF = '<{p}dxf><{p}font><{p}color rgb="FF9C0006"/></{p}font><{p}fill><{p}patternFill>' \
-            '<{p}bgColor rgb="FFFFC7CE"/></{p}patternFill></{p}fill></{p}dxf>'
+_MARK_DXF = (
+    '<{p}dxf><{p}font><{p}color rgb="FF9C0006"/></{p}font><{p}fill><{p}patternFill>'
+    '<{p}bgColor rgb="FFFFC7CE"/></{p}patternFill></{p}fill></{p}dxf>'
+)
 COMMENTS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml"
 VML_TYPE = "application/vnd.openxmlformats-officedocument.vmlDrawing"
 
 # Elements the worksheet schema puts after <conditionalFormatting> and after <legacyDrawing>.
-_AFTER_CF = ["dataValidations", "hyperlinks", "printOptions", "pageMargins", "pageSetup", "headerFooter",
-             "rowBreaks", "colBreaks", "customProperties", "cellWatches", "ignoredErrors", "smartTags",
-             "drawing", "legacyDrawing", "legacyDrawingHF", "drawingHF", "picture", "oleObjects", "controls",
-             "webPublishItems", "tableParts", "extLst"]
-_AFTER_LEGACY = _AFTER_CF[_AFTER_CF.index("legacyDrawing") + 1:]
+_AFTER_CF = [
+    "dataValidations",
+    "hyperlinks",
+    "printOptions",
+    "pageMargins",
+    "pageSetup",
+    "headerFooter",
+    "rowBreaks",
+    "colBreaks",
+    "customProperties",
+    "cellWatches",
+    "ignoredErrors",
+    "smartTags",
+    "drawing",
+    "legacyDrawing",
+    "legacyDrawingHF",
+    "drawingHF",
+    "picture",
+    "oleObjects",
+    "controls",
+    "webPublishItems",
+    "tableParts",
+    "extLst",
+]
+_AFTER_LEGACY = _AFTER_CF[_AFTER_CF.index("legacyDrawing") + 1 :]
 _SHEETDATA_START = re.compile(rb"<(\w+:|)sheetData(?:\s[^>]*)?/?>")
 
 
@@ -106,7 +128,7 @@ def _split_sheet(package: Package, part: str) -> _SheetSplit:
     root = re.search(rb"<(\w+:)?worksheet[\s>][^>]*>", window)
     root_tag = root.group(0).decode("utf-8") if root else ""
     if opening.group(0).endswith(b"/>"):  # <sheetData/>: no rows at all
-        rest = window[opening.start():] + b"".join(chunks)
+        rest = window[opening.start() :] + b"".join(chunks)
         return _SheetSplit(opening.start(), root_tag, rest.decode("utf-8"))
     # The rows: a plain byte search for the end tag (a regex over 40 MB costs a second).
     end_tag = b"</" + opening.group(1) + b"sheetData"
@@ -116,7 +138,7 @@ def _split_sheet(package: Package, part: str) -> _SheetSplit:
         if at >= 0:
             rest = window[at:] + b"".join(chunks)
             return _SheetSplit(offset + at, root_tag, rest.decode("utf-8"))
-        keep = window[-len(end_tag):]
+        keep = window[-len(end_tag) :]
         offset += len(window) - len(keep)
         chunk = next(chunks, None)
         if chunk is None:
@@ -146,7 +168,7 @@ def _without_our_rule(tail: str, p: str) -> tuple[str, int]:
             block = start + kept + f"</{p}conditionalFormatting>"
         else:
             block = ""
-        tail = tail[: m.start()] + block + tail[m.end():]
+        tail = tail[: m.start()] + block + tail[m.end() :]
     priorities = [int(x) for x in re.findall(r'\bpriority="(\d+)"', tail)]
     return tail, max(priorities, default=0)
 
@@ -175,12 +197,14 @@ def _sqref(marks: Sequence[CellMark]) -> str:
 def _comment_xml(p: str, ref: str, author_id: int, text: str) -> str:
     # The bold "batchops:" first line is how Excel itself heads a note with its author; it also
     # identifies our comments in files LibreOffice has saved, which blanks the author.
-    run = f"<{p}rPr><{p}sz val=\"9\"/><{p}rFont val=\"Tahoma\"/><{p}family val=\"2\"/></{p}rPr>"
+    run = f'<{p}rPr><{p}sz val="9"/><{p}rFont val="Tahoma"/><{p}family val="2"/></{p}rPr>'
     bold = run.replace(f"<{p}sz ", f"<{p}b/><{p}sz ", 1)
-    return (f'<{p}comment ref="{ref}" authorId="{author_id}"><{p}text>'
-            f"<{p}r>{bold}<{p}t>{COMMENT_HEADING}</{p}t></{p}r>"
-            f'<{p}r>{run}<{p}t xml:space="preserve">\n{escape_text(text)}</{p}t></{p}r>'
-            f"</{p}text></{p}comment>")
+    return (
+        f'<{p}comment ref="{ref}" authorId="{author_id}"><{p}text>'
+        f"<{p}r>{bold}<{p}t>{COMMENT_HEADING}</{p}t></{p}r>"
+        f'<{p}r>{run}<{p}t xml:space="preserve">\n{escape_text(text)}</{p}t></{p}r>'
+        f"</{p}text></{p}comment>"
+    )
 
 
 def _comment_text(p: str, comment: str) -> str:
@@ -198,34 +222,43 @@ def _ref_cell(ref: str) -> tuple[int, int]:
     return int(m.group(2)) - 1, col - 1
 
 
-_SHAPETYPE = ('<v:shapetype id="_x0000_t202" coordsize="21600,21600" o:spt="202" '
-              'path="m,l,21600r21600,l21600,xe"><v:stroke joinstyle="miter"/>'
-              '<v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>')
+_SHAPETYPE = (
+    '<v:shapetype id="_x0000_t202" coordsize="21600,21600" o:spt="202" '
+    'path="m,l,21600r21600,l21600,xe"><v:stroke joinstyle="miter"/>'
+    '<v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>'
+)
 
 
 def _note_shape(shape_id: int, row: int, col: int) -> str:
     top = max(row - 1, 0)
-    return (f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;'
-            f'margin-left:59.25pt;margin-top:1.5pt;width:180pt;height:60pt;z-index:{shape_id};'
-            'visibility:hidden" fillcolor="#ffffe1" o:insetmode="auto"><v:fill color2="#ffffe1"/>'
-            '<v:shadow on="t" color="black" obscured="t"/><v:path o:connecttype="none"/>'
-            '<v:textbox style="mso-direction-alt:auto"><div style="text-align:left"></div></v:textbox>'
-            '<x:ClientData ObjectType="Note"><x:MoveWithCells/><x:SizeWithCells/>'
-            f"<x:Anchor>{col + 1}, 15, {top}, 10, {col + 4}, 15, {top + 4}, 4</x:Anchor>"
-            f"<x:AutoFill>False</x:AutoFill><x:Row>{row}</x:Row><x:Column>{col}</x:Column>"
-            "</x:ClientData></v:shape>")
+    return (
+        f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;'
+        f"margin-left:59.25pt;margin-top:1.5pt;width:180pt;height:60pt;z-index:{shape_id};"
+        'visibility:hidden" fillcolor="#ffffe1" o:insetmode="auto"><v:fill color2="#ffffe1"/>'
+        '<v:shadow on="t" color="black" obscured="t"/><v:path o:connecttype="none"/>'
+        '<v:textbox style="mso-direction-alt:auto"><div style="text-align:left"></div></v:textbox>'
+        '<x:ClientData ObjectType="Note"><x:MoveWithCells/><x:SizeWithCells/>'
+        f"<x:Anchor>{col + 1}, 15, {top}, 10, {col + 4}, 15, {top + 4}, 4</x:Anchor>"
+        f"<x:AutoFill>False</x:AutoFill><x:Row>{row}</x:Row><x:Column>{col}</x:Column>"
+        "</x:ClientData></v:shape>"
+    )
 
 
 def _new_vml(block: int, shapes: int) -> str:
     # Each idmap block holds 1,024 shape ids; list as many consecutive blocks as the notes need.
     data = ",".join(str(b) for b in range(block, block + (shapes + 1) // 1024 + 1))
-    return ('<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
-            'xmlns:x="urn:schemas-microsoft-com:office:excel"><o:shapelayout v:ext="edit">'
-            f'<o:idmap v:ext="edit" data="{data}"/></o:shapelayout>{_SHAPETYPE}</xml>')
+    return (
+        '<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
+        'xmlns:x="urn:schemas-microsoft-com:office:excel"><o:shapelayout v:ext="edit">'
+        f'<o:idmap v:ext="edit" data="{data}"/></o:shapelayout>{_SHAPETYPE}</xml>'
+    )
 
 
-_VML_NS = {"v": "urn:schemas-microsoft-com:vml", "o": "urn:schemas-microsoft-com:office:office",
-           "x": "urn:schemas-microsoft-com:office:excel"}
+_VML_NS = {
+    "v": "urn:schemas-microsoft-com:vml",
+    "o": "urn:schemas-microsoft-com:office:office",
+    "x": "urn:schemas-microsoft-com:office:excel",
+}
 # Any prefix: openpyxl writes ns0:/ns1:/ns2: where Excel writes v:/o:/x:.
 _VML_SHAPE = re.compile(r"<(\w+):shape(?=[\s>])[^>]*>.*?</\1:shape\s*>", re.S)
 
@@ -250,8 +283,10 @@ def _edit_vml(vml: str, drop: set[tuple[int, int]], add: list[tuple[int, int]], 
     if add:
         root = re.search(r"<xml\b[^>]*>", vml)
         if root:  # our shapes are written with v:, o:, x:; declare them where another tool did not
-            decl = "".join(f' xmlns:{k}="{ns}"' for k, ns in _VML_NS.items() if f"xmlns:{k}=" not in root.group(0))
-            vml = vml[: root.end() - 1] + decl + vml[root.end() - 1:]
+            decl = "".join(
+                f' xmlns:{k}="{ns}"' for k, ns in _VML_NS.items() if f"xmlns:{k}=" not in root.group(0)
+            )
+            vml = vml[: root.end() - 1] + decl + vml[root.end() - 1 :]
         add_text = "" if 'id="_x0000_t202"' in vml else _SHAPETYPE
         ids = [int(x) for x in re.findall(r'id="_x0000_s(\d+)"', vml)]
         next_id = max(ids + [first_id - 1]) + 1
@@ -300,7 +335,7 @@ def _read_comments(text: str | None) -> _Comments:
             kept.append(m.group(0))
             kept_cells.add(ref)
     end = text.find(f"</{p}commentList>")
-    after = text[end + len(f"</{p}commentList>"): text.rindex(f"</{p}comments>")] if end >= 0 else ""
+    after = text[end + len(f"</{p}commentList>") : text.rindex(f"</{p}comments>")] if end >= 0 else ""
     head = root.group(0) if root else f'<comments xmlns="{MAIN_NS}">'
     return _Comments(p, head, authors, kept, kept_cells, ours, after)
 
@@ -335,8 +370,9 @@ def apply_marks(package: Package, sheet_name: str, marks: Sequence[CellMark]) ->
     vml_rel = rels.get(legacy_rid) if legacy_rid else None
     comment_rels = rels.by_type("comments")
     comments_part = rels.part_of(comment_rels[0]) if comment_rels else None
-    comments = _read_comments(package.read_text(comments_part) if comments_part and package.has(comments_part)
-                              else None)
+    comments = _read_comments(
+        package.read_text(comments_part) if comments_part and package.has(comments_part) else None
+    )
     if not marks and not had_rule and not comments.ours:
         return False
 
@@ -352,9 +388,11 @@ def apply_marks(package: Package, sheet_name: str, marks: Sequence[CellMark]) ->
 
     if marks:
         dxf = package.styles().add("dxfs", _MARK_DXF.format(p=package.styles().p))
-        rule = (f'<{p}conditionalFormatting sqref="{_sqref(marks)}"><{p}cfRule type="expression" '
-                f'dxfId="{dxf}" priority="{top_priority + 1}"><{p}formula>{_MARK_FORMULA}</{p}formula>'
-                f"</{p}cfRule></{p}conditionalFormatting>")
+        rule = (
+            f'<{p}conditionalFormatting sqref="{_sqref(marks)}"><{p}cfRule type="expression" '
+            f'dxfId="{dxf}" priority="{top_priority + 1}"><{p}formula>{_MARK_FORMULA}</{p}formula>'
+            f"</{p}cfRule></{p}conditionalFormatting>"
+        )
         tail = insert_before_first(tail, rule, p, _AFTER_CF, "worksheet")
 
     # Comments part.
@@ -367,10 +405,15 @@ def apply_marks(package: Package, sheet_name: str, marks: Sequence[CellMark]) ->
             authors = [MARK_AUTHOR]
             ours_id = 0
             new_comments = [_comment_xml(cp, ref, 0, "\n".join(messages[ref])) for ref in new_refs]
-        text = (XML_DECL + comments.head + f"<{cp}authors>"
-                + "".join(f"<{cp}author>{escape_text(a)}</{cp}author>" for a in authors)
-                + f"</{cp}authors><{cp}commentList>" + "".join(comments.kept + new_comments)
-                + f"</{cp}commentList>{comments.after}</{cp}comments>")
+        text = (
+            XML_DECL
+            + comments.head
+            + f"<{cp}authors>"
+            + "".join(f"<{cp}author>{escape_text(a)}</{cp}author>" for a in authors)
+            + f"</{cp}authors><{cp}commentList>"
+            + "".join(comments.kept + new_comments)
+            + f"</{cp}commentList>{comments.after}</{cp}comments>"
+        )
         if comments_part is None:
             comments_part = package.new_part_name("xl/comments{}.xml")
             rels.add(RT + "comments", comments_part)
@@ -402,7 +445,7 @@ def apply_marks(package: Package, sheet_name: str, marks: Sequence[CellMark]) ->
         r = prefix_for(split.root_tag, REL_NS)
         attr = f'{r}id="{rid}"' if r else f'xmlns:r="{REL_NS}" r:id="{rid}"'
         if legacy:  # pointed at a missing drawing: repoint it
-            tail = tail[: legacy.start()] + f"<{p}legacyDrawing {attr}/>" + tail[legacy.end():]
+            tail = tail[: legacy.start()] + f"<{p}legacyDrawing {attr}/>" + tail[legacy.end() :]
         else:
             tail = insert_before_first(tail, f"<{p}legacyDrawing {attr}/>", p, _AFTER_LEGACY, "worksheet")
 
@@ -411,8 +454,9 @@ def apply_marks(package: Package, sheet_name: str, marks: Sequence[CellMark]) ->
     return True
 
 
-def mark_cells(path: str | Path, sheet: str, marks: Sequence[CellMark], *,
-               dest: str | Path | None = None) -> Path:
+def mark_cells(
+    path: str | Path, sheet: str, marks: Sequence[CellMark], *, dest: str | Path | None = None
+) -> Path:
     """Replace batchops' marks on ``sheet`` with ``marks`` (highlight + comment each); one atomic save."""
     check_writable(Path(dest) if dest is not None else Path(path))
     with Package(path) as package:

@@ -69,8 +69,9 @@ class SheetSpec:
     hidden: bool = False
 
 
-def info_sheet(items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, name: str = "Info",
-               hidden: bool = False) -> SheetSpec:
+def info_sheet(
+    items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, name: str = "Info", hidden: bool = False
+) -> SheetSpec:
     """A two-column ``key | value`` sheet (export source, SIP server, time, secrets warning)."""
     pairs = list(items.items() if isinstance(items, Mapping) else items)
     return SheetSpec(name, ["key", "value"], [[k, v] for k, v in pairs], hidden=hidden)
@@ -179,10 +180,16 @@ def write_xlsx(path: str | Path, sheets: Sequence[SheetSpec]) -> Path:
 
     def write(tmp: str) -> None:
         # No automatic conversions: a string that looks like a number, formula or URL stays a string.
-        book = xlsxwriter.Workbook(tmp, {
-            "constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
-            "strings_to_urls": False, "use_zip64": False,
-        })
+        book = xlsxwriter.Workbook(
+            tmp,
+            {
+                "constant_memory": True,
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "use_zip64": False,
+            },
+        )
         try:
             formats = {
                 "header": book.add_format({"bold": True, "num_format": "@"}),
@@ -227,4 +234,3 @@ def write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[A
                 out.writerow([cell(v) for v in row])
 
     return _atomic(Path(path), write)
-

@@ -55,7 +55,6 @@ from .xmltext import (
     escape_text,
     prefix_for,
     rels_part,
-    resolve,
     root_prefix,
     set_attribute,
 )
@@ -131,8 +130,7 @@ PartSource = Callable[[], Iterable[bytes]]
 def _lock_files(path: Path) -> list[Path]:
     # Excel: "~$" + name (Word-style truncation for long names seen too); LibreOffice: ".~lock.NAME#".
     name = path.name
-    return [path.with_name("~$" + name), path.with_name("~$" + name[2:]),
-            path.with_name(f".~lock.{name}#")]
+    return [path.with_name("~$" + name), path.with_name("~$" + name[2:]), path.with_name(f".~lock.{name}#")]
 
 
 def check_writable(path: Path) -> None:
@@ -149,8 +147,13 @@ def check_writable(path: Path) -> None:
         raise WorkbookLocked("the folder of the workbook is read-only", path=path, fix=fix)
 
 
-def save_atomically(dest: Path, write: Callable[[BinaryIO], None], *, like: Path | None = None,
-                    before_replace: Callable[[], None] | None = None) -> Path:
+def save_atomically(
+    dest: Path,
+    write: Callable[[BinaryIO], None],
+    *,
+    like: Path | None = None,
+    before_replace: Callable[[], None] | None = None,
+) -> Path:
     """Write ``dest`` through a temporary file in its folder: fsync, then ``os.replace``.
 
     The file mode of ``like`` (or of ``dest`` when it exists) is kept. ``before_replace`` runs just
@@ -171,8 +174,11 @@ def save_atomically(dest: Path, write: Callable[[BinaryIO], None], *, like: Path
         os.replace(tmp, dest)
     except PermissionError as exc:
         _unlink_quietly(tmp)
-        raise WorkbookLocked("the workbook cannot be replaced (open in another program?)", path=dest,
-                             fix="Close it and run again.") from exc
+        raise WorkbookLocked(
+            "the workbook cannot be replaced (open in another program?)",
+            path=dest,
+            fix="Close it and run again.",
+        ) from exc
     except BaseException:
         _unlink_quietly(tmp)
         raise
@@ -236,12 +242,16 @@ class Package:
             self.workbook_part = root_rels.part_of(office[0]) if office else "xl/workbook.xml"
             self.workbook_text = self._read_required(self.workbook_part)
             if MAIN_NS not in self.workbook_text:
-                raise SheetError("is a Strict Open XML workbook, which cannot be written back",
-                                 path=self.path, fix="Save it in Excel as an ordinary Excel Workbook (.xlsx).")
+                raise SheetError(
+                    "is a Strict Open XML workbook, which cannot be written back",
+                    path=self.path,
+                    fix="Save it in Excel as an ordinary Excel Workbook (.xlsx).",
+                )
         except (zipfile.BadZipFile, ZipLimitError, SafeET.ParseError, KeyError, UnicodeDecodeError) as exc:
             self._file.close()
-            raise SheetError(f"is not an xlsx workbook that can be written back ({exc})",
-                             path=self.path) from exc
+            raise SheetError(
+                f"is not an xlsx workbook that can be written back ({exc})", path=self.path
+            ) from exc
         except BaseException:
             self._file.close()
             raise
@@ -269,7 +279,9 @@ class Package:
 
     def part_names(self) -> list[str]:
         """Every part of the package, after the edits made so far."""
-        return [n for n in self._infos if n not in self._removed] + [n for n in self._new if n not in self._infos]
+        return [n for n in self._infos if n not in self._removed] + [
+            n for n in self._new if n not in self._infos
+        ]
 
     def read_bytes(self, part: str) -> bytes:
         """The content of ``part`` (edited content when it was replaced)."""
@@ -287,8 +299,14 @@ class Package:
             while chunk := f.read(size):
                 yield chunk
 
-    def put(self, part: str, data: bytes | str | PartSource, content_type: str | None = None, *,
-            level: int | None = None) -> None:
+    def put(
+        self,
+        part: str,
+        data: bytes | str | PartSource,
+        content_type: str | None = None,
+        *,
+        level: int | None = None,
+    ) -> None:
         """Give ``part`` new content: bytes, text, or a function returning chunks (run at save).
 
         ``level`` is the deflate level (default 6; ``FAST_LEVEL`` for large streamed parts).
@@ -339,8 +357,16 @@ class Package:
             rid = el.get(f"{{{REL_NS}}}id", "")
             rel = wb_rels.get(rid)
             part = wb_rels.part_of(rel) if rel is not None and rel.type.endswith("/worksheet") else None
-            out.append(SheetRef(el.get("name", ""), int(el.get("sheetId", "0")), rid, part, index,
-                                el.get("state", "visible")))
+            out.append(
+                SheetRef(
+                    el.get("name", ""),
+                    int(el.get("sheetId", "0")),
+                    rid,
+                    part,
+                    index,
+                    el.get("state", "visible"),
+                )
+            )
         return out
 
     def find_sheet(self, name: str) -> SheetRef | None:
@@ -357,8 +383,11 @@ class Package:
                 self._styles_part = wb_rels.part_of(found[0])
                 self._styles = StylesEditor(self.read_text(self._styles_part))
             else:
-                self._styles_part = "xl/styles.xml" if not self.has("xl/styles.xml") else \
-                    self.new_part_name("xl/styles{}.xml")
+                self._styles_part = (
+                    "xl/styles.xml"
+                    if not self.has("xl/styles.xml")
+                    else self.new_part_name("xl/styles{}.xml")
+                )
                 wb_rels.add(RT + "styles", self._styles_part)
                 self.content_types.overrides[self._styles_part] = STYLES_TYPE
                 self._styles = StylesEditor(MINIMAL_STYLES)
@@ -371,8 +400,11 @@ class Package:
         wb_rels = self.rels(self.workbook_part)
         if existing is not None:
             if existing.part is None:
-                raise SheetError(f"has a sheet '{existing.name}' that is not a worksheet (a chart sheet?)",
-                                 path=self.path, fix="Rename that sheet and run again.")
+                raise SheetError(
+                    f"has a sheet '{existing.name}' that is not a worksheet (a chart sheet?)",
+                    path=self.path,
+                    fix="Rename that sheet and run again.",
+                )
             self._drop_related(existing.part)
             self.put(existing.part, content, WORKSHEET_TYPE, level=level)
             self._edit_sheet_entry(existing, name)
@@ -397,12 +429,12 @@ class Package:
         tags = [m for m in re.finditer(rf"<{p}sheet(?=[\s/>])[^>]*>", self.workbook_text)]
         tag = tags[sheet.index]
         new = set_attribute(tag.group(0), "name", name)
-        self.workbook_text = self.workbook_text[: tag.start()] + new + self.workbook_text[tag.end():]
+        self.workbook_text = self.workbook_text[: tag.start()] + new + self.workbook_text[tag.end() :]
         # Excel's hidden filter range of the old sheet would point at rows that are gone.
         for m in reversed(elements(self.workbook_text, p + "definedName")):
             a = attributes(m.group(0)[: m.group(0).index(">") + 1])
             if a.get("name") == "_xlnm._FilterDatabase" and a.get("localSheetId") == str(sheet.index):
-                self.workbook_text = self.workbook_text[: m.start()] + self.workbook_text[m.end():]
+                self.workbook_text = self.workbook_text[: m.start()] + self.workbook_text[m.end() :]
         self.workbook_text = re.sub(rf"<{p}definedNames>\s*</{p}definedNames>", "", self.workbook_text)
         if name != sheet.name:
             self._app_titles_rename(sheet.name, name)
@@ -423,8 +455,9 @@ class Package:
 
     def _referenced_parts(self, exclude: str) -> set[str]:
         out: set[str] = set()
-        sources = {name[: -len(".rels")].replace("_rels/", "") for name in self._infos
-                   if name.endswith(".rels")}
+        sources = {
+            name[: -len(".rels")].replace("_rels/", "") for name in self._infos if name.endswith(".rels")
+        }
         for source in (sources | set(self._rels)) - {exclude}:
             source = source.lstrip("/")
             try:
@@ -453,8 +486,11 @@ class Package:
         titles = re.search(r"<TitlesOfParts>\s*<vt:vector\b[^>]*>(.*?)</vt:vector>", text, re.S)
         if not heads or not titles:
             return
-        pairs = re.findall(r"<vt:lpstr>(.*?)</vt:lpstr>\s*</vt:variant>\s*<vt:variant>\s*<vt:i4>(\d+)</vt:i4>",
-                           heads.group(1), re.S)
+        pairs = re.findall(
+            r"<vt:lpstr>(.*?)</vt:lpstr>\s*</vt:variant>\s*<vt:variant>\s*<vt:i4>(\d+)</vt:i4>",
+            heads.group(1),
+            re.S,
+        )
         before = 0
         for label, count in pairs:
             if label == "Worksheets":
@@ -468,10 +504,18 @@ class Package:
             return
         at = titles.start(1) + (items[before - 1].end() if before else 0)
         text = text[:at] + f"<vt:lpstr>{escape_text(name)}</vt:lpstr>" + text[at:]
-        text = re.sub(r"(<vt:lpstr>Worksheets</vt:lpstr>\s*</vt:variant>\s*<vt:variant>\s*<vt:i4>)(\d+)",
-                      lambda m: m.group(1) + str(int(m.group(2)) + 1), text, count=1)
-        text = re.sub(r"(<TitlesOfParts>\s*<vt:vector\b[^>]*\bsize=\")(\d+)",
-                      lambda m: m.group(1) + str(len(items) + 1), text, count=1)
+        text = re.sub(
+            r"(<vt:lpstr>Worksheets</vt:lpstr>\s*</vt:variant>\s*<vt:variant>\s*<vt:i4>)(\d+)",
+            lambda m: m.group(1) + str(int(m.group(2)) + 1),
+            text,
+            count=1,
+        )
+        text = re.sub(
+            r"(<TitlesOfParts>\s*<vt:vector\b[^>]*\bsize=\")(\d+)",
+            lambda m: m.group(1) + str(len(items) + 1),
+            text,
+            count=1,
+        )
         self.put("docProps/app.xml", text)
 
     def _app_titles_rename(self, old: str, new: str) -> None:
@@ -479,7 +523,9 @@ class Package:
         if text is not None:
             old_item = f"<vt:lpstr>{escape_text(old)}</vt:lpstr>"
             if old_item in text:
-                self.put("docProps/app.xml", text.replace(old_item, f"<vt:lpstr>{escape_text(new)}</vt:lpstr>", 1))
+                self.put(
+                    "docProps/app.xml", text.replace(old_item, f"<vt:lpstr>{escape_text(new)}</vt:lpstr>", 1)
+                )
 
     # saving
 
@@ -523,7 +569,13 @@ class Package:
 
 
 def _check_sheet_name(name: str) -> None:
-    if not name or len(name) > 31 or _SHEET_NAME_BAD.search(name) or name.startswith("'") or name.endswith("'"):
+    if (
+        not name
+        or len(name) > 31
+        or _SHEET_NAME_BAD.search(name)
+        or name.startswith("'")
+        or name.endswith("'")
+    ):
         raise ValueError(f"not a valid sheet name: {name!r} (1-31 characters, none of []:*?/\\)")
 
 
@@ -599,8 +651,12 @@ def _cell(ref: str, value: Any, styles: _ReportStyles, links: list[tuple[str, st
     return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{escape_text(text)}</t></is></c>'
 
 
-def report_sheet_xml(headers: Sequence[str], rows: Iterable[Sequence[Any]], styles: _ReportStyles,
-                     widths: Sequence[float] | None = None) -> Iterator[bytes]:
+def report_sheet_xml(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    styles: _ReportStyles,
+    widths: Sequence[float] | None = None,
+) -> Iterator[bytes]:
     """The worksheet part of a report: bold frozen header, widths, autofilter, internal links."""
     rows = iter(rows)
     sample = list(islice(rows, _WIDTH_SAMPLE))
@@ -608,14 +664,21 @@ def report_sheet_xml(headers: Sequence[str], rows: Iterable[Sequence[Any]], styl
         widths = auto_widths(headers, sample)
     ncols = max(len(headers), 1)
     letters = [column_letter(j) for j in range(max(ncols, max((len(r) for r in sample), default=0)))]
-    head = [XML_DECL, f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">',
-            '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
-            'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" '
-            'sqref="A2"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><cols>']
-    head += [f'<col min="{j + 1}" max="{j + 1}" width="{w:.2f}" customWidth="1"/>' for j, w in enumerate(widths)]
+    head = [
+        XML_DECL,
+        f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">',
+        '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+        'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" '
+        'sqref="A2"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><cols>',
+    ]
+    head += [
+        f'<col min="{j + 1}" max="{j + 1}" width="{w:.2f}" customWidth="1"/>' for j, w in enumerate(widths)
+    ]
     head.append('</cols><sheetData><row r="1">')
-    head += [f'<c r="{letters[j]}1" s="{styles.header}" t="inlineStr"><is><t>{escape_text(h)}</t></is></c>'
-             for j, h in enumerate(headers)]
+    head += [
+        f'<c r="{letters[j]}1" s="{styles.header}" t="inlineStr"><is><t>{escape_text(h)}</t></is></c>'
+        for j, h in enumerate(headers)
+    ]
     head.append("</row>")
     yield "".join(head).encode("utf-8")
 
@@ -634,23 +697,38 @@ def report_sheet_xml(headers: Sequence[str], rows: Iterable[Sequence[Any]], styl
     buf.append(f'</sheetData><autoFilter ref="A1:{letters[ncols - 1]}{r}"/>')
     if links:
         buf.append("<hyperlinks>")
-        buf += [f'<hyperlink ref="{ref}" location="{escape_text(loc)}" display="{escape_text(ref)}"/>'
-                for ref, loc in links]
+        buf += [
+            f'<hyperlink ref="{ref}" location="{escape_text(loc)}" display="{escape_text(ref)}"/>'
+            for ref, loc in links
+        ]
         buf.append("</hyperlinks>")
-    buf.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
-               "</worksheet>")
+    buf.append(
+        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
+    )
     yield "".join(buf).encode("utf-8")
 
 
-def put_report_sheet(package: Package, name: str, headers: Sequence[str], rows: Iterable[Sequence[Any]],
-                     widths: Sequence[float] | None = None) -> SheetRef:
+def put_report_sheet(
+    package: Package,
+    name: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    widths: Sequence[float] | None = None,
+) -> SheetRef:
     """Add or replace report sheet ``name`` in ``package`` (written when the package is saved)."""
     styles = _report_styles(package.styles())
     return package.set_sheet(name, lambda: report_sheet_xml(headers, rows, styles, widths))
 
 
-def add_sheet(path: str | Path, name: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], *,
-              widths: Sequence[float] | None = None, dest: str | Path | None = None) -> Path:
+def add_sheet(
+    path: str | Path,
+    name: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    widths: Sequence[float] | None = None,
+    dest: str | Path | None = None,
+) -> Path:
     """Write a report sheet (Results, Plan, ...) into the workbook at ``path``; one atomic save.
 
     ``rows`` is streamed (an iterator is fine); a ``Link`` value becomes an internal hyperlink. The
@@ -663,10 +741,17 @@ def add_sheet(path: str | Path, name: str, headers: Sequence[str], rows: Iterabl
         return package.save(dest)
 
 
-def write_report(path: str | Path, *, sheet_name: str, headers: Sequence[str],
-                 rows: Iterable[Sequence[Any]], marks_on: str | None = None,
-                 marks: Sequence[Any] | None = None, widths: Sequence[float] | None = None,
-                 dest: str | Path | None = None) -> Path:
+def write_report(
+    path: str | Path,
+    *,
+    sheet_name: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    marks_on: str | None = None,
+    marks: Sequence[Any] | None = None,
+    widths: Sequence[float] | None = None,
+    dest: str | Path | None = None,
+) -> Path:
     """Write a report sheet and replace the cell marks on sheet ``marks_on``, in one atomic save.
 
     This is what ``validate`` needs: the Errors sheet plus highlighted, commented cells. The marks of

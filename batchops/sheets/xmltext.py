@@ -59,8 +59,10 @@ def unescape(text: str) -> str:
 
 def attributes(start_tag: str) -> dict[str, str]:
     """The attributes of one start tag, by qualified name, unescaped."""
-    return {m.group(1): unescape(m.group(2) if m.group(2) is not None else m.group(3))
-            for m in _ATTR.finditer(start_tag)}
+    return {
+        m.group(1): unescape(m.group(2) if m.group(2) is not None else m.group(3))
+        for m in _ATTR.finditer(start_tag)
+    }
 
 
 def set_attribute(start_tag: str, name: str, value: str) -> str:
@@ -156,8 +158,12 @@ class Rels:
             for el in root:
                 if el.tag.rsplit("}", 1)[-1] == "Relationship":
                     self.items.append(
-                        Relationship(el.get("Id", ""), el.get("Type", ""), el.get("Target", ""),
-                                     el.get("TargetMode") == "External")
+                        Relationship(
+                            el.get("Id", ""),
+                            el.get("Type", ""),
+                            el.get("Target", ""),
+                            el.get("TargetMode") == "External",
+                        )
                     )
 
     def by_type(self, suffix: str) -> list[Relationship]:
@@ -191,8 +197,10 @@ class Rels:
         lines = [XML_DECL, f'<Relationships xmlns="{PKG_REL_NS}">']
         for r in self.items:
             mode = ' TargetMode="External"' if r.external else ""
-            lines.append(f'<Relationship Id="{escape_text(r.id)}" Type="{escape_text(r.type)}" '
-                         f'Target="{escape_text(r.target)}"{mode}/>')
+            lines.append(
+                f'<Relationship Id="{escape_text(r.id)}" Type="{escape_text(r.type)}" '
+                f'Target="{escape_text(r.target)}"{mode}/>'
+            )
         lines.append("</Relationships>")
         return "".join(lines)
 
@@ -219,18 +227,33 @@ class ContentTypes:
     def to_xml(self) -> str:
         """The part's text."""
         out = [XML_DECL, f'<Types xmlns="{CT_NS}">']
-        out += [f'<Default Extension="{escape_text(e)}" ContentType="{escape_text(t)}"/>'
-                for e, t in self.defaults.items()]
-        out += [f'<Override PartName="/{escape_text(p)}" ContentType="{escape_text(t)}"/>'
-                for p, t in self.overrides.items()]
+        out += [
+            f'<Default Extension="{escape_text(e)}" ContentType="{escape_text(t)}"/>'
+            for e, t in self.defaults.items()
+        ]
+        out += [
+            f'<Override PartName="/{escape_text(p)}" ContentType="{escape_text(t)}"/>'
+            for p, t in self.overrides.items()
+        ]
         out.append("</Types>")
         return "".join(out)
 
 
 # --- styles ----------------------------------------------------------------------------------
 
-_STYLE_ORDER = ["numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles",
-                "dxfs", "tableStyles", "colors", "extLst"]
+_STYLE_ORDER = [
+    "numFmts",
+    "fonts",
+    "fills",
+    "borders",
+    "cellStyleXfs",
+    "cellXfs",
+    "cellStyles",
+    "dxfs",
+    "tableStyles",
+    "colors",
+    "extLst",
+]
 _ITEM = {"fonts": "font", "fills": "fill", "cellXfs": "xf", "dxfs": "dxf", "cellStyleXfs": "xf"}
 
 MINIMAL_STYLES = (
@@ -258,12 +281,13 @@ class StylesEditor:
         p = self.p
         m = find_start(self.text, p + name)
         if m and m.group(0).endswith("/>"):
-            self.text = self.text[: m.start()] + m.group(0)[:-2] + f"></{p}{name}>" + self.text[m.end():]
+            self.text = self.text[: m.start()] + m.group(0)[:-2] + f"></{p}{name}>" + self.text[m.end() :]
             m = find_start(self.text, p + name)
         if not m:
             i = _STYLE_ORDER.index(name)
-            self.text = insert_before_first(self.text, f'<{p}{name} count="0"></{p}{name}>', p,
-                                            _STYLE_ORDER[i + 1:], "styleSheet")
+            self.text = insert_before_first(
+                self.text, f'<{p}{name} count="0"></{p}{name}>', p, _STYLE_ORDER[i + 1 :], "styleSheet"
+            )
             m = find_start(self.text, p + name)
         assert m is not None
         close = self.text.index(f"</{p}{name}>", m.end())

@@ -101,8 +101,17 @@ class RawZipWriter:
     def _write_local(self, e: _Entry) -> None:
         self._f.write(
             _LOCAL.pack(
-                b"PK\x03\x04", 20, e.flags, e.method, e.dos_time, e.dos_date,
-                e.crc, e.csize, e.usize, len(e.name), 0,
+                b"PK\x03\x04",
+                20,
+                e.flags,
+                e.method,
+                e.dos_time,
+                e.dos_date,
+                e.crc,
+                e.csize,
+                e.usize,
+                len(e.name),
+                0,
             )
         )
         self._f.write(e.name)
@@ -112,8 +121,17 @@ class RawZipWriter:
         name = self._start(info.filename)
         dos_time, dos_date = _dos_time(info.date_time)
         flags = (info.flag_bits & ~_FLAG_DATA_DESCRIPTOR) | (_FLAG_UTF8 if not name.isascii() else 0)
-        entry = _Entry(name, flags, info.compress_type, dos_time, dos_date,
-                       info.CRC, info.compress_size, info.file_size, self._f.tell())
+        entry = _Entry(
+            name,
+            flags,
+            info.compress_type,
+            dos_time,
+            dos_date,
+            info.CRC,
+            info.compress_size,
+            info.file_size,
+            self._f.tell(),
+        )
         self._write_local(entry)
         for chunk in reader.raw_chunks(info):
             self._f.write(chunk)
@@ -123,8 +141,17 @@ class RawZipWriter:
         """Deflate ``chunks`` into a new part, streaming; the header is patched once sizes are known."""
         raw_name = self._start(name)
         dos_time, dos_date = _dos_time(time.localtime()[:6])
-        entry = _Entry(raw_name, _FLAG_UTF8 if not raw_name.isascii() else 0, zipfile.ZIP_DEFLATED,
-                       dos_time, dos_date, 0, 0, 0, self._f.tell())
+        entry = _Entry(
+            raw_name,
+            _FLAG_UTF8 if not raw_name.isascii() else 0,
+            zipfile.ZIP_DEFLATED,
+            dos_time,
+            dos_date,
+            0,
+            0,
+            0,
+            self._f.tell(),
+        )
         self._write_local(entry)
         comp = zlib.compressobj(self._level if level is None else level, zlib.DEFLATED, -15)
         crc = usize = csize = 0
@@ -163,8 +190,23 @@ class RawZipWriter:
         for e in self._entries:
             self._f.write(
                 _CENTRAL.pack(
-                    b"PK\x01\x02", 20, 20, e.flags, e.method, e.dos_time, e.dos_date,
-                    e.crc, e.csize, e.usize, len(e.name), 0, 0, 0, 0, 0, e.offset,
+                    b"PK\x01\x02",
+                    20,
+                    20,
+                    e.flags,
+                    e.method,
+                    e.dos_time,
+                    e.dos_date,
+                    e.crc,
+                    e.csize,
+                    e.usize,
+                    len(e.name),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    e.offset,
                 )
             )
             self._f.write(e.name)
