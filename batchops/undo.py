@@ -70,11 +70,30 @@ def plan_undo(journal: Journal, run_id: str) -> UndoFile:
         seen.add(record.key)
         if _add_row(undo, record) and record.status is RowStatus.IN_FLIGHT:
             unknown += 1
+    undo.notes.extend(_changed_later(journal, run, {k: n for n, k in zip(undo.source_rows, _keys(undo))}))
     if run.status is RunStatus.RUNNING:
         undo.notes.append(f"run {run_id} is still running: rows it sends from now on are not in this file.")
     if unknown:
         undo.notes.append(f"{unknown} row(s) had an unknown outcome; putting their values back is harmless.")
     return undo
+
+
+def _keys(undo: UndoFile) -> list[str]:
+    return [undo.operation.record_key(row) for row in undo.rows]
+
+
+def _changed_later(journal: Journal, run: RunInfo, keys: Mapping[str, int]) -> list[str]:
+    """Notes for records of the undo file that a later run (same operation and target) changed again."""
+    if not keys:
+        return []
+    seen: dict[str, str] = {}
+    for later in journal.rows_for_audit(since=run.started_at, operation=run.operation,
+                                        statuses=(RowStatus.OK, RowStatus.IN_FLIGHT)):
+        if later.run_id != run.id and later.target == run.target and later.run_started_at > run.started_at \
+                and later.key in keys:
+            seen[later.key] = later.run_id  # the latest wins
+    return [f"row {keys[key]} ({key}) was changed again by the later run {run_id}: applying this file "
+            f"overwrites that change as well" for key, run_id in seen.items()]
 
 
 def _add_row(undo: UndoFile, record: RowRecord) -> bool:

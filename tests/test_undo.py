@@ -105,3 +105,19 @@ def test_undo_refuses_an_unknown_run_and_an_existing_file(sandbox, monkeypatch, 
     assert cli("undo", "no-such-run", "-o", tmp_path / "taken.xlsx") == 2
     assert cli("undo", "no-such-run", "-o", tmp_path / "undo.csv") == 2
     assert "it is an .xlsx workbook" in capsys.readouterr().err
+
+
+def test_a_later_change_of_the_same_record_is_named(sandbox, monkeypatch, tmp_path, capsys):
+    journal = use_sandbox(sandbox, monkeypatch, tmp_path)
+    route = next(r for r in sandbox.routes() if r["editable"] == 0)
+    devices = sandbox.skill_queues() if route["devicetype"] == 1 else sandbox.ivrs()
+    for n, device in enumerate([d for d in devices if d != route["deviceId"]][:2]):
+        path = sheet(tmp_path / f"routes{n}.xlsx", "called-route", ["id", "devicetype", "deviceId"],
+                     [[route["id"], route["devicetype"], device]])
+        assert cli("apply", path, "--yes") == 0
+    with Journal(journal) as j:
+        later, first = (r.id for r in j.runs())
+    code, result = cli_json(capsys, "undo", first, "-o", tmp_path / "undo.xlsx")
+    assert code == 0 and result["rows"] == 1
+    assert result["notes"] == [f"row 2 ({route['id']}) was changed again by the later run {later}: applying "
+                               "this file overwrites that change as well"]
