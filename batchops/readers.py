@@ -34,6 +34,7 @@ Progress: the list readers take ``on_progress(done, total)`` (``total`` None whe
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -566,13 +567,15 @@ class RecordReader:
     """Reads current records by key for many rows, caching what a list call returned.
 
     queryCalledRoute cannot filter by ID, so the first route read lists every route once; later reads
-    are answered from that index. Use one reader per plan or run.
+    are answered from that index. Use one reader per plan or run; ``read`` may be called from several
+    threads at once (a cache is filled once, under a lock).
     """
 
     def __init__(self, client: Client) -> None:
         self.client = client
         self._routes: dict[str, Record] | None = None
         self._appointments: dict[str, dict[str, Record]] = {}
+        self._lock = threading.Lock()
 
     def read(self, op: Operation, key_texts: Mapping[str, str]) -> Record | None:
         """Current values of the record ``key_texts`` identifies; None when it does not exist."""
@@ -590,7 +593,9 @@ class RecordReader:
 
     def _route(self, route_id: str) -> Record | None:
         if self._routes is None:
-            self._routes = {r["id"]: r for r in iter_called_routes(self.client)}
+            with self._lock:
+                if self._routes is None:
+                    self._routes = {r["id"]: r for r in iter_called_routes(self.client)}
         return self._routes.get(route_id)
 
     def _appointment(self, vdn_id: str, appoint_id: str) -> Record | None:
@@ -605,8 +610,11 @@ class RecordReader:
                 return appointment_record(vdn_id, item)
         if len(items) <= 1:
             return None
-        index = {r["appointId"]: r for r in iter_appointments(self.client, vdn_id)}
-        self._appointments[vdn_id] = index
+        with self._lock:
+            index = self._appointments.get(vdn_id)
+            if index is None:
+                index = {r["appointId"]: r for r in iter_appointments(self.client, vdn_id)}
+                self._appointments[vdn_id] = index
         return index.get(appoint_id)
 
 
