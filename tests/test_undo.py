@@ -119,5 +119,5 @@ def test_a_later_change_of_the_same_record_is_named(sandbox, monkeypatch, tmp_pa
         later, first = (r.id for r in j.runs())
     code, result = cli_json(capsys, "undo", first, "-o", tmp_path / "undo.xlsx")
     assert code == 0 and result["rows"] == 1
-    assert result["notes"] == [f"row 2 ({route['id']}) was changed again by the later run {later}: applying "
-                               "this file overwrites that change as well"]
+    assert result["notes"] == [(f"row 2 ({route['id']}) was changed again by the later run {later}: applying "
+                               "this file overwrites that change as well")]
