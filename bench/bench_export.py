@@ -34,6 +34,14 @@ TARGET_MB = 200.0
 
 
 def _max_rss_mb() -> float:
+    """Peak RSS of this process. Linux: VmHWM, because ru_maxrss carries the parent's peak over fork+exec
+    (here the parent holds the 60,000-agent sandbox)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     # ru_maxrss is KiB on Linux, bytes on macOS.
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
@@ -167,6 +175,12 @@ each step runs in its own child process, medians of {args.repeat} interleaved ru
   after imports): **{peak:.0f} MB** (target under {TARGET_MB:.0f} MB: {verdict_mem}).
 - The export is timed end to end, the HTTP call included; to_excel only writes a frame built before its
   clock started, so the comparison favours pandas.
+
+Reading the figures: the machine is shared (see the load average), so wall-clock times swing by 2x from
+run to run and pandas suffers more from it; CPU time is the steadier measure. Nearly all of the write's
+CPU is xlsxwriter's per-cell work in constant-memory mode (a bare `write_string` loop over the same
+240,000 cells takes about 1.5 s CPU here), so going well below 0.4x end to end would need a raw-XML
+inline-string sheet writer in `batchops/sheets/writer.py` rather than changes in the export.
 """
     RESULTS.write_text(text, encoding="utf-8")
     print(text)
