@@ -150,3 +150,62 @@ def test_apply_no_before_reads_nothing(routes, sandbox, tmp_path):
         rows = journal.rows(journal.runs()[0].id)
     assert all(r.before is None for r in rows)
     assert CALLED_ROUTE.key == ("id",)
+
+
+class _Client:
+    """Reads answer ``read_status`` (or raise ``read_error``); updates succeed."""
+
+    budget_exhausted = False
+
+    def __init__(self, read_status: int = 200, read_error: Exception | None = None) -> None:
+        self.read_status, self.read_error, self.sent = read_status, read_error, 0
+
+    def send(self, call):
+        from batchops.calls import CallResult
+
+        if self.read_error is not None:
+            raise self.read_error
+        return CallResult(self.read_status, {"returnCode": "1"}, "server error")
+
+    async def asend(self, call):
+        from batchops.calls import CallResult
+
+        self.sent += 1
+        return CallResult(200, {"returnCode": "0", "returnDesc": "ok"}, "")
+
+    def stop_retrying(self) -> None:
+        pass
+
+
+def _replay(routes, tmp_path, client):
+    from batchops.replay import ApplyOptions, Replay
+
+    path = routes[0]
+    journal = Journal(tmp_path / "j.sqlite3")
+    settings = load_settings(env={"BATCHOPS_BASE_URL": "http://x", "BATCHOPS_APP_KEY": "k",
+                                  "BATCHOPS_APP_SECRET": "s3cret-value"})
+    try:
+        outcome = Replay(validate_file(path), settings, journal=journal, client=client,
+                         options=ApplyOptions(read_before=True, concurrency=2)).run()
+        rows = journal.rows(outcome.run_id)
+    finally:
+        journal.close()
+    return outcome, rows
+
+
+def test_apply_sends_a_row_whose_record_could_not_be_read(routes, tmp_path):
+    client = _Client(read_status=500)
+    outcome, rows = _replay(routes, tmp_path, client)
+    assert client.sent == 4 and outcome.counts()["ok"] == 4
+    assert all(r.before is None and r.after is not None for r in rows)
+
+
+def test_apply_stops_when_reading_is_refused(routes, tmp_path):
+    from batchops.errors import AuthError
+
+    client = _Client(read_error=AuthError("the server refused the credentials"))
+    outcome, rows = _replay(routes, tmp_path, client)
+    assert client.sent == 0 and outcome.exit_code() == 3
+    assert outcome.counts()["not-sent"] == 4
+    assert {r.status for r in rows} == {RowStatus.NOT_SENT}
+    assert "authentication failed" in outcome.results[0].message
