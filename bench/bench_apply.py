@@ -1,0 +1,203 @@
+"""Time ``batchops apply`` of 5,000 rows against the sandbox with 20 ms latency per call (issue 4).
+
+    .venv/bin/python bench/bench_apply.py [--rows 5000] [--repeat 1]
+
+The sandbox runs in its own process (``batchops sandbox``), so that its CPU is not the client's. Each
+figure is the real command, ``batchops apply FILE --yes --json`` in a child process, timed by the run
+itself (journal, planning and sending; the Results write-back after it is timed separately).
+
+Reported next to each other, measured in the same run:
+* rows/s at concurrency 16 and 32 against the physical limit (concurrency / 0.020 s);
+* a plain sequential loop (one ``httpx.Client``, one update call after another, same auth);
+* the same with the before-values read (the default: one read call per row before its update);
+* the client's own CPU per row against the sandbox with no latency (total CPU of the apply process,
+  and the same minus a ``--dry-run`` of the file, i.e. the cost of sending);
+* peak memory of an apply of 100,000 rows (no latency; rows beyond the sandbox's 60,000 records fail
+  as unknown IDs, which costs the client the same as a success).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = Path(__file__).parent / "out"
+LATENCY_MS = 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def sandbox(agents: int, latency_ms: float):
+    """``batchops sandbox`` in its own process; yields its BATCHOPS_* environment."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "batchops", "sandbox", "--port", str(port), "--agents", str(agents),
+                             "--latency-ms", str(latency_ms)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    env: dict[str, str] = {}
+    try:
+        assert proc.stdout is not None
+        while len(env) < 7:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("the sandbox did not start")
+            match = re.match(r"^(BATCHOPS_[A-Z_]+)=(.*)$", line.strip())
+            if match:
+                env[match.group(1)] = match.group(2)
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def settings_ids(agents: int, count: int) -> list[tuple[str, str]]:
+    """(id, userId) of the sandbox's agent settings: the seed is deterministic, so a local copy knows them."""
+    from batchops.sandbox import Sandbox, SandboxOptions
+
+    records = Sandbox(SandboxOptions(agents=agents)).agent_settings()
+    return [(r["id"], r["userId"]) for r in records[:count]]
+
+
+def make_workbook(path: Path, ids: list[tuple[str, str]], rows: int) -> None:
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("agent-settings")
+    ws.write_row(0, 0, ["id", "userId", "callNumber", "callNumberDefault"])
+    for i in range(rows):
+        ident, user = ids[i] if i < len(ids) else (str(9_000_000_000_000_000_000 + i), str(i))
+        ws.write_row(i + 1, 0, [ident, user, f"0755{i:07d}", f"0755{i:07d}"])
+    wb.close()
+
+
+def apply(path: Path, env: dict[str, str], *args: str) -> dict:
+    """One ``batchops apply`` in a child process: its JSON summary, wall time, CPU seconds and peak RSS."""
+    journal = Path(tempfile.mkdtemp()) / "journal.sqlite3"
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", str(path), "--journal", str(journal), *args]
+    proc = subprocess.run(cmd, env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"apply printed no summary: {proc.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def child(argv: list[str]) -> None:
+    """In a child process: run the CLI in-process, then print its summary plus CPU and peak memory."""
+    import contextlib
+    import io
+
+    from batchops.cli import run
+
+    buffer = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(buffer):
+        code = run(["apply", argv[0], "--yes", "--json", *argv[1:]])
+    wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    summary = json.loads([line for line in buffer.getvalue().splitlines() if line.startswith("{")][-1])
+    summary.update(exit=code, wall=wall, cpu=usage.ru_utime + usage.ru_stime, rss_mb=usage.ru_maxrss / 1024)
+    print(json.dumps(summary))
+
+
+def sequential(env: dict[str, str], ids: list[tuple[str, str]], calls: int) -> float:
+    """Calls per second of a plain loop: one httpx.Client, token auth, one update after another."""
+    import httpx
+
+    base = env["BATCHOPS_BASE_URL"]
+    with httpx.Client(base_url=base, timeout=30) as client:
+        token = client.post("/apigovernance/api/oauth/tokenByAkSk", headers={"X-Token-Expire": "3600"},
+                            json={"app_key": env["BATCHOPS_APP_KEY"],
+                                  "app_secret": env["BATCHOPS_APP_SECRET"]}).json()["AccessToken"]
+        headers = {"Authorization": f"Bearer {token}", "X-APP-Key": env["BATCHOPS_APP_KEY"]}
+        start = time.perf_counter()
+        for i in range(calls):
+            ident, user = ids[i % len(ids)]
+            client.post("/apiaccess/CC-Management/v1/openapp/agentsettings/update", headers=headers,
+                        json={"id": ident, "userId": user, "callNumber": [f"0755{i:07d}"]}).raise_for_status()
+        return calls / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--memory-rows", type=int, default=100_000)
+    parser.add_argument("--sequential-calls", type=int, default=300)
+    parser.add_argument("--child", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    OUT.mkdir(exist_ok=True)
+    rows = args.rows
+    load_before = os.getloadavg()[0]
+    table: list[str] = []
+    with sandbox(max(rows, 300), LATENCY_MS) as env:
+        ids = settings_ids(max(rows, 300), rows)
+        path = OUT / f"apply-{rows}.xlsx"
+        make_workbook(path, ids, rows)
+        seq = sequential(env, ids, args.sequential_calls)
+        for concurrency in (16, 32):
+            limit = concurrency / (LATENCY_MS / 1000)
+            # --force: every run sends every row, whatever the journal of an earlier figure says
+            fast = apply(path, env, "--concurrency", str(concurrency), "--no-before", "--force")
+            read = apply(path, env, "--concurrency", str(concurrency), "--force")
+            table.append(f"| {concurrency} | {fast['rows_per_second']:,.0f} | {limit:,.0f} | "
+                         f"{fast['rows_per_second'] / limit:.0%} | {'>= 80%' if concurrency == 16 else '>= 70%'} | "
+                         f"{fast['rows_per_second'] / seq:.1f}x | {read['rows_per_second']:,.0f} | "
+                         f"{fast['counts']['ok']:,} ok |")
+    with sandbox(max(rows, 300), 0) as env:
+        sent = apply(path, env, "--concurrency", "32", "--no-before", "--force")
+        dry = apply(path, env, "--dry-run")
+        cpu_total = sent["cpu"] / rows * 1000
+        cpu_marginal = (sent["cpu"] - dry["cpu"]) / rows * 1000
+    with sandbox(60_000, 0) as env:
+        ids = settings_ids(60_000, args.memory_rows)
+        big = OUT / f"apply-{args.memory_rows}.xlsx"
+        make_workbook(big, ids, args.memory_rows)
+        memory = apply(big, env, "--concurrency", "32", "--no-before", "--force")
+    text = "\n".join([
+        f"## apply: {rows:,} rows against the sandbox, {LATENCY_MS} ms latency per call (issue 4)",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"httpx {version('httpx')}, httpx-aiohttp {version('httpx-aiohttp')}, aiohttp {version('aiohttp')}. "
+        f"Load average before: {load_before:.2f}. The sandbox runs in its own process on the same 2 CPUs.",
+        "",
+        f"Sequential loop (one httpx.Client, one call after another): **{seq:,.1f} rows/s**.",
+        "",
+        "| concurrency | rows/s | limit | % of limit | target | x sequential | rows/s reading before-values | rows |",
+        "|---:|---:|---:|---:|---|---:|---:|---|",
+        *table,
+        "",
+        f"Client CPU per row, no latency, concurrency 32: {cpu_total:.3f} ms in all (start-up, validation and "
+        f"journal included), {cpu_marginal:.3f} ms for sending (minus a dry run of the same file). Target < 1 ms.",
+        "",
+        f"Peak memory of an apply of {args.memory_rows:,} rows: {memory['rss_mb']:.0f} MB "
+        f"({memory['counts']['ok']:,} ok, {memory['counts']['failed']:,} failed as unknown IDs; "
+        f"{memory['rows_per_second']:,.0f} rows/s). Target < 500 MB.",
+        "",
+        "Command: `.venv/bin/python bench/bench_apply.py`",
+        "",
+    ])
+    (Path(__file__).parent / "RESULTS.apply.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
