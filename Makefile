@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/batchops --help
+	$(BIN)/batchops demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

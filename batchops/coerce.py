@@ -184,8 +184,15 @@ def _digits(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:
     return str(raw).strip(), None
 
 
+_WRONG_SEPARATORS = re.compile(r"[;；、|/]")
+
+
 def _list(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:
     if isinstance(raw, str):
+        wrong = _WRONG_SEPARATORS.search(raw)
+        if wrong:
+            raise _Bad("separator", f"'{raw.strip()}' separates values with '{wrong.group()}'; "
+                                    f"{fld.name} takes values separated by commas, like 123,456.")
         items = [item.strip() for item in _LIST_SPLIT.split(raw)]
         items = [item for item in items if item]
         for item in items:
@@ -274,7 +281,10 @@ def _timestamp(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:
 
 def _plain_text(text: str) -> bool:
     """True when a stripped text cell needs no further work: no exponent to suspect, no list to split."""
-    return "e" not in text and "E" not in text and "," not in text and "，" not in text
+    return not _NEEDS_WORK.search(text)
+
+
+_NEEDS_WORK = re.compile(r"[eE,，;；、|/]")
 
 
 _FAST_TEXT = {

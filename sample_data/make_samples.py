@@ -237,7 +237,7 @@ def flawed_agent_settings() -> Sample:
     plant(rows[12], "id", "1.30714525966221E+18", "an ID already rounded by Excel, pasted as text",
           "rounded")
     plant(rows[13], "callerPresent", "075586001234;075586001235", "numbers separated by ';'",
-          "item_not_digits")
+          "separator")
     plant(rows[14], "callNumberDefault", 12323.5, "a fraction in a number column", "fraction")
     return Sample(AS, "agent-settings-flawed.xlsx", rows, planted(rows, "agents"))
 

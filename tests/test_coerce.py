@@ -110,3 +110,8 @@ def test_unknown_time_zone_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown time zone 'Mars/Base'"):
         resolve_timezone("Mars/Base")
     assert resolve_timezone("UTC") is timezone.utc
+
+
+def test_a_wrong_list_separator_is_named():
+    text, problems = one(AGENT_SETTINGS.field("callerPresent"), "075586001234;075586001235")
+    assert (text, problems) == (None, [("separator", False)])
