@@ -1,0 +1,85 @@
+"""Run every benchmark and rewrite bench/RESULTS.md from their fragments.
+
+    make bench                      # or: .venv/bin/python bench/run_all.py [--only NAME ...] [--quick]
+
+Each script measures one claim next to its comparison in the same run and writes its own fragment
+(``bench/RESULTS.<name>.md``); this runs them one after another (never two at once: they share the two
+CPUs) and joins the fragments, with the machine and the versions, into ``bench/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+# name, script arguments (full run), arguments for --quick, the fragment it writes
+BENCHES: list[tuple[str, list[str], list[str]]] = [
+    ("reader", [], ["--rows", "20000", "--repeat", "1"]),
+    ("validate", [], ["--rows", "20000", "--repeat", "1"]),
+    ("writeback", [], ["--rows", "20000", "--export-rows", "10000", "--repeat", "1"]),
+    ("sandbox", [], ["--requests", "2000", "--repeat", "1"]),
+    ("dispatch", ["--write", str(HERE / "RESULTS.dispatch.md")],
+     ["--calls", "1000", "--repeat", "1", "--quick", "--write", str(HERE / "RESULTS.dispatch.md")]),
+    ("apply", [], ["--rows", "1000", "--memory-rows", "10000", "--sequential-calls", "50"]),
+    ("before", ["--write", str(HERE / "RESULTS.before.md")],
+     ["--rows", "500", "--repeat", "1", "--write", str(HERE / "RESULTS.before.md")]),
+    ("export", [], ["--agents", "10000", "--repeat", "1"]),
+    ("journal", [], ["--rows", "1000", "--repeat", "1", "--plan-rows", "10000"]),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="run only these (e.g. apply export)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the scripts run")
+    args = parser.parse_args()
+    chosen = [b for b in BENCHES if not args.only or b[0] in args.only]
+    timings: list[str] = []
+    for name, full, quick in chosen:
+        script = HERE / f"bench_{name}.py"
+        started = time.monotonic()
+        print(f"== {script.name} {' '.join(quick if args.quick else full)}", flush=True)
+        proc = subprocess.run([sys.executable, str(script), *(quick if args.quick else full)], cwd=HERE.parent)
+        took = time.monotonic() - started
+        timings.append(f"| {name} | {'ok' if proc.returncode == 0 else f'exit {proc.returncode}'} | {took:.0f} s |")
+    sections = []
+    for name, _, _ in BENCHES:
+        fragment = HERE / f"RESULTS.{name}.md"
+        if fragment.exists():
+            text = fragment.read_text(encoding="utf-8").strip()
+            if not text.startswith("#"):
+                text = f"## {name}\n\n{text}"
+            sections.append(text.replace("\n# ", "\n## ").replace("# ", "## ", 1) if text.startswith("# ") else text)
+    versions = ", ".join(f"{p} {version(p)}" for p in ("pandas", "pandera", "python-calamine", "openpyxl",
+                                                      "xlsxwriter", "httpx", "httpx-aiohttp", "aiohttp",
+                                                      "uvicorn"))
+    header = [
+        "# Benchmark results",
+        "",
+        f"Written by `bench/run_all.py`{' --quick' if args.quick else ''} on "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}. Versions: {versions}.",
+        "",
+        "Each section below is one script's latest fragment (`bench/RESULTS.<name>.md`); the figures in a",
+        "section were measured in the same run as their comparison. Command: `make bench`.",
+        "",
+        "| script | this run | time |",
+        "|---|---|---|",
+        *timings,
+        "",
+    ]
+    (HERE / "RESULTS.md").write_text("\n".join(header) + "\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
+    print(f"wrote {HERE / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()
