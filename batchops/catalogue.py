@@ -174,12 +174,12 @@ class Operation:
     sends_user_id: bool = False  # the x-UserId operator header (silence-rule calls)
     doc: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
+
     def field(self, name: str) -> Field:
-        """The field called ``name``."""
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
+        """The field called ``name`` (KeyError when there is none)."""
+        return self._by_name[name]  # type: ignore[attr-defined, no-any-return]
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -6,6 +6,8 @@ its secrets as ``Secret``, so a secret never leaves the process unmasked.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +41,7 @@ SECRET_KEYS: frozenset[str] = frozenset(
 """Field and header names whose values are secret, matched ignoring case, ``-`` and ``_``."""
 
 
+@functools.lru_cache(maxsize=4096)  # the same few field names come back on every row of a run
 def _normalise_key(key: str) -> str:
     return key.lower().replace("_", "").replace("-", "")
 
