@@ -1,0 +1,49 @@
+"""Every command has help text and appears in the README; the README's set-up commands exist."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from batchops.cli import app, run
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+COMMANDS = sorted(app.commands)
+
+
+def test_there_are_commands():
+    assert {"validate", "apply", "export", "template", "plan", "audit", "runs", "undo", "sandbox", "demo"} <= set(
+        COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_command_has_help_text(name, capsys):
+    command = app.commands[name]
+    assert command.help and len(command.help.strip()) > 20
+    assert run([name, "--help"]) == 0
+    assert f"Usage: batchops {name}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_command_is_in_the_readme(name):
+    assert re.search(rf"batchops {name}\b", README), f"README.md does not show `batchops {name}`"
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_option_has_help(name):
+    for param in app.commands[name].params:
+        if param.param_type_name == "option":
+            assert getattr(param, "help", None), f"{name} {param.opts} has no help text"
+
+
+def test_make_targets_in_the_readme_exist():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in set(re.findall(r"make ([a-z-]+)", README)):
+        assert re.search(rf"^{target}:", makefile, re.M), f"README mentions `make {target}`, the Makefile has none"
+
+
+def test_ci_runs_make_test():
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
