@@ -63,7 +63,7 @@ from typing import IO, Any
 
 import platformdirs
 
-from .errors import JournalError, RunLocked
+from .errors import InputError, JournalError, RunLocked
 from .secrets import MASK
 from .secrets import redact as _shared_redact
 
@@ -767,6 +767,9 @@ class Journal:
         file_path = Path(file).expanduser().absolute()
         try:
             digest = sha256 or file_sha256(file_path)
+        except FileNotFoundError as exc:  # moved or deleted after it was validated: bad input, not the journal
+            raise InputError("disappeared before the run started; nothing was sent", path=file_path,
+                             fix="Put it back (or pass its new name) and run apply again.") from exc
         except OSError as exc:
             raise JournalError(f"Cannot read {file_path} to fingerprint it ({exc})", path=file_path) from exc
         keys = [f"path:{file_path}", f"sha256:{digest}"]

@@ -166,9 +166,17 @@ def _failures(op: Operation, cases: pd.DataFrame) -> list[Failure]:
     return failures
 
 
+SHOWN_VALUE_MAX = 60
+"""A value quoted in a message is cut to this many characters: a 10,000-character cell stays one readable line."""
+
+
+def _abbreviate(text: str) -> str:
+    return text if len(text) <= SHOWN_VALUE_MAX else text[: SHOWN_VALUE_MAX - 1] + "…"
+
+
 def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
     """What is wrong with a cell and what is allowed, in one sentence."""
-    shown = f"'{value}'" if value else "the value"
+    shown = f"'{_abbreviate(value)}'" if value else "the value"
     if code == "required":
         return f"is empty; {fld.name} is mandatory ({fld.rules()})."
     if code == "duplicate":
@@ -184,11 +192,11 @@ def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
     if code == "item_too_long":
         long = [item for item in value.split(",") if len(item) > (fld.max_length or 0)]
         verb = "are" if len(long) > 1 else "is"
-        return (f"{', '.join(long) or shown} {verb} longer than {fld.max_length} characters; "
+        return (f"{_abbreviate(', '.join(long)) or shown} {verb} longer than {fld.max_length} characters; "
                 f"each number in {fld.name} has at most {fld.max_length}.")
     if code == "item_not_digits":
         bad = [item for item in value.split(",") if not item.lstrip("+").isdigit()]
-        return f"{', '.join(bad) or shown} is not a number of digits; {fld.name} takes {fld.rules()}."
+        return f"{_abbreviate(', '.join(bad)) or shown} is not a number of digits; {fld.name} takes {fld.rules()}."
     if code == "item_format":
         return f"{shown} is not a list of IDs separated by commas (an ID has no spaces)."
     if code == "id_format":

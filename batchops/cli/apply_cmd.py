@@ -37,7 +37,7 @@ class NeedsConfirmation(BatchopsError):
 
 
 @app.command()
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(path_type=Path))  # the reader names a folder and says the fix
 @operation_option
 @sheet_option
 @click.option("--dry-run", is_flag=True, help="Send nothing; show and write the exact request each row would send.")

@@ -17,7 +17,7 @@ from .show import show_validation
 
 
 @app.command()
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(path_type=Path))  # the reader names a folder and says the fix
 @operation_option
 @sheet_option
 @timezone_option
