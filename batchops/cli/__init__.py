@@ -10,11 +10,11 @@ import click
 from rich.markup import escape
 
 from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, BatchopsError
-from .app import app
-from .output import error_line
 
 # Each module registers its commands on ``app`` when imported.
-from . import commands  # noqa: E402,F401  (registration side effect)
+from . import commands  # noqa: F401  (registration side effect)
+from .app import app
+from .output import error_line
 
 __all__ = ["app", "main", "run"]
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ..error_report import write_error_report
-from ..errors import EXIT_BAD_INPUT, BatchopsError, WorkbookLocked
+from ..errors import EXIT_BAD_INPUT, BatchopsError
 from ..journal import Action, Journal
 from ..replay import ApplyOptions, ApplyOutcome, Replay, require_settings
 from ..results import write_results
@@ -27,7 +26,7 @@ from .options import (
 )
 from .output import err, out, print_json, warning_line
 from .progress import RowProgress
-from .show import show_validation
+from .show import reject_invalid
 
 
 class NeedsConfirmation(BatchopsError):
@@ -75,17 +74,8 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
     """
     report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone)
     if not report.ok and not skip_invalid:
-        try:
-            write_error_report(report)
-        except WorkbookLocked as exc:
-            warning_line(escape(str(exc)))
-        if as_json:
-            print_json({"ok": False, "file": str(report.path), "operation": report.operation.name,
-                        "errors": len(report.errors), "sent": 0, "exit_code": EXIT_BAD_INPUT})
-        else:
-            show_validation(report)
-            err.print("Nothing was sent. Fix the errors (see the Errors report), or use --skip-invalid.")
-        return EXIT_BAD_INPUT
+        return reject_invalid(report, as_json=as_json, what="sent",
+                              hint="Fix the errors (see the Errors report), or use --skip-invalid.")
     settings = load_settings(profile=profile, config_path=config_path)
     require_settings(report.operation, settings)
     secrets = [s.reveal() for s in (settings.app_secret, settings.isales_sk) if s]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from . import info  # noqa: F401
-from . import sandbox_cmd  # noqa: F401
-from . import validate_cmd  # noqa: F401
-from . import apply_cmd  # noqa: F401
-from . import template_cmd  # noqa: F401
-from . import demo_cmd  # noqa: F401
-from . import export_cmd  # noqa: F401
-from . import audit_cmd  # noqa: F401
-from . import undo_cmd  # noqa: F401
-from . import plan_cmd  # noqa: F401
+from . import (
+    apply_cmd,  # noqa: F401
+    audit_cmd,  # noqa: F401
+    demo_cmd,  # noqa: F401
+    export_cmd,  # noqa: F401
+    info,  # noqa: F401
+    plan_cmd,  # noqa: F401
+    sandbox_cmd,  # noqa: F401
+    template_cmd,  # noqa: F401
+    undo_cmd,  # noqa: F401
+    validate_cmd,  # noqa: F401
+)

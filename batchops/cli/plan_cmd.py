@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
 
 import click
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..client import Client
-from ..error_report import write_error_report
-from ..errors import EXIT_BAD_INPUT, EXIT_OK, WorkbookLocked
+from ..errors import EXIT_OK
 from ..plan import Plan, PlanAction, make_plan, shown, write_plan
 from ..replay import require_settings, target_of
 from ..settings import load_settings
@@ -27,35 +24,11 @@ from .options import (
     timezone_option,
 )
 from .output import err, out, print_json, warning_line
-from .show import show_validation
+from .progress import ReadProgress
+from .show import reject_invalid
 
 MAX_SHOWN = 50
 """Changes listed on the terminal; the Plan sheet has them all."""
-
-
-class ReadProgress:
-    """A bar for reading current values, on stderr when it is a terminal and ``enabled``."""
-
-    def __init__(self, total: int, *, enabled: bool, label: str = "reading") -> None:
-        self._progress: Progress | None = None
-        if enabled and err.is_terminal and total > 0:
-            self._progress = Progress(TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(),
-                                      TimeRemainingColumn(), console=err, transient=True, refresh_per_second=8)
-            self._task = self._progress.add_task(label, total=total)
-
-    def __enter__(self) -> ReadProgress:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=done, total=total)
 
 
 @app.command()
@@ -80,17 +53,7 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
     """
     report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone)
     if not report.ok:
-        try:
-            write_error_report(report)
-        except WorkbookLocked as exc:
-            warning_line(escape(str(exc)))
-        if as_json:
-            print_json({"ok": False, "file": str(report.path), "operation": report.operation.name,
-                        "errors": len(report.errors), "exit_code": EXIT_BAD_INPUT})
-        else:
-            show_validation(report)
-            err.print("Nothing was read. Fix the errors (see the Errors report), then plan again.")
-        return EXIT_BAD_INPUT
+        return reject_invalid(report, as_json=as_json, what="read")
     settings = load_settings(profile=profile, config_path=config_path)
     require_settings(report.operation, settings)
     if not as_json:

@@ -40,3 +40,22 @@ def show_validation(report: ValidationReport) -> None:
         err.print(f"Note: {escape(note)}", highlight=False)
     style = "green" if report.ok else "red"
     out.print(f"[{style}]{escape(report.summary())}[/{style}]")
+
+
+def reject_invalid(report: ValidationReport, *, as_json: bool, what: str, hint: str | None = None) -> int:
+    """A file with invalid rows, before anything is sent or read: write the Errors report, show it, exit 2."""
+    from ..error_report import write_error_report
+    from ..errors import EXIT_BAD_INPUT, WorkbookLocked
+    from .output import print_json, warning_line
+
+    try:
+        write_error_report(report)
+    except WorkbookLocked as exc:
+        warning_line(escape(str(exc)))
+    if as_json:
+        print_json({"ok": False, "file": str(report.path), "operation": report.operation.name,
+                    "errors": len(report.errors), "exit_code": EXIT_BAD_INPUT})
+    else:
+        show_validation(report)
+        err.print(f"Nothing was {what}. " + (hint or "Fix the errors (see the Errors report), then run again."))
+    return EXIT_BAD_INPUT

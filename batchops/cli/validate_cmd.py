@@ -53,5 +53,5 @@ def validate(file: Path, operation: str | None, sheet: str | None, timezone: str
         show_validation(report)
         if written:
             out.print(f"Report written to {escape(str(written))}"
-                      + (f" (sheet 'Errors')" if written.suffix.lower() == ".xlsx" else ""))
+                      + (" (sheet 'Errors')" if written.suffix.lower() == ".xlsx" else ""))
     return EXIT_OK if report.ok else EXIT_BAD_INPUT
