@@ -103,8 +103,8 @@ class ValidationReport:
         """One line: how many rows, how many errors in how many rows, how many warnings."""
         errors = self.errors
         rows_with_errors = len({i.row for i in errors})
-        text = (f"{self.path.name}, sheet '{self.sheet}': {len(self.records)} rows for "
-                f"{self.operation.name}; ")
+        where = self.path.name if self.kind == "csv" else f"{self.path.name}, sheet '{self.sheet}'"
+        text = f"{where}: {len(self.records)} rows for {self.operation.name}; "
         if errors:
             text += f"{len(errors)} errors in {rows_with_errors} rows"
         else:

@@ -13,7 +13,7 @@ MAX_TABLE_ROWS = 50
 
 def issue_line(report: ValidationReport, issue: Issue) -> str:
     """One self-contained line: file, sheet, cell, column header, what is wrong and the fix."""
-    where = f"{report.path.name}, sheet '{report.sheet}', "
+    where = f"{report.path.name}, " + (f"sheet '{report.sheet}', " if report.kind != "csv" else "")
     where += f"cell {issue.cell}" if issue.column is not None else f"row {issue.row}"
     header = f" ({issue.header})" if issue.header else ""
     return f"{where}{header}: {issue.severity.value} [{issue.code}] {issue.message}"
