@@ -272,8 +272,8 @@ def _timestamp(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:
             return text, None
         moment_or_none = _parse_datetime(text, tz)
         if moment_or_none is None:
-            raise _Bad("not_datetime", f"'{text}' is not a date-time; type it like 2026-12-01 09:30 "
-                                       f"or as epoch {unit}.")
+            raise _Bad("not_datetime", f"'{text}' is not a date-time batchops can read without guessing; type it "
+                                       f"year first, like 2026-12-01 09:30, or as epoch {unit}.")
         moment = moment_or_none
     seconds = moment.timestamp()
     return str(round(seconds * 1000) if millis else int(seconds)), None

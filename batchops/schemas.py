@@ -178,7 +178,8 @@ def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
     """What is wrong with a cell and what is allowed, in one sentence."""
     shown = f"'{_abbreviate(value)}'" if value else "the value"
     if code == "required":
-        return f"is empty; {fld.name} is mandatory ({fld.rules()})."
+        rules = fld.rules()
+        return f"is empty; {fld.name} is mandatory" + (f" ({rules})." if rules != "any text" else ".")
     if code == "duplicate":
         what = " and ".join(op.key)
         return f"another row updates the same record ({what} {value}); keep one row per record."
@@ -208,7 +209,7 @@ def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
     if code == "out_of_range":
         if fld.kind in (Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S):
             return f"{shown} is before 1970; {fld.name} takes a date-time after 1970."
-        return f"{shown} is outside {fld.minimum} to {fld.maximum}."
+        return f"{shown} is outside the range; {fld.name} takes {fld.rules()}."
     if code == "forbidden_chars":
         found = sorted({ch for ch in value if ch in fld.forbidden})
         return f"{shown} contains {' '.join(found)}; {fld.name} must not contain {' '.join(fld.forbidden)}."
