@@ -224,6 +224,15 @@ async def _run(url: str, requests: int, concurrency: int, repeat: int) -> tuple[
         return rates, ok if applied >= 0 else -1, applied
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None where /proc does not exist."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _asyncio_run(coro):  # type: ignore[no-untyped-def]
     import uvloop
 
@@ -239,14 +248,20 @@ def measure(kind: str, latency_ms: float, requests: int, concurrency: int, repea
                               "--latency-ms", str(latency_ms)], env=env)
     try:
         run = _run if client == "aiohttp" else _run_raw
+        cpu_before = _cpu_seconds(child.pid)
         rates, ok, applied = _asyncio_run(run(f"http://127.0.0.1:{port}", requests, concurrency, repeat))
+        cpu_after = _cpu_seconds(child.pid)
     finally:
         child.terminate()
         child.wait(10)
     if kind == "plain" and ok != applied:
         raise SystemExit(f"applied count {applied} differs from successful answers {ok}")
+    served = min(1000, requests) + requests * repeat + 2  # warm-up, runs, token and count calls
+    # Server CPU per request does not depend on how busy the machine is, unlike requests/s: one core
+    # can serve 1 / (CPU per request) requests a second.
+    cpu_us = (cpu_after - cpu_before) / served * 1e6 if cpu_before is not None and cpu_after is not None else None
     return {"server": kind if not latency_ms else f"{kind}+{latency_ms:g}ms", "client": client,
-            "median": statistics.median(rates), "runs": rates}
+            "median": statistics.median(rates), "runs": rates, "cpu_us": cpu_us}
 
 
 def main() -> None:
@@ -262,12 +277,17 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.port, args.latency_ms)
         return
+    load = os.getloadavg()
     rows = [
         measure(kind, latency, args.requests if not latency else max(2000, args.requests // 2),
                 args.concurrency, args.repeat, client)
         for kind, latency in (("plain", 0), ("starlette", 0), ("plain", 20))
         for client in ("aiohttp", "raw")
     ]
+    # More connections than the target's 32 show whether the sandbox, not the 20 ms, sets the ceiling.
+    wide = args.concurrency * 3 // 2
+    rows.append({**measure("plain", 20, max(2000, args.requests // 2), wide, args.repeat, "raw"),
+                 "concurrency": wide})
     import aiohttp as _a
     import httptools
     import uvicorn
@@ -285,16 +305,34 @@ def main() -> None:
         f"clients: aiohttp {_a.__version__} and a raw asyncio HTTP/1.1 client, {args.concurrency} keep-alive "
         "connections, uvloop, in another process. "
         "Small agentsettings/update POSTs with a valid token; 3,000 seeded agents; requests/s is the median "
-        "of the runs after a warm-up."),
+        "of the runs after a warm-up. "
+        f"Load average before the run: {load[0]:.1f} (other work on the machine lowers every figure)."),
         "",
-        "| server | client | requests/s (median) | runs | target |",
-        "|---|---|---|---|---|",
+        ("| server | client | connections | requests/s (median) | runs | server CPU µs/request "
+         "| one server core serves /s | target |"),
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         runs = ", ".join(f"{r:,.0f}" for r in row["runs"])  # type: ignore[attr-defined]
         target = {"plain": ">= 3,000", "plain+20ms": f"close to {ceiling:,.0f} (concurrency / 20 ms)"}.get(
             str(row["server"]), "comparison")
-        lines.append(f"| {row['server']} | {row['client']} | {row['median']:,.0f} | {runs} | {target} |")
+        cpu = row["cpu_us"]
+        cpu_text = f"{cpu:,.0f} | {1e6 / cpu:,.0f}" if isinstance(cpu, float) and cpu > 0 else "n/a | n/a"
+        conns = int(row.get("concurrency", args.concurrency))  # type: ignore[call-overload]
+        if conns != args.concurrency:
+            target = f"ceiling {conns / 0.020:,.0f}"
+        lines.append(f"| {row['server']} | {row['client']} | {conns} | {row['median']:,.0f} | {runs} | {cpu_text} "
+                     f"| {target} |")
+    lines += [
+        "",
+        ("Reading: `plain` is the sandbox as shipped (plain ASGI app, dictionary routing, uvicorn's httptools "
+        "protocol with each response sent in one write: `batchops/sandbox/protocol.py`). `starlette` runs "
+        "the same handlers behind starlette's router on stock uvicorn + httptools. The raw client shows the "
+        "server's own ceiling; aiohttp shows what a real Python client gets while sharing the two cores. "
+        "With 20 ms latency every request waits 20 ms plus the round trip, so 32 connections cannot pass "
+        f"{ceiling:,.0f}/s; the server's CPU per request says how much of a core that load takes "
+        "(requests/s x µs/request), i.e. whether the sandbox could be the bottleneck."),
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:

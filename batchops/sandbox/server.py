@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from .app import Sandbox
 from .faults import Fault, FaultSettings
 from .options import SandboxOptions
+from .protocol import JoinedWritesProtocol
 from .requestlog import LogEntry
 from .seed import Record
 from .state import record_key
@@ -77,7 +78,7 @@ class RunningSandbox:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self.sandbox, http="httptools", lifespan="off", log_config=None, log_level="warning",
+            self.sandbox, http=JoinedWritesProtocol, lifespan="off", log_config=None, log_level="warning",
             access_log=False, server_header=False, timeout_graceful_shutdown=2, backlog=1024,
         )
         self._server = uvicorn.Server(config)
