@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, BatchopsError
 from ..journal import Action, Journal
 from ..replay import ApplyOptions, ApplyOutcome, Replay, require_settings
@@ -130,6 +131,9 @@ def _show(outcome: ApplyOutcome, written: Path, as_json: bool) -> None:
             out.print("… every request is in the Results sheet.")
     if outcome.error is not None:
         warning_line(escape(f"the run stopped: {outcome.error}"))
+    elif outcome.stop_reason is StopReason.BUDGET:  # an outage: say why the rest was not sent
+        warning_line("the run stopped: the server kept failing and the run's retry budget ran out. "
+                     "Run apply again when the server is back; rows already applied are skipped.")
     parts = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
     rate = f", {outcome.rate:,.0f} rows/s" if outcome.sent else ""
     run = f"run {outcome.run_id}: " if outcome.run_id else ""
