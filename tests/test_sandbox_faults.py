@@ -133,3 +133,20 @@ def test_control_endpoint_sets_faults_reads_counts_and_log_and_resets(c1, sandbo
         assert control.get("/_sandbox/applied").json()["total"] == 0
         assert control.get("/_sandbox/log").json()["entries"] == []
     assert sandbox.agent_setting(setting["id"]) == setting
+
+
+def test_rates_spare_the_token_call_unless_token_faults_is_on(sandbox):
+    token_body = {"app_key": sandbox.options.app_key, "app_secret": sandbox.options.app_secret}
+    # Plain HTTP on loopback: verify=False only spares each client loading the CA store (~30 ms).
+    with httpx.Client(base_url=sandbox.url, timeout=5, verify=False) as client:
+        sandbox.set_faults(error_rate=1.0)
+        assert client.post("/apigovernance/api/oauth/tokenByAkSk", json=token_body).status_code == 200
+        sandbox.queue_fault("throttle")  # a queued fault for any path still spares the token call
+        assert client.post("/apigovernance/api/oauth/tokenByAkSk", json=token_body).status_code == 200
+        sandbox.set_faults(error_rate=0.0)
+        sandbox.queue_fault("error", path_contains="tokenByAkSk")  # naming it hits it
+        assert client.post("/apigovernance/api/oauth/tokenByAkSk", json=token_body).status_code == 503
+        sandbox.set_faults(error_rate=1.0, token_faults=True)
+        # The throttle queued above, which spared the token call, now reaches it; then the rate does.
+        assert client.post("/apigovernance/api/oauth/tokenByAkSk", json=token_body).status_code == 429
+        assert client.post("/apigovernance/api/oauth/tokenByAkSk", json=token_body).status_code == 503

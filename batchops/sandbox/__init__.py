@@ -38,7 +38,8 @@ Python API::
         sb.applied_count(sb.record_key("route", id)); sb.applied_counts()
         sb.request_log(path_contains="")   # LogEntry list, secrets masked
         sb.set_faults(error_rate=0.1, throttle_rate=0.05, timeout_rate=0.01, latency_ms=20,
-                      retry_after_seconds=1, timeout_hold_seconds=30, token_ttl=60)
+                      retry_after_seconds=1, timeout_hold_seconds=30, token_ttl=60,
+                      token_faults=False)     # rates spare tokenByAkSk unless token_faults=True
         sb.queue_fault("throttle", count=2, path_contains="agentsettings")  # exact, not random;
                       # kinds: error (503), throttle (429), timeout (held, then 504),
                       # lost_response (applied and counted, then held, then 504)

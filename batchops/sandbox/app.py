@@ -160,7 +160,7 @@ class Sandbox:
             delay = settings.latency_ms / 1000 - (time.perf_counter() - started)
             if delay > 0:
                 await asyncio.sleep(delay)
-        fault = self.faults.pick(req.path)
+        fault = self.faults.pick(req.path, req.path == TOKEN_PATH)
         if fault is not None and fault is not Fault.LOST_RESPONSE:
             entry.fault = fault.value
             return await self._fault_reply(fault, settings)
@@ -253,9 +253,9 @@ class Sandbox:
         """The request log (secrets masked), oldest first."""
         return self.log.entries(path_contains)
 
-    def set_faults(self, **changes: float | None) -> FaultSettings:
+    def set_faults(self, **changes: float | bool | None) -> FaultSettings:
         """Change fault knobs: latency_ms, error_rate, throttle_rate, timeout_rate, retry_after_seconds,
-        timeout_hold_seconds, token_ttl."""
+        timeout_hold_seconds, token_ttl, token_faults."""
         return self.faults.update(**changes)
 
     def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "") -> None:

@@ -3,6 +3,10 @@
 A fault is decided before the request is read any further, so it never changes state: the applied
 count of every record stays exact. Rates draw from their own seeded generator; queued faults hit the
 next matching requests exactly, for tests that must not depend on chance.
+
+The token call (tokenByAkSk) is spared by the rates and by queued faults that do not name it, unless
+``token_faults`` is on: an error rate then measures how a run copes with failing calls, not whether it
+can log in at all. A queued fault whose ``path_contains`` names the token path always hits it.
 """
 
 from __future__ import annotations
@@ -38,13 +42,15 @@ class FaultSettings:
     retry_after_seconds: int = 1
     timeout_hold_seconds: float = 30.0
     token_ttl: int | None = None
+    token_faults: bool = False
+    """Let the rates (and queued faults not naming it) hit tokenByAkSk too."""
 
     @classmethod
     def from_options(cls, options: SandboxOptions) -> FaultSettings:
         """The knobs as the options set them."""
         return cls(**{f.name: getattr(options, f.name) for f in fields(cls)})
 
-    def as_dict(self) -> dict[str, float | int | None]:
+    def as_dict(self) -> dict[str, float | int | bool | None]:
         """The knobs as JSON-ready values."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
@@ -75,7 +81,7 @@ class Faults:
             self._queue.clear()
             self.injected = {f.value: 0 for f in Fault}
 
-    def update(self, **changes: float | None) -> FaultSettings:
+    def update(self, **changes: float | bool | None) -> FaultSettings:
         """Change some knobs (``error_rate=0.1``, ``latency_ms=20``...) and return the new settings."""
         with self._lock:
             current = self.settings.as_dict()
@@ -89,6 +95,7 @@ class Faults:
                 merged["retry_after_seconds"] = int(merged["retry_after_seconds"])  # type: ignore[arg-type]
                 if merged["token_ttl"] is not None:
                     merged["token_ttl"] = int(merged["token_ttl"])
+                merged["token_faults"] = bool(merged["token_faults"])
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"Fault settings must be numbers ({exc}).") from None
             for name in ("error_rate", "throttle_rate", "timeout_rate"):
@@ -109,18 +116,19 @@ class Faults:
         with self._lock:
             self._queue.append(_Queued(Fault(fault), count, path_contains))
 
-    def pick(self, path: str) -> Fault | None:
+    def pick(self, path: str, is_token: bool = False) -> Fault | None:
         """The fault this request suffers, if any (queued faults first, then the rates)."""
+        spare_token = is_token and not self.settings.token_faults
         with self._lock:
             for item in self._queue:
-                if item.path_contains in path:
+                if item.path_contains in path and not (spare_token and not item.path_contains):
                     item.remaining -= 1
                     if item.remaining <= 0:
                         self._queue.remove(item)
                     self.injected[item.fault.value] += 1
                     return item.fault
             s = self.settings
-            if not (s.error_rate or s.throttle_rate or s.timeout_rate):
+            if spare_token or not (s.error_rate or s.throttle_rate or s.timeout_rate):
                 return None
             roll = self._rng.random()
             fault = None

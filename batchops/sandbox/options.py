@@ -57,6 +57,8 @@ class SandboxOptions:
     retry_after_seconds: int = 1
     timeout_hold_seconds: float = 30.0
     """How long a ``timeout`` fault holds the request before answering 504 (longer than a client waits)."""
+    token_faults: bool = False
+    """Let fault rates hit tokenByAkSk too (by default they spare it: faults.py)."""
     token_ttl: int | None = None
     """Overrides the token lifetime in seconds (the ``Expires`` answered); None honours X-Token-Expire."""
 

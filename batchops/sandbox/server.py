@@ -192,7 +192,7 @@ class RunningSandbox:
 
     def set_faults(self, **changes: Any) -> FaultSettings:
         """Change latency_ms, error_rate, throttle_rate, timeout_rate, retry_after_seconds,
-        timeout_hold_seconds, token_ttl."""
+        timeout_hold_seconds, token_ttl, token_faults (rates spare tokenByAkSk unless it is True)."""
         return self.sandbox.set_faults(**changes)
 
     def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "") -> None:
