@@ -72,7 +72,12 @@ def sandbox(host: str, port: int, agents: int, seed: int, state_file: Path | Non
             if state_file is not None:
                 loaded = running.sandbox.state.loaded_from_file
                 state = f"{'loaded from' if loaded else 'seeded into'} {state_file}"
-            out.print(f"AICC sandbox at {running.url} ({agents} agents, seed {seed}, state {state}); "
+                meta = running.sandbox.state.file_meta
+                if loaded and (meta.get("agents"), meta.get("seed")) != (str(agents), str(seed)):
+                    warning_line(f"{state_file} was seeded with --agents {meta.get('agents')} --seed "
+                                 f"{meta.get('seed')}; its records are served, not new ones.")
+            served = len(running.sandbox.state.data.agent_settings)
+            out.print(f"AICC sandbox at {running.url} ({served} agents, seed {seed}, state {state}); "
                       "Ctrl-C stops it.")
             for name, value in running.env().items():
                 out.print(f"{name}={value}")

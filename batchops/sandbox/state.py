@@ -37,9 +37,12 @@ class SandboxState:
         self.lock = threading.RLock()
         self.applied: Counter[str] = Counter()
         self.loaded_from_file = False
+        self.file_meta: dict[str, str] = {}
+        """The seed and agent count a loaded state file was made with (its data wins over the options)."""
         self._file = StateFile(options.state_file) if options.state_file is not None else None
         if self._file is not None and not self._file.is_empty():
             data, applied = self._file.load()
+            self.file_meta = self._file.meta()
             self.applied.update(applied)
             self.loaded_from_file = True
         else:
