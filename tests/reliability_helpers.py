@@ -15,8 +15,6 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from batchops.catalogue import OPERATIONS
-
 UPDATE_PATHS = ("agentsettings/update", "modifyCalledRoute", "updateSilenceRule", "appoint/update")
 """How every update call's path ends (reads and token calls end otherwise)."""
 
@@ -49,7 +47,7 @@ def free_routes(sandbox, n: int) -> list[dict]:
 
 
 def queue_id(sandbox) -> int:
-    return sorted(sandbox.skill_queues())[0]
+    return min(sandbox.skill_queues())
 
 
 def workbook(path: Path, headers: list[object], rows: list[list[object]], title: str = "Data") -> Path:

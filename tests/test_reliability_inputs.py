@@ -30,8 +30,7 @@ from reliability_helpers import (
 )
 from sheet_builders import DECL, MAIN, sheet_xml, simple_xlsx, write_xlsx
 
-import batchops.cli.apply_cmd as apply_cmd
-from batchops.cli import run
+from batchops.cli import apply_cmd, run
 
 FILE, ROWS, OK = "file", "rows", "ok"
 

@@ -108,7 +108,7 @@ def test_sigkill_then_apply_again_applies_every_row_once(fraction, sandbox, tmp_
     path, journal, ids, in_flight = _kill_at(sandbox, tmp_path, fraction, *extra)
     applied_before = {k for k in sandbox.applied_counts()}
     sandbox.set_faults(latency_ms=0)
-    again = subprocess.run(apply_args(path, journal, *extra), env=child_env(sandbox), capture_output=True,
+    again = subprocess.run(apply_args(path, journal, *extra), env=child_env(sandbox), check=False, capture_output=True,
                            text=True, timeout=90)
     assert_no_traceback(again.stdout, again.stderr)
     assert again.returncode == 0, again.stderr
@@ -255,7 +255,7 @@ def test_two_runs_on_one_file_the_second_refuses(sandbox, tmp_path, monkeypatch,
     assert code == 3
     errors = [line for line in captured.err.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1, captured.err
-    assert f"agents.xlsx is being applied by run" in errors[0] and f"(pid {first.pid})" in errors[0]
+    assert "agents.xlsx is being applied by run" in errors[0] and f"(pid {first.pid})" in errors[0]
     assert "Wait for that run to finish" in errors[0]
     assert sent_by_second < 40
     assert first.returncode == 0, err
@@ -290,7 +290,7 @@ def test_ctrl_c_finishes_calls_in_flight_writes_everything_and_resumes(sandbox, 
     assert {r["status"] for r in journal_rows(journal)} == {"ok", "not-sent"}
     # A second apply finishes the rest.
     sandbox.set_faults(latency_ms=0)
-    again = subprocess.run(apply_args(path, journal, "--no-before"), env=child_env(sandbox), capture_output=True,
+    again = subprocess.run(apply_args(path, journal, "--no-before"), env=child_env(sandbox), check=False, capture_output=True,
                            text=True, timeout=90)
     assert again.returncode == 0, again.stderr
     got = assert_complete(path, journal, sandbox, ids)
@@ -317,7 +317,7 @@ def test_a_long_run_through_every_fault_killed_and_resumed(sandbox, tmp_path):
         child.wait(30)
     in_flight = in_flight_keys(journal)
     time.sleep(0.5)
-    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
+    again = subprocess.run(args, env=env, check=False, capture_output=True, text=True, timeout=240)
     assert again.returncode == 0, again.stderr
     assert_complete(path, journal, sandbox, ids, may_repeat=in_flight)
     assert sum(sandbox.applied_counts().values()) <= n + len(in_flight)
