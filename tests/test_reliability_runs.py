@@ -300,8 +300,15 @@ def test_ctrl_c_finishes_calls_in_flight_writes_everything_and_resumes(sandbox, 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_a_long_run_through_every_fault_killed_and_resumed(sandbox, tmp_path):
+def test_a_long_run_through_every_fault_killed_and_resumed(tmp_path):
     """1,000 rows through 503s, 429s, timeouts and a token that expires every 2 s; SIGKILL at half; resume."""
+    from batchops.sandbox import SandboxOptions, start_sandbox
+
+    with start_sandbox(SandboxOptions(agents=1200)) as sandbox:
+        _long_run(sandbox, tmp_path)
+
+
+def _long_run(sandbox, tmp_path: Path) -> None:
     n = 1000
     path, ids = settings_workbook(tmp_path / "agents.xlsx", sandbox, n)
     journal = tmp_path / "j.sqlite3"
