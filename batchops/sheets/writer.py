@@ -20,20 +20,16 @@ file behind, and keep memory flat whatever the row count: ``rows`` may be any it
 from __future__ import annotations
 
 import csv
-import math
 import os
 import tempfile
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
-from xlsxwriter.exceptions import XlsxWriterException
-
-from .xlsx_package import FORMULA_TRIGGERS, auto_widths
+from .sheet_xml import FORMULA_TRIGGERS, CellStyles, sheet_xml
+from .xlsx_book import BookSheet, write_book
 
 __all__ = [
     "CSV_GUARD",
@@ -48,7 +44,6 @@ __all__ = [
 CSV_GUARD = "'"
 """Put before a CSV value that a spreadsheet would take for a formula."""
 
-_WIDTH_SAMPLE = 200
 _EXACT_INT = 2**53  # beyond this a float cannot hold every integer: keep such numbers as text
 
 
@@ -126,87 +121,28 @@ def _umask() -> int:
 # --- xlsx ------------------------------------------------------------------------------------
 
 
-def _write_sheet(book: Any, spec: SheetSpec, formats: dict[str, Any]) -> None:
-    ws = book.add_worksheet(spec.name)
-    rows: Iterator[Sequence[Any]] = iter(spec.rows)
-    sample = list(islice(rows, _WIDTH_SAMPLE))
-    ncols = max([len(spec.headers)] + [len(r) for r in sample[:1]])
-    all_text = spec.text_columns is None
-    text_cols = set(spec.text_columns or ())
-    widths = list(spec.widths) if spec.widths is not None else auto_widths(spec.headers, sample)
-    for j in range(ncols):
-        width = widths[j] if j < len(widths) else None
-        ws.set_column(j, j, width, formats["text"] if all_text or j in text_cols else None)
-    for j, header in enumerate(spec.headers):
-        ws.write_string(0, j, str(header), formats["header"])
-    ws.freeze_panes(1, 0)
+def _book_sheet(spec: SheetSpec) -> BookSheet:
+    def content(styles: CellStyles, selected: bool) -> Iterable[bytes]:
+        return sheet_xml(
+            spec.headers, spec.rows, styles, spec.widths, text_columns=spec.text_columns, selected=selected
+        )
 
-    write_string, write_number, write_boolean = ws.write_string, ws.write_number, ws.write_boolean
-    text, quoted, quoted_text = formats["text"], formats["quoted"], formats["quoted_text"]
-    r = 0
-    for r, row in enumerate(chain(sample, rows), start=1):
-        for j, value in enumerate(row):
-            if value is None:
-                continue
-            is_text_col = all_text or j in text_cols
-            if isinstance(value, bool):
-                write_boolean(r, j, value)
-                continue
-            if isinstance(value, (int, float)) and not is_text_col:
-                if isinstance(value, float) and not math.isfinite(value):
-                    value = str(value)
-                elif abs(value) < _EXACT_INT:
-                    write_number(r, j, value)
-                    continue
-            s = value if isinstance(value, str) else _as_text(value)
-            if s.startswith(FORMULA_TRIGGERS):
-                write_string(r, j, s, quoted_text if is_text_col else quoted)
-            else:
-                write_string(r, j, s, text if is_text_col else None)
-    if spec.headers:
-        ws.autofilter(0, 0, r, len(spec.headers) - 1)
-    if spec.hidden:
-        ws.hide()
+    return BookSheet(spec.name, spec.hidden, content)
 
 
 def write_xlsx(path: str | Path, sheets: Sequence[SheetSpec]) -> Path:
-    """Write ``sheets`` to a new workbook at ``path``, streaming (xlsxwriter constant-memory mode).
+    """Write ``sheets`` to a new workbook at ``path``, streaming (see ``batchops.sheets.xlsx_book``).
 
-    The first visible sheet is the one that opens. Raises ``ValueError`` for a bad sheet name or
-    when every sheet is hidden.
+    The first visible sheet is the one that opens. Raises ``ValueError`` for a bad or repeated sheet
+    name, or when every sheet is hidden; nothing is left at ``path`` then.
     """
-    if not sheets or all(s.hidden for s in sheets):
+    book = [_book_sheet(spec) for spec in sheets]
+    if not book or all(s.hidden for s in book):
         raise ValueError("a workbook needs at least one visible sheet")
 
     def write(tmp: str) -> None:
-        # No automatic conversions: a string that looks like a number, formula or URL stays a string.
-        book = xlsxwriter.Workbook(
-            tmp,
-            {
-                "constant_memory": True,
-                "strings_to_numbers": False,
-                "strings_to_formulas": False,
-                "strings_to_urls": False,
-                "use_zip64": False,
-            },
-        )
-        try:
-            formats = {
-                "header": book.add_format({"bold": True, "num_format": "@"}),
-                "text": book.add_format({"num_format": "@"}),
-                "quoted": book.add_format({"quote_prefix": True}),
-                "quoted_text": book.add_format({"num_format": "@", "quote_prefix": True}),
-            }
-            first_visible = next(i for i, s in enumerate(sheets) if not s.hidden)
-            for spec in sheets:
-                _write_sheet(book, spec, formats)
-            ws = book.worksheets()[first_visible]
-            ws.activate()
-            ws.set_first_sheet()
-        except XlsxWriterException as exc:
-            raise ValueError(str(exc)) from exc
-        finally:
-            book.close()
+        with open(tmp, "wb") as f:
+            write_book(f, book)
 
     return _atomic(Path(path), write)
 

@@ -16,24 +16,19 @@ original file mode. A workbook open in Excel or LibreOffice (its lock file lies 
 or in a folder we cannot write raises ``WorkbookLocked`` before any work is done, so that the caller
 can write the report to ``FILE.results.xlsx`` instead.
 
-Text cells are inline strings, stored as text, never formulas. A text starting with ``= + - @``, tab
-or CR also gets Excel's quote-prefix flag (what typing a leading apostrophe does), so it stays text
-even when someone edits the cell; the text itself is stored unchanged.
+The sheet part itself comes from :mod:`batchops.sheets.sheet_xml`, which new workbooks use too:
+text cells are inline strings, never formulas, and a formula-like text gets the quote-prefix flag.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import stat
 import tempfile
-import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -41,12 +36,19 @@ from defusedxml import ElementTree as SafeET
 
 from batchops.errors import SheetError, WorkbookLocked
 
-from .table import column_letter
+from .sheet_xml import (  # re-exported: callers import these from here
+    FORMULA_TRIGGERS,
+    Link,
+    add_cell_styles,
+    auto_widths,
+    check_sheet_name,
+    is_formula_like,
+    sheet_xml,
+)
 from .xmltext import (
     MAIN_NS,
     MINIMAL_STYLES,
     REL_NS,
-    XML_DECL,
     ContentTypes,
     Rels,
     StylesEditor,
@@ -77,36 +79,9 @@ OFFICE_DOCUMENT = RT + "officeDocument"
 WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 STYLES_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-"""A text starting with one of these is a formula to a spreadsheet program (or to its CSV import)."""
-
-_MAX_WIDTH = 60.0
-_MIN_WIDTH = 8.0
-_WIDTH_SAMPLE = 200
-_SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
-_CHUNK_ROWS = 500
 FAST_LEVEL = 1
 """Deflate level for large streamed parts (a report, an edited data sheet): 8x faster than the
 default level 6 for a file about 30% larger, until Excel saves it again."""
-
-
-def is_formula_like(text: str) -> bool:
-    """Whether ``text`` would be taken for a formula (``=``, ``+``, ``-``, ``@``, tab, CR first)."""
-    return text.startswith(FORMULA_TRIGGERS)
-
-
-@dataclass(frozen=True)
-class Link:
-    """A cell value that is an internal hyperlink: shows ``text`` and jumps to ``sheet!ref``."""
-
-    text: str
-    sheet: str
-    ref: str
-
-    @property
-    def location(self) -> str:
-        """The hyperlink's target as Excel writes it: ``'Data'!B5``."""
-        return "'" + self.sheet.replace("'", "''") + "'!" + self.ref
 
 
 @dataclass(frozen=True)
@@ -395,7 +370,7 @@ class Package:
 
     def set_sheet(self, name: str, content: PartSource, *, level: int | None = FAST_LEVEL) -> SheetRef:
         """Add worksheet ``name`` as the last tab, or replace the worksheet of that name in place."""
-        _check_sheet_name(name)
+        check_sheet_name(name)
         existing = self.find_sheet(name)
         wb_rels = self.rels(self.workbook_part)
         if existing is not None:
@@ -568,144 +543,7 @@ class Package:
             self.close()
 
 
-def _check_sheet_name(name: str) -> None:
-    if (
-        not name
-        or len(name) > 31
-        or _SHEET_NAME_BAD.search(name)
-        or name.startswith("'")
-        or name.endswith("'")
-    ):
-        raise ValueError(f"not a valid sheet name: {name!r} (1-31 characters, none of []:*?/\\)")
-
-
 # --- the report sheet ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _ReportStyles:
-    header: int
-    link: int
-    quoted: int
-
-
-def _report_styles(styles: StylesEditor) -> _ReportStyles:
-    p = styles.p
-    fonts = styles.items("fonts")
-    base = fonts[0] if fonts else f'<{p}font><{p}sz val="11"/><{p}name val="Calibri"/></{p}font>'
-    body = re.sub(rf"<{p}(b|u|color)\b[^>]*/>", "", base)
-    start = body.index(">") + 1
-    if body.endswith("/>"):  # an empty <font/>: give it content
-        body, start = f"<{p}font></{p}font>", len(f"<{p}font>")
-    bold = styles.add("fonts", body[:start] + f"<{p}b/>" + body[start:])
-    link = styles.add("fonts", body[:start] + f'<{p}u/><{p}color rgb="FF0563C1"/>' + body[start:])
-    xf_id = ' xfId="0"' if styles.has("cellStyleXfs") else ""
-    xf = f'<{p}xf numFmtId="{{n}}" fontId="{{f}}" fillId="0" borderId="0"{xf_id}{{extra}}/>'
-    return _ReportStyles(
-        header=styles.add("cellXfs", xf.format(n=0, f=bold, extra=' applyFont="1"')),
-        link=styles.add("cellXfs", xf.format(n=0, f=link, extra=' applyFont="1"')),
-        quoted=styles.add("cellXfs", xf.format(n=49, f=0, extra=' applyNumberFormat="1" quotePrefix="1"')),
-    )
-
-
-def _display_width(value: Any) -> float:
-    text = value.text if isinstance(value, Link) else "" if value is None else str(value)
-    line = max(text.split("\n"), key=len) if text else ""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line[:200])
-
-
-def auto_widths(headers: Sequence[str], sample: Sequence[Sequence[Any]]) -> list[float]:
-    """Column widths in characters from the header and a sample of rows, within sensible bounds."""
-    widths = [_display_width(h) + 3 for h in headers]  # room for the filter button
-    for row in sample:
-        for j, value in enumerate(row[: len(widths)]):
-            widths[j] = max(widths[j], _display_width(value) + 1)
-    return [min(max(w, _MIN_WIDTH), _MAX_WIDTH) for w in widths]
-
-
-def _cell(ref: str, value: Any, styles: _ReportStyles, links: list[tuple[str, str]]) -> str:
-    kind = type(value)
-    # The common kinds first, by exact type: this runs for every cell of a 100,000-row report.
-    if kind is str:
-        text, style = value, ""
-    elif kind is int and -(2**53) < value < 2**53:
-        return f'<c r="{ref}"><v>{value}</v></c>'
-    elif value is None:
-        return ""
-    elif kind is bool:
-        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
-    elif kind is float and math.isfinite(value):
-        return f'<c r="{ref}"><v>{value!r}</v></c>'
-    elif isinstance(value, Link):
-        links.append((ref, value.location))
-        text, style = value.text, f' s="{styles.link}"'
-    elif isinstance(value, datetime):
-        text, style = value.isoformat(sep=" "), ""
-    elif isinstance(value, (date, time)):
-        text, style = value.isoformat(), ""
-    else:
-        text, style = str(value), ""  # a 19-digit int stays exact as text
-    if text.startswith(FORMULA_TRIGGERS):
-        style = f' s="{styles.quoted}"'
-    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
-    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{escape_text(text)}</t></is></c>'
-
-
-def report_sheet_xml(
-    headers: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    styles: _ReportStyles,
-    widths: Sequence[float] | None = None,
-) -> Iterator[bytes]:
-    """The worksheet part of a report: bold frozen header, widths, autofilter, internal links."""
-    rows = iter(rows)
-    sample = list(islice(rows, _WIDTH_SAMPLE))
-    if widths is None:
-        widths = auto_widths(headers, sample)
-    ncols = max(len(headers), 1)
-    letters = [column_letter(j) for j in range(max(ncols, max((len(r) for r in sample), default=0)))]
-    head = [
-        XML_DECL,
-        f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">',
-        '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
-        'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" '
-        'sqref="A2"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><cols>',
-    ]
-    head += [
-        f'<col min="{j + 1}" max="{j + 1}" width="{w:.2f}" customWidth="1"/>' for j, w in enumerate(widths)
-    ]
-    head.append('</cols><sheetData><row r="1">')
-    head += [
-        f'<c r="{letters[j]}1" s="{styles.header}" t="inlineStr"><is><t>{escape_text(h)}</t></is></c>'
-        for j, h in enumerate(headers)
-    ]
-    head.append("</row>")
-    yield "".join(head).encode("utf-8")
-
-    links: list[tuple[str, str]] = []
-    r = 1
-    buf: list[str] = []
-    for row in chain(sample, rows):
-        r += 1
-        if len(row) > len(letters):
-            letters += [column_letter(j) for j in range(len(letters), len(row))]
-        cells = "".join(_cell(f"{letters[j]}{r}", v, styles, links) for j, v in enumerate(row))
-        buf.append(f'<row r="{r}">{cells}</row>')
-        if len(buf) >= _CHUNK_ROWS:
-            yield "".join(buf).encode("utf-8")
-            buf.clear()
-    buf.append(f'</sheetData><autoFilter ref="A1:{letters[ncols - 1]}{r}"/>')
-    if links:
-        buf.append("<hyperlinks>")
-        buf += [
-            f'<hyperlink ref="{ref}" location="{escape_text(loc)}" display="{escape_text(ref)}"/>'
-            for ref, loc in links
-        ]
-        buf.append("</hyperlinks>")
-    buf.append(
-        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
-    )
-    yield "".join(buf).encode("utf-8")
 
 
 def put_report_sheet(
@@ -716,8 +554,8 @@ def put_report_sheet(
     widths: Sequence[float] | None = None,
 ) -> SheetRef:
     """Add or replace report sheet ``name`` in ``package`` (written when the package is saved)."""
-    styles = _report_styles(package.styles())
-    return package.set_sheet(name, lambda: report_sheet_xml(headers, rows, styles, widths))
+    styles = add_cell_styles(package.styles())
+    return package.set_sheet(name, lambda: sheet_xml(headers, rows, styles, widths))
 
 
 def add_sheet(

@@ -21,16 +21,17 @@ PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
-_PLAIN = re.compile(r'[^&<>"_\x00-\x1f\ufffe\uffff]*')  # nothing to escape: the common case
+_ILLEGAL = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+_PLAIN = re.compile(r'[^&<>"_\x00-\x1f\ud800-\udfff\ufffe\uffff]*')  # nothing to escape: the common case
 _ATTR = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _CHARREF = re.compile(r"&(#x[0-9A-Fa-f]+|#\d+|amp|lt|gt|quot|apos);")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
 
 def _excel_escape(match: re.Match[str]) -> str:
-    # Characters XML 1.0 cannot hold are written the way Excel writes them (_x000B_); a literal
-    # "_x0041_" is protected by escaping its underscore, or Excel would read it as "A".
+    # Characters XML 1.0 cannot hold are written the way Excel writes them (_x000B_), and so is CR,
+    # which XML allows but every parser reads back as LF, and a lone surrogate (UTF-8 cannot hold
+    # it); a literal "_x0041_" is protected by escaping its underscore, or Excel would read it as "A".
     return f"_x{ord(match.group(0)):04X}_"
 
 
