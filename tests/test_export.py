@@ -14,6 +14,7 @@ from batchops.catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, OPERAT
 from batchops.cli import run
 from batchops.export import AGENT_COLUMNS, CONTEXT_SHEET, INFO_SHEET, read_user_ids
 from batchops.secrets import MASK
+from batchops.sheets import read_table
 from batchops.sheets.table import STAMP_SHEET
 from batchops.validation import validate_file
 
@@ -185,6 +186,7 @@ def test_formula_like_values_come_back_neutralised(env, tmp_path, value):
         assert b"<f>" not in zf.read("xl/worksheets/sheet1.xml")
     line = csv_file.read_text(encoding="utf-8-sig").splitlines()[1]
     assert next(csv.reader([line]))[2] == "'" + value
+    assert read_table(csv_file).rows[0][2] == value  # the guard comes off when batchops reads it
 
 
 def test_read_user_ids(tmp_path):
@@ -208,3 +210,16 @@ def test_every_operation_has_an_export():
     from batchops.export import EXPORTS
 
     assert {op.name for op in EXPORTS.values() if op is not None} == set(OPERATIONS)
+
+
+def test_a_csv_export_validates_without_its_formula_guard(env, tmp_path):
+    # The CSV carries '-call back (so Excel shows text); read back, the remark is -call back again,
+    # not a remark with a ' the iSales server would refuse.
+    appointment = env.appointments(2)[0]
+    env.sandbox.state.data.appointments[2][appointment["appointId"]]["remark"] = "-call back"
+    target = tmp_path / "appointments.csv"
+    assert export("appointments", "--vdn", "2", "-o", str(target)) == 0
+    assert ",'-call back" in target.read_text(encoding="utf-8-sig")
+    report = validate_file(target)
+    record = next(r for r in report.records if r.texts.get("appointId") == appointment["appointId"])
+    assert record.texts["remark"] == "-call back" and record.valid

@@ -174,3 +174,20 @@ def test_content_decides_a_workbook_named_csv_is_read_as_xlsx(tmp_path):
     path = simple_xlsx(tmp_path / "export.csv", {1: ["id"], 2: ["7"]})
     table = read_table(path)
     assert (table.kind, table.rows) == ("xlsx", [["7"]])
+
+
+def test_the_writers_formula_guard_is_taken_off(csv_file):
+    # What write_csv makes of "=1+1", "-call back", "+86…", "@x", "'=x" and "\tx".
+    table = read_table(csv_file("id,remark\n'=1+1,'-call back\n'+8613800000000,'@x\n''=x,'\tx\n"))
+    assert table.rows == [["=1+1", "-call back"], ["+8613800000000", "@x"], ["'=x", "x"]]
+
+
+def test_an_apostrophe_before_anything_else_is_data(csv_file):
+    # Only the guard before a formula character is the writer's; '0012 is left for validation to name.
+    table = read_table(csv_file("id,remark\n'0012,'tis fine\n'',O'Brien\n"))
+    assert table.rows == [["'0012", "'tis fine"], ["''", "O'Brien"]]
+
+
+def test_a_guarded_header_reads_as_written(csv_file):
+    table = read_table(csv_file("'=id,name\n1,x\n"))
+    assert table.headers == ["=id", "name"]

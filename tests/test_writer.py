@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import subprocess
 import tracemalloc
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
 import pytest
+from python_calamine import CalamineWorkbook
 
 from batchops.sheets.writer import (
     SheetSpec,
@@ -19,6 +23,7 @@ from batchops.sheets.writer import (
     write_csv,
     write_xlsx,
 )
+from batchops.sheets.xlsx_package import Link, add_sheet
 
 ID19 = "1307145259662215123"
 
@@ -110,7 +115,94 @@ def test_csv_is_utf8_bom_crlf_and_neutralised(tmp_path: Path) -> None:
 
 
 def test_csv_guard_round_trips() -> None:
-    for text in ["=1", "+86", "-", "@", "\tx", "plain", "'quoted", ""]:
+    for text in ["=1", "+86", "-", "@", "\tx", "\rx", "plain", "'quoted", "", "'", "''", "'=x", "''-x", "'0012"]:
         assert restore_csv_text(neutralise_csv_text(text)) == text
     assert neutralise_csv_text("plain") == "plain"
     assert neutralise_csv_text("-1") == "'-1"
+    assert neutralise_csv_text("'=x") == "''=x"  # an apostrophe of the value's own is kept
+    assert neutralise_csv_text("'0012") == "'0012"
+
+
+def test_a_typed_apostrophe_means_text_only_before_a_formula_character() -> None:
+    assert restore_csv_text("'-call back") == "-call back"
+    assert restore_csv_text("''=x") == "'=x"
+    assert restore_csv_text("'0012") == "'0012"
+    assert restore_csv_text("'tis") == "'tis"
+
+
+def calamine_rows(path: Path, sheet: str) -> list[list[object]]:
+    """A sheet's values as calamine (the reader batchops uses) decodes them."""
+    return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
+
+
+AWKWARD = ["a\rb", "ctl\x01\x1f", "_x0041_", "lone \ud800", " lead", "trail ", "two\nlines", "&<>\"'", "李雷"]
+
+
+def test_awkward_text_reads_back_exactly(tmp_path: Path) -> None:
+    # CR and control characters as _xHHHH_, a literal _x0041_ protected, a lone surrogate escaped.
+    path = write_xlsx(tmp_path / "x.xlsx", [SheetSpec("S", ["v"], [[v] for v in AWKWARD])])
+    # A lone surrogate is not text UTF-8 can hold: written escaped, rather than failing the export.
+    expected = [v.replace("\ud800", "_xD800_") for v in AWKWARD]
+    assert [row[0] for row in calamine_rows(path, "S")[1:]] == expected
+
+
+def test_cell_types_in_text_and_other_columns(tmp_path: Path) -> None:
+    row = [5.0, 2.5, True, float("inf"), 2**60, None, 7]
+    path = write_xlsx(tmp_path / "x.xlsx", [SheetSpec("S", list("abcdefg"), [row, row], text_columns={0, 1})])
+    ws = openpyxl.load_workbook(path)["S"]
+    assert [c.value for c in ws[2]] == ["5", "2.5", True, "inf", str(2**60), None, 7]
+    assert [ws.cell(2, j).number_format for j in (1, 2, 7)] == ["@", "@", "General"]
+    assert ws.column_dimensions["A"].number_format == "@"  # typed later, a value stays text too
+
+
+def test_the_package_has_no_formula_and_no_shared_strings(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "x.xlsx", [SheetSpec("S", ["v"], [["=1+1"], [ID19]])])
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None
+        names = zf.namelist()
+        sheet = zf.read("xl/worksheets/sheet1.xml")
+    assert names[0] == "[Content_Types].xml" and "xl/sharedStrings.xml" not in names
+    assert b"<f>" not in sheet and b't="inlineStr"' in sheet
+
+
+def test_only_the_first_visible_sheet_is_selected(tmp_path: Path) -> None:
+    sheets = [SheetSpec("_stamp", ["k"], [], hidden=True), SheetSpec("Data", ["v"], []), info_sheet({})]
+    path = write_xlsx(tmp_path / "x.xlsx", sheets)
+    wb = openpyxl.load_workbook(path)
+    assert [bool(ws.sheet_view.tabSelected) for ws in wb] == [False, True, False]
+    assert wb.active.title == "Data" and wb["_stamp"].sheet_state == "hidden"
+
+
+def test_repeated_sheet_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="used twice"):
+        write_xlsx(tmp_path / "x.xlsx", [SheetSpec("Data", ["v"], []), SheetSpec("DATA", ["v"], [])])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_links_and_a_report_sheet_added_later(tmp_path: Path) -> None:
+    # apply writes its Results sheet into an exported workbook: the two writers must agree.
+    path = write_xlsx(tmp_path / "x.xlsx", [SheetSpec("Data", ["v"], [[Link("go", "Data", "A1")]])])
+    add_sheet(path, "Results", ["row", "status"], [[2, "ok"]])
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Data", "Results"] and wb["Data"]["A2"].hyperlink.location == "'Data'!A1"
+    with zipfile.ZipFile(path) as zf:
+        app = zf.read("docProps/app.xml").decode()
+    assert "<vt:i4>2</vt:i4>" in app and "<vt:lpstr>Results</vt:lpstr>" in app
+
+
+LIBREOFFICE_CSV = "csv:Text - txt - csv (StarCalc):44,34,76"
+"""Comma, double quotes, UTF-8."""
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_reads_every_cell_as_written(tmp_path: Path) -> None:
+    values = ["0012", ID19, "=1+1", "-call back", "+8613800000000", "@SUM(A1)", '=HYPERLINK("http://x","y")']
+    path = write_xlsx(tmp_path / "x.xlsx", [SheetSpec("Data", ["v", "n"], [[v, 1] for v in values])])
+    profile = (tmp_path / "profile").as_uri()
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", LIBREOFFICE_CSV,
+         "--outdir", str(tmp_path / "out"), str(path)],
+        check=True, capture_output=True, timeout=120,
+    )
+    with open(tmp_path / "out" / "x.csv", encoding="utf-8", newline="") as f:
+        assert list(csv.reader(f)) == [["v", "n"], *([v, "1"] for v in values)]

@@ -11,6 +11,9 @@ Decisions, so that a CSV reads the way the same sheet would in Excel:
   spanning three lines is still one row, and blank lines count (Excel shows them as empty rows).
 - Every value is text with surrounding whitespace stripped (``" 00123 "`` -> ``"00123"``; leading
   zeros stay); an empty value is ``None``.
+- The formula guard is taken off: ``'=1+1`` reads as ``=1+1`` and ``'-call back`` as ``-call back``,
+  so a CSV that batchops exported applies without adding a ``'`` to every such value; any other
+  leading ``'`` is kept (the rule and its reasons: ``batchops.sheets.writer``).
 - A record with more non-empty values than there are headers is an error (an unquoted comma);
   a shorter record is padded with ``None``.
 """
@@ -26,6 +29,7 @@ from typing import Any
 from batchops.errors import SheetError
 from batchops.sheets.shape import header_text, is_blank, too_many_rows, unlabelled_column
 from batchops.sheets.table import RawTable, column_letter
+from batchops.sheets.writer import CSV_GUARD, restore_csv_text
 
 DELIMITERS = ",;\t|"
 _SNIFF_SAMPLE = 64 * 1024
@@ -154,11 +158,11 @@ def _parse(path: Path, text: str, delimiter: str, skip_first: bool, max_rows: in
             if all(is_blank(v) for v in record):
                 continue
             header_row = number
-            texts = [header_text(v) for v in record]
+            texts = [header_text(_value(v)) for v in record]
             positions = [j for j, t in enumerate(texts) if t]
             headers = [texts[j] for j in positions]
             continue
-        values = [v.strip() for v in record]
+        values = [_value(v) for v in record]
         if not any(values):
             continue
         for j, v in enumerate(values):
@@ -186,6 +190,14 @@ def _parse(path: Path, text: str, delimiter: str, skip_first: bool, max_rows: in
         rows=rows,
         row_numbers=row_numbers,
     )
+
+
+def _value(raw: str) -> str:
+    """A value as read: stripped, the writer's formula guard taken off (stripped again: ``'\tx``)."""
+    value = raw.strip()
+    if value.startswith(CSV_GUARD):  # rare: the common path stays one strip
+        value = restore_csv_text(value).strip()
+    return value
 
 
 def _ragged(path: Path, number: int, values: list[str], n_headers: int, delimiter: str) -> SheetError:

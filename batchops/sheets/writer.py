@@ -10,11 +10,23 @@ Every cell is written so that a spreadsheet program cannot damage it:
   one starting with ``= + - @``, tab or CR also gets Excel's quote-prefix flag (what typing a leading
   apostrophe does), so it stays text even when the cell is edited; the text itself is unchanged and
   reads back exactly. A CSV has no cell types, so there such a value gets a leading ``'`` (the OWASP
-  advice); ``restore_csv_text`` takes it off again when batchops reads its own CSV back.
+  advice); the CSV reader takes it off again (see "The apostrophe rule" below).
 * CSV is UTF-8 with a BOM (so Excel picks the right encoding) and CRLF line ends (RFC 4180).
 
 Both writers write a temporary file next to the target and rename it, so a crash never leaves half a
 file behind, and keep memory flat whatever the row count: ``rows`` may be any iterator.
+
+The apostrophe rule (CSV only; the one place it is written down)
+-----------------------------------------------------------------
+A leading ``'`` in a CSV value is a *text marker* when what follows it, after any further
+apostrophes, starts with a formula character (``= + - @``, tab, CR): reading takes exactly one ``'``
+off (``'=1+1`` → ``=1+1``, ``'-call back`` → ``-call back``). Writing adds one ``'`` to exactly those
+values, so every value makes the round trip unchanged, a value that itself starts with ``'=`` too
+(``'=x`` is written ``''=x``). This is also what the apostrophe means to a person: Excel treats a
+typed leading ``'`` as "this is text", never as part of the value, so a user who types ``'-5`` into
+a CSV by hand means the text ``-5``. Any other leading ``'`` is data and is kept (``'0012`` stays
+``'0012``, which validation then names rather than guessing): only the spreadsheet's formula
+guard is taken off, never an apostrophe that could belong to the text.
 """
 
 from __future__ import annotations
@@ -73,13 +85,17 @@ def info_sheet(
 
 
 def neutralise_csv_text(text: str) -> str:
-    """``text`` with ``'`` put before it when a spreadsheet would read it as a formula."""
-    return CSV_GUARD + text if text.startswith(FORMULA_TRIGGERS) else text
+    """``text`` with ``'`` put before it when a spreadsheet would read it as a formula.
+
+    A text of apostrophes before a formula character gets one more, so that ``restore_csv_text``
+    gives back exactly ``text`` (see "The apostrophe rule" in the module docstring).
+    """
+    return CSV_GUARD + text if text.lstrip(CSV_GUARD).startswith(FORMULA_TRIGGERS) else text
 
 
 def restore_csv_text(text: str) -> str:
-    """Undo ``neutralise_csv_text``: drop a ``'`` that stands before a formula character."""
-    if text.startswith(CSV_GUARD) and text[1:].startswith(FORMULA_TRIGGERS):
+    """Undo ``neutralise_csv_text``: drop the one ``'`` that marks a formula-like value as text."""
+    if text.startswith(CSV_GUARD) and text.lstrip(CSV_GUARD).startswith(FORMULA_TRIGGERS):
         return text[1:]
     return text
 
