@@ -18,7 +18,7 @@ from .readers import Record as CurrentRecord
 from .readers import RecordReader, blockers
 from .report import Record
 
-__all__ = ["Current", "FieldChange", "before_values", "field_changes", "is_no_change", "read_current"]
+__all__ = ["Current", "FieldChange", "aread_one", "before_values", "field_changes", "is_no_change", "read_current", "read_one"]
 
 ReadProgress = Callable[[int, int], None]
 """``on_read(done, total)``: records read so far, of how many."""
@@ -69,12 +69,7 @@ def read_current(client: Any, op: Operation, records: Sequence[Record], *, concu
         return found
 
     def read(record: Record) -> Current:
-        try:
-            return Current(reader.read(op, record.texts))
-        except (AuthError, ConfigError):
-            raise
-        except (BatchopsError, ValueError) as exc:  # one unreadable record must not stop the others
-            return Current(None, str(exc) or type(exc).__name__)
+        return read_one(reader, op, record)
 
     # The first read alone: it fills the reader's caches (one listing of every route) for the others.
     found[records[0].row] = read(records[0])
@@ -95,6 +90,27 @@ def read_current(client: Any, op: Operation, records: Sequence[Record], *, concu
         raise
     pool.shutdown(wait=True)
     return found
+
+
+def read_one(reader: RecordReader, op: Operation, record: Record) -> Current:
+    """Read one row's record. A failed read is reported in ``Current.error``; an ``AuthError`` or a
+    ``ConfigError`` propagates, as every other read would fail the same way."""
+    try:
+        return Current(reader.read(op, record.texts))
+    except (AuthError, ConfigError):
+        raise
+    except (BatchopsError, ValueError) as exc:  # one unreadable record must not stop the others
+        return Current(None, str(exc) or type(exc).__name__)
+
+
+async def aread_one(reader: RecordReader, op: Operation, record: Record) -> Current:
+    """``read_one`` from asyncio (``apply`` reads each record just before its update)."""
+    try:
+        return Current(await reader.aread(op, record.texts))
+    except (AuthError, ConfigError):
+        raise
+    except (BatchopsError, ValueError) as exc:
+        return Current(None, str(exc) or type(exc).__name__)
 
 
 def field_changes(op: Operation, texts: Mapping[str, str], current: Mapping[str, str]) -> list[FieldChange]:

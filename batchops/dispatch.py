@@ -6,7 +6,9 @@ bench/RESULTS.dispatch.md against threads sharing an ``httpx.Client`` and a plai
 Callbacks, both called in the event-loop thread, one at a time, never concurrently with each other:
 
 - ``on_start(key)`` just before the call for ``key`` is sent (the journal records "in flight" here);
-- ``on_result(key, result)`` as each call finishes, in completion order (the journal commits the row here).
+- ``on_result(key, result)`` as each call finishes, in completion order (the journal commits the row here);
+- ``prepare(key)``, awaited before ``on_start`` within the same concurrency limit: True sends the call, False
+  skips it (the caller accounts for it). ``apply`` reads a record's current values here, just before its update.
 
 Stopping: ``stop()`` (from any thread, or a callback), Ctrl-C in ``run()``, a ``KeyboardInterrupt`` raised in a
 callback, the client's retry budget running out, or an exception from a callback or from the client (an
@@ -22,7 +24,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -97,6 +99,7 @@ class Dispatcher(Generic[K]):
         rate: float | None = None,
         on_start: Callable[[K], None] | None = None,
         on_result: Callable[[K, CallResult], None] | None = None,
+        prepare: Callable[[K], Awaitable[bool]] | None = None,
     ) -> None:
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}, not {concurrency}")
@@ -107,6 +110,7 @@ class Dispatcher(Generic[K]):
         self.rate = rate
         self.on_start = on_start
         self.on_result = on_result
+        self.prepare = prepare
         self._stop_reason: StopReason | None = None
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -233,7 +237,14 @@ class Dispatcher(Generic[K]):
                     self._iter_error = exc
                 self._fail(exc)
                 return
-            if interval:
+            if self.prepare is not None and not self.stopping:
+                go = await self._prepare(key)
+                if go is None:  # preparing failed or was interrupted: the call is not sent
+                    self._held.append((index, key))
+                    return
+                if not go:
+                    continue  # the caller decided not to send it (and accounted for it)
+            if interval:  # the rate limits the calls sent, so it is applied after a skip is decided
                 assert self._loop is not None
                 start_at = max(self._next_start, self._loop.time())
                 self._next_start = start_at + interval
@@ -251,6 +262,17 @@ class Dispatcher(Generic[K]):
             self._deliver(key, result)
             if self.sender.budget_exhausted:
                 self.stop(StopReason.BUDGET)
+
+    async def _prepare(self, key: K) -> bool | None:
+        """Await ``prepare``: True to send, False to skip; None (and a stop) if it raised."""
+        assert self.prepare is not None
+        try:
+            return await self.prepare(key)
+        except KeyboardInterrupt:
+            self.stop(StopReason.INTERRUPTED)
+        except Exception as exc:
+            self._fail(exc)
+        return None
 
     def _start(self, key: K) -> bool:
         """Call ``on_start``; False (and a stop) if it raised, so the call is not sent."""

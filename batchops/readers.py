@@ -33,6 +33,8 @@ Progress: the list readers take ``on_progress(done, total)`` (``total`` None whe
 
 from __future__ import annotations
 
+import asyncio
+
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -450,9 +452,12 @@ def _page_size(page_size: int) -> int:
 # --- silence rules -------------------------------------------------------------------------------------
 
 
-def _query_silence_rule(client: Client, silence_id: str) -> Record | None:
-    body = _answer(_send(client, "c1", "POST", SILENCE_RULE_PATH, {"silence_id": silence_id}),
-                   "querySilenceRule")
+def _silence_rule_call(silence_id: str) -> PreparedCall:
+    return PreparedCall("c1", "POST", SILENCE_RULE_PATH, {"silence_id": silence_id})
+
+
+def _silence_rule_answer(result: CallResult, silence_id: str) -> Record | None:
+    body = _answer(result, "querySilenceRule")
     if not _ok(body, ("resultCode",), SQM_OK):
         return None
     data = body.get("data")
@@ -462,6 +467,10 @@ def _query_silence_rule(client: Client, silence_id: str) -> Record | None:
         return None
     record = silence_rule_record(data)
     return record if record["silence_id"] == silence_id or not record["silence_id"] else None
+
+
+def _query_silence_rule(client: Client, silence_id: str) -> Record | None:
+    return _silence_rule_answer(client.send(_silence_rule_call(silence_id)), silence_id)
 
 
 def iter_silence_rules(client: Client, page_size: int = DEFAULT_PAGE_SIZE, *, keyword: str | None = None,
@@ -534,9 +543,12 @@ def iter_appointments(client: Client, vdn_id: int | str, page_size: int = DEFAUL
 # --- agent settings ------------------------------------------------------------------------------------
 
 
-def _query_agent_setting(client: Client, user_id: str) -> Record | None:
-    body = _answer(_send(client, "c1", "POST", AGENT_SETTINGS_QUERY_PATH, {"userId": user_id}),
-                   "agentsettings/query")
+def _agent_setting_call(user_id: str) -> PreparedCall:
+    return PreparedCall("c1", "POST", AGENT_SETTINGS_QUERY_PATH, {"userId": user_id})
+
+
+def _agent_setting_answer(result: CallResult) -> Record | None:
+    body = _answer(result, "agentsettings/query")
     if not _ok(body, ("returnCode",), C1_OK):
         return None
     data = body.get("data")
@@ -545,6 +557,10 @@ def _query_agent_setting(client: Client, user_id: str) -> Record | None:
     if not isinstance(data, Mapping) or not data.get("id"):
         return None
     return agent_setting_record(data)
+
+
+def _query_agent_setting(client: Client, user_id: str) -> Record | None:
+    return _agent_setting_answer(client.send(_agent_setting_call(user_id)))
 
 
 def read_agent_settings(client: Client, user_ids: Iterable[str], *,
@@ -586,10 +602,19 @@ class RecordReader:
         if op.name == APPOINTMENT.name:
             return self._appointment(_key(key_texts, "vdnId"), _key(key_texts, "appointId"))
         if op.name == AGENT_SETTINGS.name:
-            record = _query_agent_setting(self.client, _key(key_texts, "userId"))
-            wanted = text_of(key_texts.get("id"))
-            return record if record is not None and (not wanted or record["id"] == wanted) else None
+            return _same_setting(_query_agent_setting(self.client, _key(key_texts, "userId")), key_texts)
         raise ValueError(f"no read call is known for the operation {op.name!r}")
+
+    async def aread(self, op: Operation, key_texts: Mapping[str, str]) -> Record | None:
+        """``read`` from asyncio: a one-record query goes out as an async call (``Client.asend``); reads
+        answered from a listing (routes, appointments) run ``read`` in a thread, which lists once."""
+        if op.name == SILENCE_RULE.name:
+            silence_id = _key(key_texts, "silence_id")
+            return _silence_rule_answer(await self.client.asend(_silence_rule_call(silence_id)), silence_id)
+        if op.name == AGENT_SETTINGS.name:
+            result = await self.client.asend(_agent_setting_call(_key(key_texts, "userId")))
+            return _same_setting(_agent_setting_answer(result), key_texts)
+        return await asyncio.to_thread(self.read, op, key_texts)
 
     def _route(self, route_id: str) -> Record | None:
         if self._routes is None:
@@ -616,6 +641,12 @@ class RecordReader:
                 index = {r["appointId"]: r for r in iter_appointments(self.client, vdn_id)}
                 self._appointments[vdn_id] = index
         return index.get(appoint_id)
+
+
+def _same_setting(record: Record | None, key_texts: Mapping[str, str]) -> Record | None:
+    """The user's settings record, if it is the one the row names by ``id`` (when the row names one)."""
+    wanted = text_of(key_texts.get("id"))
+    return record if record is not None and (not wanted or record["id"] == wanted) else None
 
 
 def _key(key_texts: Mapping[str, str], name: str) -> str:

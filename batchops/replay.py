@@ -16,7 +16,7 @@ write) and keeps ``--concurrency`` an upper bound on the calls in flight.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -71,8 +71,6 @@ class ApplyOptions:
     operator: str | None = None
     read_before: bool = False
     """Read each record before sending it: before-values into the journal; unchanged rows skipped."""
-    read_chunk: int | None = None
-    """Rows read, then sent, per chunk when ``read_before``; default ``max(READ_CHUNK_MIN, 32 × concurrency)``."""
 
 
 @dataclass
@@ -121,7 +119,6 @@ class ApplyOutcome:
 
 ProgressCallback = Callable[[RowResult], None]
 
-READ_CHUNK_MIN = 256
 NO_CHANGE_MESSAGE = "no change"
 NO_CHANGE_REASON = "no-change"
 
@@ -286,40 +283,21 @@ class Replay:
         return self.client
 
     def _send_reading(self, calls: list[tuple[int, PreparedCall]]) -> DispatchReport[int]:
-        """Read, then send, chunk by chunk; skip rows that change nothing. One report for every chunk."""
-        from .current import read_current
+        """Send with each record read just before its update, in the same workers and concurrency limit.
+
+        The read gives the journal its before-values and skips a row that would change nothing; reads and
+        updates of different rows overlap instead of running in separate passes.
+        """
+        from .current import aread_one
         from .readers import RecordReader
 
-        client = self._client()
-        reader = RecordReader(client)
-        size = self.options.read_chunk or max(READ_CHUNK_MIN, 32 * self.options.concurrency)
-        total: DispatchReport[int] = DispatchReport()
+        reader = RecordReader(self._client())
         by_row = {r.row: r for r in self.report.valid_records}
-        for start in range(0, len(calls), size):
-            chunk = calls[start:start + size]
-            rest = [row for row, _ in calls[start + size:]]
-            try:
-                current = read_current(client, self.op, [by_row[row] for row, _ in chunk],
-                                       concurrency=self.options.concurrency, reader=reader)
-            except KeyboardInterrupt:
-                total.stop_reason = StopReason.INTERRUPTED
-                total.unsent.extend([row for row, _ in chunk] + rest)
-                break
-            except BatchopsError as exc:  # credentials or settings: every call would fail the same way
-                total.stop_reason, total.error = StopReason.ERROR, exc
-                total.unsent.extend([row for row, _ in chunk] + rest)
-                break
-            part = self._dispatch([(row, call) for row, call in chunk if not self._unchanged(row, current[row])])
-            total.sent += part.sent
-            total.finished += part.finished
-            total.errored.extend(part.errored)
-            total.unsent.extend(part.unsent)
-            total.elapsed += part.elapsed
-            if part.stop_reason is not None:
-                total.stop_reason, total.error = part.stop_reason, part.error
-                total.unsent.extend(rest)
-                break
-        return total
+
+        async def prepare(row: int) -> bool:
+            return not self._unchanged(row, await aread_one(reader, self.op, by_row[row]))
+
+        return self._dispatch(calls, prepare=prepare)
 
     def _unchanged(self, row: int, current: Any) -> bool:
         """Keep the row's before-values; True (and the row recorded ``skipped``) when it changes nothing."""
@@ -339,11 +317,12 @@ class Replay:
                                reason=NO_CHANGE_REASON))
         return True
 
-    def _dispatch(self, calls: list[tuple[int, PreparedCall]]) -> Any:
+    def _dispatch(self, calls: list[tuple[int, PreparedCall]],
+                  prepare: Callable[[int], Awaitable[bool]] | None = None) -> Any:
         self._client()
         dispatcher: Dispatcher[int] = Dispatcher(self.client, concurrency=self.options.concurrency,
                                                  rate=self.options.rate, on_start=self._on_start,
-                                                 on_result=self._on_result)
+                                                 on_result=self._on_result, prepare=prepare)
         return dispatcher.run(calls)
 
     def _on_start(self, row: int) -> None:
