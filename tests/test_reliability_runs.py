@@ -200,7 +200,7 @@ def test_total_outage_stops_on_the_retry_budget_without_hammering(where, sandbox
     use_sandbox(monkeypatch, sandbox)
     path, ids = settings_workbook(tmp_path / "agents.xlsx", sandbox, 200)
     if where == "everything":  # the token call fails too: no update ever leaves
-        sandbox.set_faults(error_rate=1.0)
+        sandbox.set_faults(error_rate=1.0, token_faults=True)
     else:
         sandbox.queue_fault("error", count=1_000_000, path_contains="agentsettings/update")
     journal = tmp_path / "j.sqlite3"
