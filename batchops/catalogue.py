@@ -26,6 +26,10 @@ MAX_NUMBERS_PER_LIST = 5
 INT32_MAX = 2_147_483_647
 REMARK_MAX_LENGTH = 200
 """The iSales page names error 02000003 (too long) but no length; 200 is batchops' conservative cap."""
+RULE_NAME_MAX_LENGTH = 200
+"""The silence-rule page gives no length for 规则名称; 200 is batchops' conservative cap."""
+EPOCH_MS_FLOOR = 100_000_000_000
+"""Epoch milliseconds from here up (1973-03-03): a smaller number is seconds sent by mistake."""
 REMARK_FORBIDDEN = "<>'\""
 """Characters the iSales server rejects with 02000002 (invalid characters)."""
 
@@ -105,7 +109,8 @@ class Field:
         elif self.kind is Kind.ID_LIST:
             parts.append("IDs separated by commas")
         elif self.kind is Kind.ID:
-            parts.append("an ID typed as text (format the column as Text so Excel keeps every digit)")
+            parts.append("an ID typed as text (format the column as Text so Excel keeps every digit)"
+                         + (f", at most {self.max_length} characters" if self.max_length else ""))
         elif self.kind is Kind.CODE:
             parts.append("one of " + ", ".join(f"{c.value} ({c.label})" for c in self.choices))
         elif self.kind is Kind.INTEGER:
@@ -291,8 +296,9 @@ CALLED_ROUTE = Operation(
               choices=(Choice("1", "skill queue"), Choice("3", "IVR")),
               aliases=("device type", "设备类型"), example="1"),
         Field("deviceId", Kind.INTEGER, "Skill queue ID or IVR ID.", required=True, as_int=True,
-              minimum=0, maximum=INT32_MAX, aliases=("device id", "设备ID"), example="1",
-              note="The page says Integer; batchops takes 0 to 2147483647 (a 32-bit integer)."),
+              minimum=1, maximum=INT32_MAX, aliases=("device id", "设备ID"), example="1",
+              note="The page says Integer; skill queue and IVR IDs start at 1, so batchops takes 1 to "
+                   "2147483647 (a 32-bit integer)."),
     ),
 )
 
@@ -310,16 +316,19 @@ APPOINTMENT = Operation(
     fields=(
         Field("vdnId", Kind.INTEGER, "VCC ID (part of the URL).", required=True, minimum=1, maximum=9999,
               in_url=True, aliases=("vdn", "vdn id", "vccId"), example="1"),
-        Field("appointId", Kind.ID, "ID of the reservation task.", required=True,
-              aliases=("appointment id", "预约ID"), example="174729926098016859445364892091"),
+        Field("appointId", Kind.ID, "ID of the reservation task.", required=True, max_length=64,
+              aliases=("appointment id", "预约ID"), example="174729926098016859445364892091",
+              note="The page gives no length; IDs are about 30 digits, batchops takes at most 64 characters."),
         Field("userAccount", Kind.TEXT, "Business account of the agent.", max_length=100,
               aliases=("user account", "业务账号"), example="agent001",
               note="No length on the page; 100 as for accountCode in queryAgentInfo."),
         Field("workNo", Kind.INTEGER, "Agent ID (workNo).", minimum=101, maximum=59999,
               aliases=("work no", "agent id", "工号"), example="125",
               note="Sent as a string, as the page types it; 101 to 59999 per queryAgentInfo."),
-        Field("appointTime", Kind.TIMESTAMP_MS, "Reservation time.", minimum=0,
-              aliases=("appoint time", "预约时间"), example="2026-12-01 09:30"),
+        Field("appointTime", Kind.TIMESTAMP_MS, "Reservation time.", minimum=EPOCH_MS_FLOOR,
+              aliases=("appoint time", "预约时间"), example="2026-12-01 09:30",
+              note="Epoch milliseconds; a value under 10^11 (before 1973-03-03) would be seconds sent by "
+                   "mistake, so batchops refuses it."),
         Field("remark", Kind.TEXT, "Remarks of the reservation task.", max_length=REMARK_MAX_LENGTH,
               forbidden=REMARK_FORBIDDEN, aliases=("remarks", "备注"), example="Call back after 9",
               note="The page gives no length; batchops caps remarks at 200 characters."),
@@ -341,8 +350,9 @@ SILENCE_RULE = Operation(
         Field("silence_id", Kind.ID, "静默规则标识 Silence rule ID.", required=True,
               body_path=("setting", "silence_id"), aliases=("静默规则标识", "silence rule id"),
               example="922988537635147776"),
-        Field("name", Kind.TEXT, "规则名称 Rule name.", required=True, max_length=None,
-              body_path=("setting", "name"), aliases=("规则名称", "rule name"), example="test35444"),
+        Field("name", Kind.TEXT, "规则名称 Rule name.", required=True, max_length=RULE_NAME_MAX_LENGTH,
+              body_path=("setting", "name"), aliases=("规则名称", "rule name"), example="test35444",
+              note="The page gives no length; batchops caps rule names at 200 characters."),
         Field("score", Kind.INTEGER, "规则分数 Rule score.", required=True, as_int=True, minimum=1,
               maximum=100, body_path=("setting", "score"), aliases=("规则分数", "rule score"), example="4"),
         Field("seconds", Kind.INTEGER, "连续静默秒数 Seconds of continuous silence.", required=True,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .catalogue import LIST_KINDS, Field, Kind, Operation
+from .catalogue import EPOCH_MS_FLOOR, LIST_KINDS, Field, Kind, Operation
 
 EXACT_DIGITS = 15
 """Excel keeps 15 significant digits of a number; a whole number from 10**15 up may have been rounded."""
@@ -33,7 +33,7 @@ _DIGITS = re.compile(r"^\d+$")
 _LIST_SPLIT = re.compile(r"[,，]")
 _DATETIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M",
                      "%Y%m%d %H:%M:%S", "%Y%m%d %H:%M", "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M")
-MS_THRESHOLD = 100_000_000_000
+MS_THRESHOLD = EPOCH_MS_FLOOR
 """Epoch values from here up are milliseconds (year 5138 in seconds, 1973 in milliseconds)."""
 
 

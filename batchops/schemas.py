@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 
 import pandas as pd
@@ -38,6 +39,9 @@ def _checks_for(fld: Field) -> list[pa.Check]:
     kind = fld.kind
     if kind is Kind.ID:
         checks.append(_series_check("id_format", lambda s: ~s.str.contains(r"[\s,]", regex=True)))
+        if fld.max_length:
+            n_id = fld.max_length
+            checks.append(_series_check("too_long", lambda s: s.str.len() <= n_id))
     if kind is Kind.NUMBER:
         n = fld.max_length
         checks.append(_series_check("too_long", lambda s: s.str.len() <= n))
@@ -208,7 +212,9 @@ def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
         return f"{shown} is not a whole number; {fld.name} takes {fld.rules()}."
     if code == "out_of_range":
         if fld.kind in (Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S):
-            return f"{shown} is before 1970; {fld.name} takes a date-time after 1970."
+            floor = (fld.minimum or 0) / (1000 if fld.kind is Kind.TIMESTAMP_MS else 1)
+            day = datetime.fromtimestamp(floor, timezone.utc).date().isoformat()
+            return f"{shown} is before {day}; {fld.name} takes a date-time from {day} on."
         return f"{shown} is outside the range; {fld.name} takes {fld.rules()}."
     if code == "forbidden_chars":
         found = sorted({ch for ch in value if ch in fld.forbidden})
