@@ -19,14 +19,15 @@ from datetime import datetime, timezone
 from typing import BinaryIO
 
 from .sheet_xml import CellStyles, add_cell_styles, check_sheet_name
+from .xlsx_package import FAST_LEVEL
 from .xmltext import CT_NS, MAIN_NS, MINIMAL_STYLES, PKG_REL_NS, REL_NS, XML_DECL, StylesEditor, escape_text
 from .zipraw import RawZipWriter
 
 __all__ = ["BookSheet", "write_book"]
 
-SHEET_LEVEL = 1
-"""Deflate level of the worksheet parts: several times faster than level 6 for a file about a
-third larger (Excel compresses it again on its first save)."""
+SHEET_LEVEL = FAST_LEVEL
+"""Deflate level of the worksheet parts, as for report sheets: for 60,000 agents 0.12 s less than
+level 6 for a file 20% larger (Excel compresses it again on its first save)."""
 
 _RT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
 _CT = "application/vnd.openxmlformats-officedocument."
