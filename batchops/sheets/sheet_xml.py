@@ -43,6 +43,7 @@ __all__ = [
     "auto_widths",
     "check_sheet_name",
     "is_formula_like",
+    "plain_text",
     "sheet_xml",
 ]
 
@@ -189,6 +190,13 @@ def _number_text(value: float) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_INT:
         return str(int(value))
     return str(value)
+
+
+def plain_text(value: Any) -> str:
+    """``value`` as a person would type it in a cell (a CSV's text, a Text column's content)."""
+    if isinstance(value, float):
+        return _number_text(value)
+    return value if type(value) is str else _other_text(value)
 
 
 def _cell(ref: str, value: Any, text_column: bool, attrs: _Attrs, links: list[tuple[str, str]]) -> str:

@@ -1,4 +1,4 @@
-"""Streaming writers for exports and stand-alone reports: xlsx (xlsxwriter, constant memory) and CSV.
+"""Streaming writers for exports and stand-alone reports: xlsx (generated directly, see xlsx_book) and CSV.
 
 Every cell is written so that a spreadsheet program cannot damage it:
 
@@ -36,11 +36,10 @@ import os
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from .sheet_xml import FORMULA_TRIGGERS, CellStyles, sheet_xml
+from .sheet_xml import FORMULA_TRIGGERS, CellStyles, plain_text, sheet_xml
 from .xlsx_book import BookSheet, write_book
 
 __all__ = [
@@ -55,8 +54,6 @@ __all__ = [
 
 CSV_GUARD = "'"
 """Put before a CSV value that a spreadsheet would take for a formula."""
-
-_EXACT_INT = 2**53  # beyond this a float cannot hold every integer: keep such numbers as text
 
 
 @dataclass(frozen=True)
@@ -98,16 +95,6 @@ def restore_csv_text(text: str) -> str:
     if text.startswith(CSV_GUARD) and text.lstrip(CSV_GUARD).startswith(FORMULA_TRIGGERS):
         return text[1:]
     return text
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_INT:
-        return str(int(value))
-    return str(value)
 
 
 def _atomic(path: Path, write: Callable[[str], None]) -> Path:
@@ -175,8 +162,8 @@ def write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[A
         if isinstance(value, bool):
             return "TRUE" if value else "FALSE"
         if isinstance(value, (int, float)):
-            return _as_text(value)  # a number is not a formula, even when negative
-        return neutralise_csv_text(_as_text(value))
+            return plain_text(value)  # a number is not a formula, even when negative
+        return neutralise_csv_text(plain_text(value))
 
     def write(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8-sig", newline="") as f:
