@@ -21,17 +21,20 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, RetryError, Retrying
 from tenacity.wait import wait_random_exponential
 
-from .auth import AkSkAuth, TokenAuth
 from . import __version__
+from .auth import AkSkAuth, TokenAuth
 from .calls import CallResult, Family, PreparedCall
 from .errors import AuthError
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs Python 3.11
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +134,7 @@ def to_result(response: httpx.Response, *, attempts: int, elapsed: float, error:
     """Turn an answer into a ``CallResult``: parsed JSON in ``body`` when it is JSON, never an exception."""
     try:
         text = response.text
-    except Exception:  # an unknown charset: keep what can be read
+    except Exception:  # noqa: BLE001 - an unknown charset, whatever it raises: keep what can be read
         text = response.content.decode("utf-8", errors="replace")
     body: Any = None
     if text:
@@ -338,7 +341,8 @@ class Client:
     def _log_retry(self, state: RetryCallState) -> None:
         outcome = state.outcome
         assert outcome is not None
-        why = _describe_exception(outcome.exception()) if outcome.failed else f"HTTP {outcome.result().status_code}"
+        exc = outcome.exception()  # None exactly when the attempt did not fail
+        why = _describe_exception(exc) if exc is not None else f"HTTP {outcome.result().status_code}"
         call = state.args[1] if len(state.args) > 1 else None
         where = f"{call.method} {call.path}" if isinstance(call, PreparedCall) else "call"
         sleep = state.next_action.sleep if state.next_action else 0.0
@@ -465,13 +469,13 @@ class Client:
         for client in clients:
             await client.aclose()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    async def __aenter__(self) -> Client:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

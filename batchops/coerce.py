@@ -119,7 +119,7 @@ class _Bad(Exception):
 Warning_ = tuple[str, str] | None
 
 
-def _number_as_digits(fld: Field, value: float | int) -> str:
+def _number_as_digits(fld: Field, value: float) -> str:
     """A number cell in a digits column: its exact digits, or an error when Excel may have changed it."""
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -139,7 +139,7 @@ def _what(fld: Field) -> str:
     return "ID" if fld.kind in (Kind.ID, Kind.ID_LIST) else "number"
 
 
-def show_number(value: float | int) -> str:
+def show_number(value: float) -> str:
     """A number as Excel would show it in a General cell (1.30714525966221E+18)."""
     if isinstance(value, int) and abs(value) < EXACT_LIMIT:
         return str(value)
@@ -167,10 +167,10 @@ def _not_text(fld: Field, raw: Any) -> None:
 
 def _number_warning(fld: Field) -> Warning_:
     if fld.kind in LIST_KINDS:
-        return ("number_cell", "stored as a number: if several values were typed with commas, Excel may "
-                               "have joined them, and leading zeros are lost; format the column as Text.")
-    return ("number_cell", "stored as a number, so a leading zero would have been lost; "
-                           "format the column as Text if this value should start with 0.")
+        return ("number_cell", ("stored as a number: if several values were typed with commas, Excel may "
+                                "have joined them, and leading zeros are lost; format the column as Text."))
+    return ("number_cell", ("stored as a number, so a leading zero would have been lost; "
+                            "format the column as Text if this value should start with 0."))
 
 
 def _digits(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:

@@ -232,7 +232,7 @@ class Dispatcher(Generic[K]):
                 index, (key, call) = next(iterator)
             except StopIteration:
                 return
-            except Exception as exc:  # the caller's iterable broke: stop, finish, then raise it
+            except Exception as exc:  # noqa: BLE001 - the caller's iterable broke: stop, finish, then raise it
                 if self._iter_error is None:
                     self._iter_error = exc
                 self._fail(exc)
@@ -255,7 +255,7 @@ class Dispatcher(Generic[K]):
             report.sent += 1
             try:
                 result = await self.sender.asend(call)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure stops the run and goes in the report
                 report.errored.append(key)
                 self._fail(exc)
                 return
@@ -270,7 +270,7 @@ class Dispatcher(Generic[K]):
             return await self.prepare(key)
         except KeyboardInterrupt:
             self.stop(StopReason.INTERRUPTED)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure stops the run and goes in the report
             self._fail(exc)
         return None
 
@@ -283,7 +283,7 @@ class Dispatcher(Generic[K]):
         except KeyboardInterrupt:
             self.stop(StopReason.INTERRUPTED)
             return False
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure stops the run and goes in the report
             self._fail(exc)
             return False
         return True
@@ -307,7 +307,7 @@ class Dispatcher(Generic[K]):
             self.on_result(key, result)
         except KeyboardInterrupt:
             self.stop(StopReason.INTERRUPTED)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure stops the run and goes in the report
             self._fail(exc)
 
 

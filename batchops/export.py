@@ -195,9 +195,9 @@ def export_records(op: Operation, records: Iterable[Record], path: str | Path, *
     context_headers, context_rows = _context(op, rows, zone)
     facts = [("exported from", source), ("read call", _read_call(op)), ("exported at", _now()),
              ("operation", f"{op.name} ({op.api})"), *info, ("rows", str(len(rows))),
-             ("how to use", f"Edit the sheet '{data_sheet_name(op)}' and check it with `batchops validate FILE`, "
-                            f"`batchops plan FILE`, then `batchops apply FILE`. Empty cells are not sent. "
-                            f"The sheets '{CONTEXT_SHEET}' and '{INFO_SHEET}' are for reading only."),
+             ("how to use", (f"Edit the sheet '{data_sheet_name(op)}' and check it with `batchops validate FILE`, "
+                             f"`batchops plan FILE`, then `batchops apply FILE`. Empty cells are not sent. "
+                             f"The sheets '{CONTEXT_SHEET}' and '{INFO_SHEET}' are for reading only.")),
              ("made by", f"batchops {__version__}")]
     sheets = [
         SheetSpec(data_sheet_name(op), list(op.columns), _counted(data_rows, len(data_rows), on_progress)),

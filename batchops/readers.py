@@ -34,7 +34,6 @@ Progress: the list readers take ``on_progress(done, total)`` (``total`` None whe
 from __future__ import annotations
 
 import asyncio
-
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -300,9 +299,10 @@ def blockers(op: Operation, current: Mapping[str, str]) -> list[str]:
         editable = text_of(facts.get("editable"))
         if editable in NOT_EDITABLE:
             found.append(f"the called route {current.get('id', '')} cannot be edited (editable={editable})")
-    elif op is APPOINTMENT or op.name == APPOINTMENT.name:
-        if text_of(facts.get("callType")) == AUTOMATIC_CALL_TYPE:
-            found.append(f"the appointment {current.get('appointId', '')} is automatic: cannot be modified")
+    elif (op is APPOINTMENT or op.name == APPOINTMENT.name) and (
+        text_of(facts.get("callType")) == AUTOMATIC_CALL_TYPE
+    ):
+        found.append(f"the appointment {current.get('appointId', '')} is automatic: cannot be modified")
     return found
 
 
@@ -497,9 +497,8 @@ def iter_silence_rules(client: Client, page_size: int = DEFAULT_PAGE_SIZE, *, ke
 
     ids = [text_of(item.get("silence_id")) for item in _paged(fetch, size, lambda i: text_of(i.get("silence_id")),
                                                              None)]
-    done = 0
-    for record in _map(lambda sid: _query_silence_rule(client, sid), ids, concurrency):
-        done += 1
+    records = _map(lambda sid: _query_silence_rule(client, sid), ids, concurrency)
+    for done, record in enumerate(records, start=1):
         if on_progress is not None:
             on_progress(done, len(ids))
         if record is not None:
@@ -568,9 +567,8 @@ def read_agent_settings(client: Client, user_ids: Iterable[str], *,
                         on_progress: Progress | None = None) -> Iterator[tuple[str, Record | None]]:
     """One agentsettings/query per user, in the order given: ``(user_id, record)``, None when it has none."""
     users = [u.strip() for u in user_ids if u and u.strip()]
-    done = 0
-    for user_id, record in zip(users, _map(lambda u: _query_agent_setting(client, u), users, concurrency)):
-        done += 1
+    records = _map(lambda u: _query_agent_setting(client, u), users, concurrency)
+    for done, (user_id, record) in enumerate(zip(users, records), start=1):
         if on_progress is not None:
             on_progress(done, len(users))
         yield user_id, record

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cache
 
 import pandas as pd
 import pandera.pandas as pa
@@ -110,7 +110,7 @@ def _rule_check(rule: NotAfter | OneOf) -> pa.Check:
     return pa.Check(_one_of, name="one_of:" + ",".join(names))
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_for(op: Operation) -> pa.DataFrameSchema:
     """The pandera schema of an operation's sheet (built once per operation)."""
     columns = {
@@ -220,9 +220,9 @@ def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
         found = sorted({ch for ch in value if ch in fld.forbidden})
         return f"{shown} contains {' '.join(found)}; {fld.name} must not contain {' '.join(fld.forbidden)}."
     if code == "order":
-        rule = next(r for r in op.rules if isinstance(r, NotAfter) and r.first == fld.name)
-        return f"{rule.first} is later than {rule.second}; the call window must start before it ends."
+        order = next(r for r in op.rules if isinstance(r, NotAfter) and r.first == fld.name)
+        return f"{order.first} is later than {order.second}; the call window must start before it ends."
     if code == "one_of":
-        rule = next(r for r in op.rules if isinstance(r, OneOf) and r.names[0] == fld.name)
-        return f"give {' or '.join(rule.names)}: {rule.why}."
+        choice = next(r for r in op.rules if isinstance(r, OneOf) and r.names[0] == fld.name)
+        return f"give {' or '.join(choice.names)}: {choice.why}."
     return f"{shown} fails the check {code}."

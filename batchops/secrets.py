@@ -7,7 +7,6 @@ its secrets as ``Secret``, so a secret never leaves the process unmasked.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Mapping
 from typing import Any
 

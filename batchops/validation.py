@@ -20,8 +20,8 @@ from .schemas import message_for, run_schema
 from .sheets.table import Damage, RawTable
 
 _DAMAGE_MESSAGES = {
-    Damage.FORMULA: ("formula", "holds the formula {detail}; batchops sends values, not formulas. "
-                                "Replace it with its value (copy, then Paste Values)."),
+    Damage.FORMULA: ("formula", ("holds the formula {detail}; batchops sends values, not formulas. "
+                                 "Replace it with its value (copy, then Paste Values).")),
     Damage.ERROR_VALUE: ("error_value", "holds the error value {detail}; type the value it should have."),
     Damage.MERGED: ("merged", "is part of the merged cells {detail}; unmerge them and fill in every cell."),
 }
@@ -52,28 +52,31 @@ def _timezone(name: str | None) -> tzinfo:
 
 def resolve_operation(table: RawTable, requested: str | None) -> Operation:
     """The template's stamp first, then ``--operation``, then the one operation the headers fit."""
-    where = {"path": table.path, "sheet": table.sheet}
+
+    def refused(message: str, fix: str) -> InputError:
+        return InputError(message, fix=fix, path=table.path, sheet=table.sheet)
+
     if requested is not None and requested not in OPERATIONS:
         raise InputError(f"unknown operation '{requested}'.", fix=f"Use one of: {', '.join(OPERATIONS)}.")
     stamped = table.stamp.operation if table.stamp else None
     if stamped and stamped not in OPERATIONS:
-        raise InputError(f"the template stamp names an unknown operation '{stamped}'.",
-                         fix="Make a new template with `batchops template`.", **where)
+        raise refused(f"the template stamp names an unknown operation '{stamped}'.",
+                      fix="Make a new template with `batchops template`.")
     if stamped and requested and stamped != requested:
-        raise InputError(f"this file is a '{stamped}' template but --operation says '{requested}'.",
-                         fix="Drop --operation or use the matching template.", **where)
-    if stamped or requested:
-        return OPERATIONS[stamped or requested]  # type: ignore[index]
+        raise refused(f"this file is a '{stamped}' template but --operation says '{requested}'.",
+                      fix="Drop --operation or use the matching template.")
+    chosen = stamped or requested
+    if chosen:
+        return OPERATIONS[chosen]
     headers = {normalize_header(h) for h in table.headers}
     fits = [op for op in OPERATIONS.values() if _fits(op, headers)]
     if len(fits) == 1:
         return fits[0]
     if not fits:
-        raise InputError("the headers match no operation.",
-                         fix=f"Pass --operation ({', '.join(OPERATIONS)}) or start from `batchops template`.",
-                         **where)
-    raise InputError(f"the headers fit several operations ({', '.join(op.name for op in fits)}).",
-                     fix="Pass --operation to choose one.", **where)
+        raise refused("the headers match no operation.",
+                      fix=f"Pass --operation ({', '.join(OPERATIONS)}) or start from `batchops template`.")
+    raise refused(f"the headers fit several operations ({', '.join(op.name for op in fits)}).",
+                  fix="Pass --operation to choose one.")
 
 
 def _fits(op: Operation, headers: set[str]) -> bool:
@@ -172,8 +175,8 @@ def _validate_rows(table: RawTable, op: Operation, tz: tzinfo, positions: dict[s
         else:
             value = failure.value
         fld = op.field(failure.field)
-        col = table.columns[positions[failure.field]] if failure.field in positions else None
-        issues.append(Issue(row_numbers[failure.index], col, report.headers.get(failure.field, failure.field),
+        column = table.columns[positions[failure.field]] if failure.field in positions else None
+        issues.append(Issue(row_numbers[failure.index], column, report.headers.get(failure.field, failure.field),
                             value, failure.code, message_for(op, fld, failure.code, value)))
     _add_duplicate_rows(report)
     report.issues.sort(key=lambda i: (i.row, i.column if i.column is not None else -1))

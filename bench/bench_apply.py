@@ -175,9 +175,9 @@ def main() -> None:
     text = "\n".join([
         f"## apply: {rows:,} rows against the sandbox, {LATENCY_MS} ms latency per call (issue 4)",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"httpx {version('httpx')}, httpx-aiohttp {version('httpx-aiohttp')}, aiohttp {version('aiohttp')}. "
-        f"Load average before: {load_before:.2f}. The sandbox runs in its own process on the same 2 CPUs.",
+        (f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+         f"httpx {version('httpx')}, httpx-aiohttp {version('httpx-aiohttp')}, aiohttp {version('aiohttp')}. "
+         f"Load average before: {load_before:.2f}. The sandbox runs in its own process on the same 2 CPUs."),
         "",
         f"Sequential loop (one httpx.Client, one call after another): **{seq:,.1f} rows/s**.",
         "",
@@ -185,12 +185,12 @@ def main() -> None:
         "|---:|---:|---:|---:|---|---:|---:|---|",
         *table,
         "",
-        f"Client CPU per row, no latency, concurrency 32: {cpu_total:.3f} ms in all (start-up, validation and "
-        f"journal included), {cpu_marginal:.3f} ms for sending (minus a dry run of the same file). Target < 1 ms.",
+        (f"Client CPU per row, no latency, concurrency 32: {cpu_total:.3f} ms in all (start-up, validation and "
+         f"journal included), {cpu_marginal:.3f} ms for sending (minus a dry run of the same file). Target < 1 ms."),
         "",
-        f"Peak memory of an apply of {args.memory_rows:,} rows: {memory['rss_mb']:.0f} MB "
-        f"({memory['counts']['ok']:,} ok, {memory['counts']['failed']:,} failed as unknown IDs; "
-        f"{memory['rows_per_second']:,.0f} rows/s). Target < 500 MB.",
+        (f"Peak memory of an apply of {args.memory_rows:,} rows: {memory['rss_mb']:.0f} MB "
+         f"({memory['counts']['ok']:,} ok, {memory['counts']['failed']:,} failed as unknown IDs; "
+         f"{memory['rows_per_second']:,.0f} rows/s). Target < 500 MB."),
         "",
         "Command: `.venv/bin/python bench/bench_apply.py`",
         "",

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import multiprocessing
 import os
 import platform
 import socket
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -33,10 +33,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from batchops.calls import PreparedCall  # noqa: E402
-from batchops.client import Client  # noqa: E402
-from batchops.dispatch import Dispatcher  # noqa: E402
-from batchops.settings import load_settings  # noqa: E402
+from batchops.calls import PreparedCall
+from batchops.client import Client
+from batchops.dispatch import Dispatcher
+from batchops.settings import load_settings
 
 BODY = {"userId": "1001", "callerPresent": ["95598", "95599"], "callType": 1, "agentName": "张三"}
 
@@ -314,7 +314,7 @@ def bench_sandbox(n: int, times: int, latency: float) -> list[Figure]:
     """
     try:
         from batchops.sandbox import SandboxOptions, start_sandbox
-    except Exception:
+    except Exception:  # noqa: BLE001 - optional: a sandbox that is missing or half-built is not measured
         return []
     figures: list[Figure] = []
     path = "/apiaccess/CC-Management/v1/openapp/agentsettings/update"
@@ -326,9 +326,9 @@ def bench_sandbox(n: int, times: int, latency: float) -> list[Figure]:
                 work = [(i, PreparedCall("c1", "POST", path, {"id": r["id"], "userId": r["userId"]}))
                         for i, r in enumerate(records)]
                 label = f"sandbox (in-process thread), {lat * 1000:.0f} ms latency"
-                figures.append(repeat(times, lambda: _measure(
-                    label, c, len(work), lambda: run_work(settings, work, c))))
-    except Exception as exc:  # the sandbox is someone else's moving target: report, do not fail
+                run = functools.partial(run_work, settings, work, c)
+                figures.append(repeat(times, functools.partial(_measure, label, c, len(work), run)))
+    except Exception as exc:  # noqa: BLE001 - the sandbox is someone else's moving target: report it
         print(f"sandbox not measured: {type(exc).__name__}: {exc}", file=sys.stderr)
     return figures
 

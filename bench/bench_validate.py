@@ -118,16 +118,16 @@ def main() -> None:
     lines = [
         "## validate: 100,000-row agent-settings workbook (issue 2)",
         "",
-        f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"pandas {version('pandas')}, pandera {version('pandera')}, python-calamine {version('python-calamine')}. "
-        f"Median of {args.repeat} runs, each in its own process, seconds after imports.",
+        (f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
+         f"pandas {version('pandas')}, pandera {version('pandera')}, python-calamine {version('python-calamine')}. "
+         f"Median of {args.repeat} runs, each in its own process, seconds after imports."),
         "",
         "| case | batchops | pandas.read_excel(openpyxl) | ratio | target | peak RSS |",
         "|---|---|---|---|---|---|",
-        f"| {args.rows:,} rows, all valid | {ours['seconds']:.2f} s | {plain['seconds']:.2f} s | {ratio_valid:.3f} | "
-        f"<= 0.25 | {ours['rss_mb']:.0f} MB (pandas {plain['rss_mb']:.0f} MB) |",
-        f"| {args.rows:,} rows, 1% invalid, Errors sheet + marks written back | {ours_flawed['seconds']:.2f} s | "
-        f"{plain_flawed['seconds']:.2f} s | {ratio_flawed:.3f} | <= 1.0 | {ours_flawed['rss_mb']:.0f} MB |",
+        (f"| {args.rows:,} rows, all valid | {ours['seconds']:.2f} s | {plain['seconds']:.2f} s | {ratio_valid:.3f} | "
+         f"<= 0.25 | {ours['rss_mb']:.0f} MB (pandas {plain['rss_mb']:.0f} MB) |"),
+        (f"| {args.rows:,} rows, 1% invalid, Errors sheet + marks written back | {ours_flawed['seconds']:.2f} s | "
+         f"{plain_flawed['seconds']:.2f} s | {ratio_flawed:.3f} | <= 1.0 | {ours_flawed['rss_mb']:.0f} MB |"),
         "",
         f"`batchops validate --no-write` wall time from the shell, interpreter and imports included: {wall:.2f} s.",
         "",

@@ -202,28 +202,28 @@ def main() -> None:
     lines = [
         "# Write-back bench",
         "",
-        f"`.venv/bin/python bench/bench_writeback.py --rows {args.rows} --repeat {args.repeat} "
-        f"--export-rows {args.export_rows}`",
+        (f"`.venv/bin/python bench/bench_writeback.py --rows {args.rows} --repeat {args.repeat} "
+         f"--export-rows {args.export_rows}`"),
         "",
-        f"Machine: {platform.machine()}, Python {platform.python_version()}, "
-        f"{path.stat().st_size / 1e6:.1f} MB workbook of {args.rows:,} rows x 7 columns (+ a Lists sheet). "
-        "Seconds are the median of the runs; memory is the child process's max RSS (interpreter and "
-        "imports included).",
+        (f"Machine: {platform.machine()}, Python {platform.python_version()}, "
+         f"{path.stat().st_size / 1e6:.1f} MB workbook of {args.rows:,} rows x 7 columns (+ a Lists sheet). "
+         "Seconds are the median of the runs; memory is the child process's max RSS (interpreter and "
+         "imports included)."),
         "",
         "| step | runs | seconds | ratio | target | peak RSS MiB |",
         "|---|---|---|---|---|---|",
         f"| openpyxl load + save (baseline) | 1 | {base:.2f} | 1.00x openpyxl | | {r['openpyxl']['max_rss_mib']:.0f} |",
-        f"| pandas.read_excel openpyxl (baseline) | 1 | {read:.2f} | {read / base:.2f}x openpyxl | | "
-        f"{r['read_excel']['max_rss_mib']:.0f} |",
-        f"| Results sheet, {args.rows:,} rows, written back | {args.repeat} | {r['results']['seconds']:.2f} | "
-        f"{r['results']['seconds'] / base:.3f}x openpyxl | <= 0.2x | {r['results']['max_rss_mib']:.0f} |",
-        f"| Errors sheet + {len(range(0, args.rows, 100)):,} marks, one save | {args.repeat} | "
-        f"{r['errors']['seconds']:.2f} | {r['errors']['seconds'] / read:.3f}x read_excel | "
-        f"part of validate's <= 1.0x | {r['errors']['max_rss_mib']:.0f} |",
-        f"| DataFrame.to_excel openpyxl, {args.export_rows:,} agents (baseline) | 1 | {export:.2f} | 1.00x | | "
-        f"{r['to_excel']['max_rss_mib']:.0f} |",
-        f"| write_xlsx, {args.export_rows:,} agents | {args.repeat} | {r['export']['seconds']:.2f} | "
-        f"{r['export']['seconds'] / export:.3f}x to_excel | <= 0.4x, < 200 MB | {r['export']['max_rss_mib']:.0f} |",
+        (f"| pandas.read_excel openpyxl (baseline) | 1 | {read:.2f} | {read / base:.2f}x openpyxl | | "
+         f"{r['read_excel']['max_rss_mib']:.0f} |"),
+        (f"| Results sheet, {args.rows:,} rows, written back | {args.repeat} | {r['results']['seconds']:.2f} | "
+         f"{r['results']['seconds'] / base:.3f}x openpyxl | <= 0.2x | {r['results']['max_rss_mib']:.0f} |"),
+        (f"| Errors sheet + {len(range(0, args.rows, 100)):,} marks, one save | {args.repeat} | "
+         f"{r['errors']['seconds']:.2f} | {r['errors']['seconds'] / read:.3f}x read_excel | "
+         f"part of validate's <= 1.0x | {r['errors']['max_rss_mib']:.0f} |"),
+        (f"| DataFrame.to_excel openpyxl, {args.export_rows:,} agents (baseline) | 1 | {export:.2f} | 1.00x | | "
+         f"{r['to_excel']['max_rss_mib']:.0f} |"),
+        (f"| write_xlsx, {args.export_rows:,} agents | {args.repeat} | {r['export']['seconds']:.2f} | "
+         f"{r['export']['seconds'] / export:.3f}x to_excel | <= 0.4x, < 200 MB | {r['export']['max_rss_mib']:.0f} |"),
         "",
     ]
     text = "\n".join(lines)

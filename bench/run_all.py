@@ -48,7 +48,9 @@ def main() -> None:
         script = HERE / f"bench_{name}.py"
         started = time.monotonic()
         print(f"== {script.name} {' '.join(quick if args.quick else full)}", flush=True)
-        proc = subprocess.run([sys.executable, str(script), *(quick if args.quick else full)], cwd=HERE.parent)
+        proc = subprocess.run(
+            [sys.executable, str(script), *(quick if args.quick else full)], cwd=HERE.parent, check=False
+        )
         took = time.monotonic() - started
         timings.append(f"| {name} | {'ok' if proc.returncode == 0 else f'exit {proc.returncode}'} | {took:.0f} s |")
     sections = []
@@ -65,9 +67,9 @@ def main() -> None:
     header = [
         "# Benchmark results",
         "",
-        f"Written by `bench/run_all.py`{' --quick' if args.quick else ''} on "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}. Versions: {versions}.",
+        (f"Written by `bench/run_all.py`{' --quick' if args.quick else ''} on "
+         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
+         f"{platform.system()} {platform.release()}, Python {platform.python_version()}. Versions: {versions}."),
         "",
         "Each section below is one script's latest fragment (`bench/RESULTS.<name>.md`); the figures in a",
         "section were measured in the same run as their comparison. Command: `make bench`.",

@@ -78,7 +78,7 @@ def test_agent_settings_lists_arrive_as_arrays_of_strings(sandbox, env, journal,
 
 def test_called_route_device_fields_arrive_as_integers(sandbox, env, journal, tmp_path):
     routes = [r for r in sandbox.routes() if r["editable"] not in (1, 3)][:2]
-    queue = sorted(sandbox.skill_queues())[0]
+    queue = min(sandbox.skill_queues())
     path = workbook(tmp_path / "routes.xlsx", ["id", "devicetype", "deviceId"],
                     [[r["id"], "1", str(queue)] for r in routes])
     assert apply(path, journal) == 0
@@ -112,9 +112,9 @@ def test_silence_rule_is_nested_and_numbers_are_numbers(sandbox, env, journal, t
 
 
 def test_business_failures_are_failed_rows_and_exit_1(sandbox, env, journal, tmp_path):
-    locked = [r for r in sandbox.routes() if r["editable"] in (1, 3)][0]
-    free = [r for r in sandbox.routes() if r["editable"] not in (1, 3)][0]
-    queue = sorted(sandbox.skill_queues())[0]
+    locked = next(r for r in sandbox.routes() if r["editable"] in (1, 3))
+    free = next(r for r in sandbox.routes() if r["editable"] not in (1, 3))
+    queue = min(sandbox.skill_queues())
     path = workbook(tmp_path / "routes.xlsx", ["id", "devicetype", "deviceId"],
                     [[free["id"], "1", str(queue)], [locked["id"], "1", str(queue)], ["1", "1", str(queue)]])
     assert apply(path, journal) == 1
@@ -132,16 +132,16 @@ def test_invalid_rows_send_nothing_and_exit_2(sandbox, env, journal, tmp_path, c
 
 
 def test_skip_invalid_sends_the_valid_rows_and_marks_the_others(sandbox, env, journal, tmp_path):
-    free = [r for r in sandbox.routes() if r["editable"] not in (1, 3)][0]
+    free = next(r for r in sandbox.routes() if r["editable"] not in (1, 3))
     path = workbook(tmp_path / "routes.xlsx", ["id", "devicetype", "deviceId"],
-                    [["9", "2", "5"], [free["id"], "3", str(sorted(sandbox.ivrs())[0])]])
+                    [["9", "2", "5"], [free["id"], "3", str(min(sandbox.ivrs()))]])
     assert apply(path, journal, "--skip-invalid") == 1
     assert [r["status"] for r in results(path)] == ["invalid", "ok"]
     assert "not_allowed" in results(path)[0]["message"]
 
 
 def test_dry_run_sends_nothing_and_shows_each_request(sandbox, env, journal, tmp_path):
-    free = [r for r in sandbox.routes() if r["editable"] not in (1, 3)][0]
+    free = next(r for r in sandbox.routes() if r["editable"] not in (1, 3))
     path = workbook(tmp_path / "routes.xlsx", ["id", "devicetype", "deviceId"], [[free["id"], "1", "2"]])
     assert apply(path, journal, "--dry-run") == 0
     assert sandbox.request_log("modifyCalledRoute") == []
@@ -151,7 +151,7 @@ def test_dry_run_sends_nothing_and_shows_each_request(sandbox, env, journal, tmp
 
 
 def test_no_terminal_and_no_yes_refuses_to_send(sandbox, env, journal, tmp_path, capsys):
-    free = [r for r in sandbox.routes() if r["editable"] not in (1, 3)][0]
+    free = next(r for r in sandbox.routes() if r["editable"] not in (1, 3))
     path = workbook(tmp_path / "routes.xlsx", ["id", "devicetype", "deviceId"], [[free["id"], "1", "2"]])
     assert run(["apply", str(path), "--journal", str(journal)]) == 2
     assert "Pass --yes" in capsys.readouterr().err
@@ -178,7 +178,7 @@ def test_missing_setting_is_one_line_and_exit_3(tmp_path, journal, capsys):
 
 
 def test_csv_results_go_beside_the_file(sandbox, env, journal, tmp_path):
-    free = [r for r in sandbox.routes() if r["editable"] not in (1, 3)][0]
+    free = next(r for r in sandbox.routes() if r["editable"] not in (1, 3))
     path = tmp_path / "routes.csv"
     path.write_text(f"id,devicetype,deviceId\n{free['id']},1,2\n", encoding="utf-8")
     assert apply(path, journal, "--json") == 0

@@ -181,22 +181,26 @@ def test_token_refused_is_an_auth_error_without_the_secret(status: int, retryabl
         return httpx.Response(status, text=f"bad credentials for app_secret={SECRET}")
 
     auth = TokenAuth(BASE, "app-key-1", SECRET)
-    with httpx.Client(base_url=BASE, auth=auth, transport=httpx.MockTransport(handler)) as client:
-        with pytest.raises(AuthError) as info:
-            client.post("/a")
+    with (
+        httpx.Client(base_url=BASE, auth=auth, transport=httpx.MockTransport(handler)) as client,
+        pytest.raises(AuthError) as info,
+    ):
+        client.post("/a")
     message = str(info.value)
     assert message.startswith(f"The token request to {BASE}/apigovernance/api/oauth/tokenByAkSk was refused "
                               f"with HTTP {status}: bad credentials for app_secret=****")
     assert SECRET not in message and SECRET not in repr(info.value)
-    assert getattr(info.value, "retryable") is retryable
+    assert info.value.retryable is retryable
 
 
 def test_token_answer_without_access_token() -> None:
     auth = TokenAuth(BASE, "k", SECRET)
     transport = httpx.MockTransport(lambda r: httpx.Response(200, text="<html>login</html>"))
-    with httpx.Client(base_url=BASE, auth=auth, transport=transport) as client:
-        with pytest.raises(AuthError, match="without an AccessToken"):
-            client.post("/a")
+    with (
+        httpx.Client(base_url=BASE, auth=auth, transport=transport) as client,
+        pytest.raises(AuthError, match="without an AccessToken"),
+    ):
+        client.post("/a")
 
 
 def test_auth_reprs_hide_secrets() -> None:
@@ -273,7 +277,8 @@ def test_always_query_line_variant_emits_an_empty_query_line() -> None:
     request = signed_request(auth, ISALES + "/p", b"{}")
     stamp = str(int(MOMENT.timestamp() * 1000))
     prefix = f"auth-v2/AK-EXAMPLE/{stamp}/host"
-    canonical = "\n".join(["POST", "/p", "", "host", "host:isales.example.com%3A28050", "%7B%7D"])
+    lines = ["POST", "/p", "", "host", "host:isales.example.com%3A28050", "%7B%7D"]  # one per canonical line
+    canonical = "\n".join(lines)
     assert request.headers["Authorization"] == f"{prefix}/{by_hand_signature(canonical, prefix)}"
 
 

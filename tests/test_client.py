@@ -8,8 +8,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -93,7 +93,7 @@ def test_success_and_request_shape(settings: Settings) -> None:
 
 
 def test_encode_body_is_compact_utf8() -> None:
-    assert encode_body({"a": [1, "é"], "b": None}) == '{"a":[1,"é"],"b":null}'.encode("utf-8")
+    assert encode_body({"a": [1, "é"], "b": None}) == '{"a":[1,"é"],"b":null}'.encode()
     assert encode_body(None) == b""
 
 
@@ -279,7 +279,7 @@ def test_secrets_never_in_logs_reprs_or_results(settings: Settings, caplog: pyte
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length)
         if self.path.endswith("tokenByAkSk"):

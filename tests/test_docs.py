@@ -42,7 +42,7 @@ def test_every_option_has_help(name):
 def test_make_targets_in_the_readme_exist():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     for target in set(re.findall(r"make ([a-z-]+)", README)):
-        assert re.search(rf"^{target}:", makefile, re.M), f"README mentions `make {target}`, the Makefile has none"
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE), f"README mentions `make {target}`, the Makefile has none"
 
 
 def test_ci_runs_make_test():

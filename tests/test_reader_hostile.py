@@ -11,8 +11,7 @@ import pytest
 from sheet_builders import DECL, MAIN, sheet_xml, simple_xlsx, write_xlsx
 
 from batchops.errors import EXIT_BAD_INPUT, SheetError
-from batchops.sheets import read_table
-from batchops.sheets import xlsx_reader
+from batchops.sheets import read_table, xlsx_reader
 
 DATA = Path(__file__).parent / "data"
 
@@ -53,22 +52,22 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "zero bytes": (lambda d: _write(d / "z.xlsx", b""), "z.xlsx: is empty (0 bytes)."),
     "binary named xlsx": (
         lambda d: _write(d / "b.xlsx", bytes(range(256)) * 4),
-        "b.xlsx: is named .xlsx but is not a workbook (it is plain text or damaged). If it is a CSV export, "
-        "rename it to .csv; otherwise save it again as .xlsx.",
+        ("b.xlsx: is named .xlsx but is not a workbook (it is plain text or damaged). If it is a CSV export, "
+         "rename it to .csv; otherwise save it again as .xlsx."),
     ),
     "csv text named xlsx": (lambda d: _write(d / "t.xlsx", b"id,name\n1,a\n"), "is named .xlsx but is not a workbook"),
     "a pdf": (lambda d: _write(d / "p.xlsx", b"%PDF-1.7\n..."), "p.xlsx: is a PDF document, not a spreadsheet."),
     "a png named csv": (lambda d: _write(d / "i.csv", b"\x89PNG\r\n\x1a\n\x00\x00"), "is a PNG image, not a spreadsheet"),
     "plain zip archive": (
         lambda d: _zip(d / "a.xlsx", {"readme.txt": "hello"}),
-        "a.xlsx: is a zip archive, not an Excel workbook. Open it in Excel or LibreOffice and save it as an "
-        "Excel workbook (.xlsx).",
+        ("a.xlsx: is a zip archive, not an Excel workbook. Open it in Excel or LibreOffice and save it as an "
+         "Excel workbook (.xlsx)."),
     ),
     "word document": (lambda d: _zip(d / "w.xlsx", {"word/document.xml": "<w/>"}), "is a Word document, not an Excel"),
     "opendocument spreadsheet": (
         lambda d: _zip(d / "o.ods", {"mimetype": "application/vnd.oasis.opendocument.spreadsheet", "content.xml": "<x/>"}),
-        "o.ods: is an OpenDocument spreadsheet (.ods), which batchops does not read. Open it in LibreOffice and "
-        "save it as Excel 2007-365 (.xlsx).",
+        ("o.ods: is an OpenDocument spreadsheet (.ods), which batchops does not read. Open it in LibreOffice and "
+         "save it as Excel 2007-365 (.xlsx)."),
     ),
     "binary workbook xlsb": (lambda d: _zip(d / "b.xlsb", {"xl/workbook.bin": b"\x00"}), "is a binary Excel workbook (.xlsb)"),
     "html saved as xls": (

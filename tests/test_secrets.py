@@ -69,8 +69,9 @@ def test_redact_handles_httpx_headers() -> None:
 def test_secret_never_shows_its_value(caplog: pytest.LogCaptureFixture) -> None:
     value = "the-app-secret-42"
     secret = Secret(value)
-    shown = [repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % secret, "{}".format(secret),
-             repr([secret]), repr({"s": secret})]
+    # Every formatting path on purpose, the old ones included: each calls the Secret differently.
+    old_style = ["%s" % secret, "{}".format(secret)]  # noqa: UP031, UP032
+    shown = [repr(secret), str(secret), f"{secret}", f"{secret!r}", *old_style, repr([secret]), repr({"s": secret})]
     assert all(value not in text for text in shown)
     assert str(secret) == MASK and repr(secret) == "Secret('****')"
     with caplog.at_level(logging.DEBUG):

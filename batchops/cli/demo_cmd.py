@@ -82,11 +82,11 @@ def demo(out_dir: Path, agents: int) -> int:
             step("9. The audit trail: who changed what, when, from which file",
                  ["audit", "-o", str(out_dir / "audit.xlsx"), "--journal", str(journal)])
         finally:
-            for name, value in saved.items():
-                if value is None:
+            for name, old in saved.items():
+                if old is None:
                     os.environ.pop(name, None)
                 else:
-                    os.environ[name] = value
+                    os.environ[name] = old
     _banner(f"Done in {time.monotonic() - started:.1f}s. Files made:")
     for path in sorted(out_dir.iterdir()):
         out.print(f"  {escape(str(path))}  ({path.stat().st_size:,} bytes)", highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -15,6 +16,9 @@ from ..settings import load_settings
 from .app import app
 from .options import config_option, profile_option
 from .output import err, out, warning_line
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs Python 3.11
 
 _HELP = """Export WHAT from the servers to FILE (.xlsx or .csv), ready to edit and apply.
 
@@ -93,7 +97,7 @@ class _Bar:
                                       MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
             self._task = self._progress.add_task(label, total=None)
 
-    def __enter__(self) -> _Bar:
+    def __enter__(self) -> Self:
         if self._progress is not None:
             self._progress.start()
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import (
     BarColumn,
@@ -17,19 +18,22 @@ from rich.progress import (
 from ..replay import RowResult, Status
 from .output import err
 
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs Python 3.11
+
 
 class _Bar:
     """A rich bar that exists only when stderr is a terminal and the caller wants one."""
 
     def __init__(self, total: int, enabled: bool, label: str, columns: list[ProgressColumn], *,
-                 transient: bool, **fields: object) -> None:
+                 transient: bool, **fields: Any) -> None:
         self._progress: Progress | None = None
         if enabled and err.is_terminal and total > 0:
             self._progress = Progress(TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(),
                                       *columns, console=err, transient=transient, refresh_per_second=8)
             self._task = self._progress.add_task(label, total=total, **fields)
 
-    def __enter__(self) -> _Bar:
+    def __enter__(self) -> Self:
         if self._progress is not None:
             self._progress.start()
         return self

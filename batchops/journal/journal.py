@@ -19,7 +19,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, JournalError
 from .hashing import file_sha256
@@ -32,6 +32,9 @@ from .resume import decide_rows, normalise_target
 from .schema import DEFAULT_BUSY_TIMEOUT, RUN_COLUMNS, default_journal_path, open_database
 from .stamps import TimeBound, new_run_id, stamp, utcnow
 from .transitions import FROM_STATUS, bad_transition, new_row_values
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs Python 3.11
 
 __all__ = ["HEARTBEAT_EVERY", "Journal"]
 
@@ -97,7 +100,7 @@ class Journal:
             self._os_locks.release_all()
             self._conn.close()
 
-    def __enter__(self) -> Journal:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -140,10 +140,10 @@ def _split_sheet(package: Package, part: str) -> _SheetSplit:
             return _SheetSplit(offset + at, root_tag, rest.decode("utf-8"))
         keep = window[-len(end_tag) :]
         offset += len(window) - len(keep)
-        chunk = next(chunks, None)
-        if chunk is None:
+        more = next(chunks, None)
+        if more is None:
             raise SheetError(f"has a damaged worksheet ({part})", path=package.path)
-        window = keep + chunk
+        window = keep + more
 
 
 def _sheet_source(package: Package, part: str, split: _SheetSplit, tail: str) -> Iterator[bytes]:
@@ -208,7 +208,7 @@ def _comment_xml(p: str, ref: str, author_id: int, text: str) -> str:
 
 
 def _comment_text(p: str, comment: str) -> str:
-    return "".join(unescape(t) for t in re.findall(rf"<{p}t(?:\s[^>]*)?>(.*?)</{p}t>", comment, re.S))
+    return "".join(unescape(t) for t in re.findall(rf"<{p}t(?:\s[^>]*)?>(.*?)</{p}t>", comment, re.DOTALL))
 
 
 def _ref_cell(ref: str) -> tuple[int, int]:
@@ -260,7 +260,7 @@ _VML_NS = {
     "x": "urn:schemas-microsoft-com:office:excel",
 }
 # Any prefix: openpyxl writes ns0:/ns1:/ns2: where Excel writes v:/o:/x:.
-_VML_SHAPE = re.compile(r"<(\w+):shape(?=[\s>])[^>]*>.*?</\1:shape\s*>", re.S)
+_VML_SHAPE = re.compile(r"<(\w+):shape(?=[\s>])[^>]*>.*?</\1:shape\s*>", re.DOTALL)
 
 
 def _vml_has_shapes(vml: str) -> bool:
@@ -323,7 +323,7 @@ def _read_comments(text: str | None) -> _Comments:
         return _Comments("", f'<comments xmlns="{MAIN_NS}">', [], [], set(), set(), "")
     p = root_prefix(text, "comments")
     root = re.search(rf"<{p}comments(?=[\s>])[^>]*>", text)
-    authors = [unescape(a) for a in re.findall(rf"<{p}author>(.*?)</{p}author>", text, re.S)]
+    authors = [unescape(a) for a in re.findall(rf"<{p}author>(.*?)</{p}author>", text, re.DOTALL)]
     ours_id = str(authors.index(MARK_AUTHOR)) if MARK_AUTHOR in authors else None
     kept, kept_cells, ours = [], set(), set()
     for m in elements(text, p + "comment"):

@@ -216,12 +216,12 @@ def list_sheets(zf: zipfile.ZipFile, path: Path) -> list[SheetEntry]:
     entries = []
     for ns, rel_ns in ((MAIN_NS, REL_NS), (STRICT_MAIN_NS, STRICT_REL_NS)):
         for node in workbook.iter(f"{{{ns}}}sheet"):
-            part, rel_type = targets.get(node.get(f"{{{rel_ns}}}id", ""), (None, ""))
+            sheet_part, rel_type = targets.get(node.get(f"{{{rel_ns}}}id", ""), (None, ""))
             entries.append(
                 SheetEntry(
                     name=node.get("name", ""),
                     state=node.get("state", "visible"),
-                    part=part,
+                    part=sheet_part,
                     is_worksheet=rel_type.endswith("/worksheet"),
                 )
             )

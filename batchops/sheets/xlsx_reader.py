@@ -253,7 +253,7 @@ def _read_stamp(workbook: CalamineWorkbook, table: RawTable) -> Stamp | None:
     """The template stamp, if the hidden stamp sheet holds an operation; a damaged stamp is a warning."""
     try:
         cells = workbook.get_sheet_by_name(STAMP_SHEET).to_python()
-    except Exception:  # a stamp we cannot read is reported, not fatal: validation can still run
+    except Exception:  # noqa: BLE001 - a stamp we cannot read is reported, not fatal: validation can still run
         table.warnings.append(f"The template stamp sheet '{STAMP_SHEET}' could not be read.")
         return None
     values: dict[str, str] = {}
