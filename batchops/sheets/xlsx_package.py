@@ -30,11 +30,14 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from defusedxml import ElementTree as SafeET
 
 from batchops.errors import SheetError, WorkbookLocked
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs Python 3.11
 
 from .sheet_xml import (  # re-exported: callers import these from here
     FORMULA_TRIGGERS,
@@ -205,7 +208,7 @@ class Package:
         self._levels: dict[str, int] = {}
         self._styles: StylesEditor | None = None
         try:
-            self._file = open(self.path, "rb")
+            self._file = open(self.path, "rb")  # noqa: SIM115 - held open for the package's life; close() ends it
         except OSError as exc:
             raise SheetError(f"cannot be opened: {exc.strerror}", path=self.path) from exc
         try:
@@ -231,7 +234,7 @@ class Package:
             self._file.close()
             raise
 
-    def __enter__(self) -> Package:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -457,14 +460,14 @@ class Package:
         text = self._app_text()
         if text is None:
             return
-        heads = re.search(r"<HeadingPairs>(.*?)</HeadingPairs>", text, re.S)
-        titles = re.search(r"<TitlesOfParts>\s*<vt:vector\b[^>]*>(.*?)</vt:vector>", text, re.S)
+        heads = re.search(r"<HeadingPairs>(.*?)</HeadingPairs>", text, re.DOTALL)
+        titles = re.search(r"<TitlesOfParts>\s*<vt:vector\b[^>]*>(.*?)</vt:vector>", text, re.DOTALL)
         if not heads or not titles:
             return
         pairs = re.findall(
             r"<vt:lpstr>(.*?)</vt:lpstr>\s*</vt:variant>\s*<vt:variant>\s*<vt:i4>(\d+)</vt:i4>",
             heads.group(1),
-            re.S,
+            re.DOTALL,
         )
         before = 0
         for label, count in pairs:
@@ -474,7 +477,7 @@ class Package:
             before += int(count)
         else:
             return
-        items = list(re.finditer(r"<vt:lpstr>.*?</vt:lpstr>", titles.group(1), re.S))
+        items = list(re.finditer(r"<vt:lpstr>.*?</vt:lpstr>", titles.group(1), re.DOTALL))
         if len(items) < before:
             return
         at = titles.start(1) + (items[before - 1].end() if before else 0)
