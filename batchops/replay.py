@@ -15,6 +15,7 @@ write) and keeps ``--concurrency`` an upper bound on the calls in flight.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -82,7 +83,8 @@ class ApplyOutcome:
     results: list[RowResult]
     run_id: str | None = None
     dry_run: bool = False
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # the whole run: journal, planning, reads, sending
+    send_seconds: float = 0.0  # from the first request to the last answer
     stop_reason: StopReason | None = None
     error: BaseException | None = None
     notices: list[str] = field(default_factory=list)
@@ -100,8 +102,13 @@ class ApplyOutcome:
 
     @property
     def rate(self) -> float:
-        """Rows sent per second."""
+        """Rows sent per second over the whole run."""
         return self.sent / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def send_rate(self) -> float:
+        """Rows sent per second while sending (what concurrency and latency bound)."""
+        return self.sent / self.send_seconds if self.send_seconds > 0 else 0.0
 
     def exit_code(self) -> int:
         """0 all rows ok or already applied; 1 some rows failed; 3 nothing got through a config, connection
@@ -166,6 +173,9 @@ class Replay:
         self._results: dict[int, RowResult] = {}
         self._calls: dict[int, PreparedCall] = {}
         self._before: dict[int, dict[str, str]] = {}
+        self._marked: set[int] = set()  # rows committed in flight
+        self._order: list[int] = []  # rows to send, in sending order (when they can be marked ahead)
+        self._position: dict[int, int] = {}
         self._texts: dict[int, dict[str, str]] = {r.row: r.texts for r in report.valid_records}
         self.run_id: str | None = None
 
@@ -257,9 +267,16 @@ class Replay:
                        if d.action is Action.SEND]
             self._calls = dict(to_send)
             self._reasons = reasons
-            report = self._send_reading(to_send) if self.options.read_before and to_send else \
-                self._dispatch(to_send)
+            if self.options.read_before and to_send:
+                report = self._send_reading(to_send)
+            else:
+                # Rows go out in this order, so the next few can be marked in flight in one commit.
+                self._order = [row for row, _ in to_send]
+                self._position = {row: i for i, row in enumerate(self._order)}
+                report = self._dispatch(to_send)
+            journal.release_unsent(run.id, [row for row in report.unsent if row in self._marked])
             outcome.stop_reason = report.stop_reason
+            outcome.send_seconds = report.elapsed
             outcome.error = report.error
             for row in report.errored:
                 self._unknown(row, report.error)
@@ -323,12 +340,30 @@ class Replay:
         dispatcher: Dispatcher[int] = Dispatcher(self.client, concurrency=self.options.concurrency,
                                                  rate=self.options.rate, on_start=self._on_start,
                                                  on_result=self._on_result, prepare=prepare)
-        return dispatcher.run(calls)
+        # The validated file is a large graph of long-lived objects; a full garbage collection that walks
+        # it stalls the event loop mid-run (measured: ~6% fewer rows per second at concurrency 16).
+        gc.collect()
+        gc.freeze()
+        try:
+            return dispatcher.run(calls)
+        finally:
+            gc.unfreeze()
 
     def _on_start(self, row: int) -> None:
         assert self.journal is not None and self.run_id is not None
-        self.journal.mark_in_flight(self.run_id, row, request=masked_request(self._calls[row]),
-                                    before=self._before.get(row))
+        if row in self._marked:
+            return
+        if not self._order:  # reading before-values: each row's before is known only now
+            self.journal.mark_in_flight(self.run_id, row, request=masked_request(self._calls[row]),
+                                        before=self._before.get(row))
+            self._marked.add(row)
+            return
+        # Committed before this row is sent, with the next ones (one commit, not one a row); any of them
+        # that is never sent is handed back by release_unsent.
+        start = self._position[row]
+        batch = [r for r in self._order[start:start + self.options.concurrency] if r not in self._marked]
+        self.journal.mark_many_in_flight(self.run_id, [(r, masked_request(self._calls[r])) for r in batch])
+        self._marked.update(batch)
 
     def _on_result(self, row: int, result: CallResult) -> None:
         assert self.journal is not None and self.run_id is not None

@@ -117,7 +117,9 @@ def _show(outcome: ApplyOutcome, written: Path, as_json: bool) -> None:
         print_json({"ok": outcome.exit_code() == 0, "exit_code": outcome.exit_code(), "run_id": outcome.run_id,
                     "operation": outcome.operation.name, "target": outcome.target, "dry_run": outcome.dry_run,
                     "counts": counts, "rows": len(outcome.results), "seconds": round(outcome.elapsed, 3),
-                    "rows_per_second": round(outcome.rate, 1), "results": str(written),
+                    "rows_per_second": round(outcome.rate, 1),
+                    "sending_seconds": round(outcome.send_seconds, 3),
+                    "rows_per_second_sending": round(outcome.send_rate, 1), "results": str(written),
                     "stopped": outcome.stop_reason.value if outcome.stop_reason else None,
                     "error": str(outcome.error) if outcome.error else None, "notices": outcome.notices})
         return
