@@ -239,6 +239,34 @@ def test_each_transition_is_committed_as_it_happens(
     other.close()
 
 
+def test_rows_marked_in_flight_together_commit_together_and_unsent_ones_go_back(
+    journal: Journal, journal_path: Path, sheet: Path
+) -> None:
+    run = journal.start_run(sheet, operation=OP, target=TARGET)
+    journal.add_rows(run.id, [(2, "A1", "h1"), (3, "A2", "h2"), (4, "A3", "h3")])
+    journal.mark_many_in_flight(run.id, [(2, {"body": {"id": "A1"}}), (3, None), (4, None)])
+    other = sqlite3.connect(journal_path)
+    assert [s for (s,) in other.execute("SELECT status FROM rows ORDER BY row_number")] == ["in_flight"] * 3
+    journal.record_result(run.id, 2, RowStatus.OK)
+    journal.release_unsent(run.id, [3, 4])  # stopped before sending them
+    journal.record_result(run.id, 3, RowStatus.NOT_SENT)
+    journal.finish_run(run.id)
+    assert [s for (s,) in other.execute("SELECT status FROM rows ORDER BY row_number")] == ["ok", "not-sent",
+                                                                                          "not-sent"]
+    other.close()
+    with pytest.raises(JournalError, match="cannot become 'in_flight'|no longer|is 'finished'"):
+        journal.mark_many_in_flight(run.id, [(2, None)])
+
+
+def test_a_batch_with_a_row_that_cannot_go_in_flight_marks_none(journal: Journal, sheet: Path) -> None:
+    run = journal.start_run(sheet, operation=OP, target=TARGET)
+    journal.add_rows(run.id, [(2, "A1", "h1"), (3, "A2", "h2")])
+    journal.mark_in_flight(run.id, 3)
+    with pytest.raises(JournalError, match="'in_flight' and cannot become 'in_flight'"):
+        journal.mark_many_in_flight(run.id, [(2, None), (3, None)])
+    assert [r.status for r in journal.rows(run.id)] == [RowStatus.PENDING, RowStatus.IN_FLIGHT]
+
+
 # -- resume -------------------------------------------------------------------------------------------
 
 
