@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -43,16 +44,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the scripts run")
     args = parser.parse_args()
     chosen = [b for b in BENCHES if not args.only or b[0] in args.only]
-    timings: list[str] = []
+    timings: dict[str, str] = _earlier_timings(HERE / "RESULTS.md")
     for name, full, quick in chosen:
         script = HERE / f"bench_{name}.py"
         started = time.monotonic()
         print(f"== {script.name} {' '.join(quick if args.quick else full)}", flush=True)
-        proc = subprocess.run(
-            [sys.executable, str(script), *(quick if args.quick else full)], cwd=HERE.parent, check=False
-        )
+        fragment = HERE / f"RESULTS.{name}.md"
+        before = fragment.stat().st_mtime if fragment.exists() else None
+        proc = subprocess.run([sys.executable, str(script), *(quick if args.quick else full)], cwd=HERE.parent,
+                              stdout=subprocess.PIPE, text=True, check=False)
+        print(proc.stdout, end="", flush=True)
         took = time.monotonic() - started
-        timings.append(f"| {name} | {'ok' if proc.returncode == 0 else f'exit {proc.returncode}'} | {took:.0f} s |")
+        written = fragment.exists() and fragment.stat().st_mtime != before
+        if proc.returncode == 0 and not written:  # a script that only prints: its output is its fragment
+            fragment.write_text(f"## {name}\n\nCommand: `.venv/bin/python bench/{script.name}`\n\n```\n"
+                                f"{proc.stdout.strip()}\n```\n", encoding="utf-8")
+        status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
+        timings[name] = f"| {name} | {status} on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC | {took:.0f} s |"
     sections = []
     for name, _, _ in BENCHES:
         fragment = HERE / f"RESULTS.{name}.md"
@@ -74,13 +82,25 @@ def main() -> None:
         "Each section below is one script's latest fragment (`bench/RESULTS.<name>.md`); the figures in a",
         "section were measured in the same run as their comparison. Command: `make bench`.",
         "",
-        "| script | this run | time |",
+        "| script | last run | time |",
         "|---|---|---|",
-        *timings,
+        *(timings[name] for name, _, _ in BENCHES if name in timings),
         "",
     ]
     (HERE / "RESULTS.md").write_text("\n".join(header) + "\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
     print(f"wrote {HERE / 'RESULTS.md'}")
+
+
+def _earlier_timings(results: Path) -> dict[str, str]:
+    """The timing rows of the previous RESULTS.md, so that ``--only`` keeps the others' rows."""
+    if not results.exists():
+        return {}
+    rows = {}
+    for line in results.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^\| (\w+) \| (ok|exit)", line)
+        if match and match.group(1) in {name for name, _, _ in BENCHES}:
+            rows[match.group(1)] = line
+    return rows
 
 
 if __name__ == "__main__":
