@@ -67,7 +67,7 @@ def demo(out_dir: Path, agents: int) -> int:
             _write_route_csv(routes_file, sandbox)
             out.print(f"  (a nightly-style CSV re-routing access codes: {escape(str(routes_file))})")
             flawed = out_dir / "agent-settings-flawed.xlsx"
-            shutil.copyfile(SAMPLES / "agent-settings-flawed.xlsx", flawed)
+            _flawed_sample(out_dir / "agent-settings-template.xlsx", settings_file, flawed)
             step("3. Validate a file with mistakes: every bad cell named, nothing sent",
                  ["validate", str(flawed)], expect=(2,))
             step("4. Validate the filled-in workbook", ["validate", str(settings_file)])
@@ -108,6 +108,26 @@ def _fill_agent_settings(template: Path, target: Path, sandbox: object) -> None:
     for i, record in enumerate(settings):
         number = f"0755{2000 + i:04d}"
         sheet.append([record["id"], record["userId"], "1", f"{number},{number}1", number, number, f"0755{8000 + i}"])
+    workbook.save(target)
+
+
+def _flawed_sample(template: Path, filled: Path, target: Path) -> None:
+    """The repository's flawed sample when it is there (a source checkout); else the same kinds of mistake
+    planted in a copy of the filled-in workbook, so that an installed batchops can run the demo too."""
+    sample = SAMPLES / "agent-settings-flawed.xlsx"
+    if sample.exists():
+        shutil.copyfile(sample, target)
+        return
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(filled)
+    sheet = workbook.worksheets[0]
+    sheet["A3"] = 1.307145259662215e18  # a 19-digit ID typed into a General cell
+    sheet["E4"] = "1,2,3,4,5,6"  # six numbers in a list
+    sheet["G5"] = "0755860012345678"  # a 16-digit number
+    sheet["C6"] = "3"  # callType outside 0/1/2
+    sheet["A7"] = sheet["A2"].value  # the same record twice
+    sheet["B8"] = '=B2&"1"'  # a formula
     workbook.save(target)
 
 
