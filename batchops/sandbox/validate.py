@@ -79,6 +79,16 @@ def _name(where: str, name: str) -> str:
     return f"{where}.{name}" if where else name
 
 
+
+def _present(obj: Mapping[str, Any], name: str, field: str, required: bool) -> Any:
+    """The field's value; None when it is absent or null (Invalid when it is mandatory)."""
+    if name not in obj or obj[name] is None:
+        if required:
+            raise Invalid(field, Reason.MISSING, "is mandatory")
+        return None
+    return obj[name]
+
+
 def get_object(obj: Mapping[str, Any], name: str, *, where: str = "", required: bool = False
                ) -> dict[str, Any] | None:
     """An optional or mandatory nested object."""
@@ -96,11 +106,9 @@ def get_string(obj: Mapping[str, Any], name: str, *, where: str = "", required: 
                max_len: int | None = None, forbidden: str = "") -> str | None:
     """A string field: mandatory ones must be present and non-empty."""
     field = _name(where, name)
-    if name not in obj or obj[name] is None:
-        if required:
-            raise Invalid(field, Reason.MISSING, "is mandatory")
+    value = _present(obj, name, field, required)
+    if value is None:
         return None
-    value = obj[name]
     if not isinstance(value, str):
         raise Invalid(field, Reason.TYPE, f"must be a string, not {type_name(value)} ({value!r})")
     if required and not value.strip():
@@ -117,11 +125,9 @@ def get_int(obj: Mapping[str, Any], name: str, *, where: str = "", required: boo
             minimum: int | None = None, maximum: int | None = None) -> int | None:
     """An integer field: a JSON number without a fraction, never a string or a boolean."""
     field = _name(where, name)
-    if name not in obj or obj[name] is None:
-        if required:
-            raise Invalid(field, Reason.MISSING, "is mandatory")
+    value = _present(obj, name, field, required)
+    if value is None:
         return None
-    value = obj[name]
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(field, Reason.TYPE, f"must be an integer, not {type_name(value)} ({value!r})")
     _check_range(field, value, minimum, maximum)
@@ -132,11 +138,9 @@ def get_whole_number(obj: Mapping[str, Any], name: str, *, where: str = "", requ
                      minimum: int | None = None, maximum: int | None = None) -> int | None:
     """A JSON ``number`` holding a whole value (``4`` or ``4.0``, never ``"4"`` or ``4.5``)."""
     field = _name(where, name)
-    if name not in obj or obj[name] is None:
-        if required:
-            raise Invalid(field, Reason.MISSING, "is mandatory")
+    value = _present(obj, name, field, required)
+    if value is None:
         return None
-    value = obj[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Invalid(field, Reason.TYPE, f"must be a number, not {type_name(value)} ({value!r})")
     if isinstance(value, float) and not value.is_integer():
@@ -157,9 +161,9 @@ def get_string_list(obj: Mapping[str, Any], name: str, *, where: str = "", max_i
                     max_len: int | None = None) -> list[str] | None:
     """An optional ``String[]``: a JSON array of strings (a comma-joined string is not an array)."""
     field = _name(where, name)
-    if name not in obj or obj[name] is None:
+    value = _present(obj, name, field, False)
+    if value is None:
         return None
-    value = obj[name]
     if not isinstance(value, list):
         raise Invalid(field, Reason.TYPE, f"must be an array of strings, not {type_name(value)} ({value!r})")
     if max_items is not None and len(value) > max_items:
