@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests are derandomized, keep no example database and have no deadline: a CI run on a busy
+# 2-core machine must fail only for a real counterexample, the same one every time.
+hypothesis_settings.register_profile("batchops", derandomize=True, database=None, deadline=None)
+hypothesis_settings.load_profile("batchops")
 
 
 @pytest.fixture(autouse=True)
