@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import httpx
 import pytest
 from hypothesis import settings as hypothesis_settings
 
@@ -45,3 +46,15 @@ def sandbox(sandbox_server):
     sandbox_server.start()  # a previous test may have stopped it; start() is a no-op when serving
     sandbox_server.reset()
     yield sandbox_server
+
+
+@pytest.fixture
+def c1(sandbox):
+    """An httpx client to the sandbox holding a live C1 token and the app key."""
+    # Plain HTTP on loopback: verify=False only spares each client loading the CA store (~30 ms).
+    with httpx.Client(base_url=sandbox.url, timeout=5, verify=False) as client:
+        token = client.post("/apigovernance/api/oauth/tokenByAkSk",
+                            json={"app_key": sandbox.options.app_key, "app_secret": sandbox.options.app_secret}
+                            ).json()["AccessToken"]
+        client.headers.update({"Authorization": f"Bearer {token}", "X-APP-Key": sandbox.options.app_key})
+        yield client

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from batchops.sandbox import record_key
@@ -13,17 +12,6 @@ SETTINGS_QUERY = f"{BASE}/openapp/agentsettings/query"
 ROUTES = "/apiaccess/rest/cc-management/v1/calledRoute"
 SILENCE = "/apiaccess/CCSQM/rest/ccisqm/v1/silencerule"
 
-
-@pytest.fixture
-def c1(sandbox):
-    """An httpx client holding a live token and the app key."""
-    # Plain HTTP on loopback: verify=False only spares each client loading the CA store (~30 ms).
-    with httpx.Client(base_url=sandbox.url, timeout=5, verify=False) as client:
-        token = client.post("/apigovernance/api/oauth/tokenByAkSk",
-                            json={"app_key": sandbox.options.app_key, "app_secret": sandbox.options.app_secret}
-                            ).json()["AccessToken"]
-        client.headers.update({"Authorization": f"Bearer {token}", "X-APP-Key": sandbox.options.app_key})
-        yield client
 
 
 # -- queryAgentInfo ---------------------------------------------------------------------------------

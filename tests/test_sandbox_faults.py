@@ -13,16 +13,6 @@ from batchops.sandbox import record_key
 UPDATE = "/apiaccess/CC-Management/v1/openapp/agentsettings/update"
 
 
-@pytest.fixture
-def c1(sandbox):
-    # Plain HTTP on loopback: verify=False only spares each client loading the CA store (~30 ms).
-    with httpx.Client(base_url=sandbox.url, timeout=5, verify=False) as client:
-        token = client.post("/apigovernance/api/oauth/tokenByAkSk",
-                            json={"app_key": sandbox.options.app_key, "app_secret": sandbox.options.app_secret}
-                            ).json()["AccessToken"]
-        client.headers.update({"Authorization": f"Bearer {token}", "X-APP-Key": sandbox.options.app_key})
-        yield client
-
 
 def _update(sandbox, n=0, present="02512345678"):
     setting = sandbox.agent_settings()[n]

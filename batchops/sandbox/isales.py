@@ -71,14 +71,23 @@ def _vdn(req: Request) -> int | Reply:
     return int(raw)
 
 
-def update_appointment(sb: Sandbox, req: Request) -> Reply:
-    """POST /rest/isales/v1/openapi/campaigns/{vdnId}/appoint/update: a manual appointment only."""
+def _vdn_and_body(req: Request) -> tuple[int, Any] | Reply:
+    """The VDN from the path and the parsed JSON body, or the refusal to send back."""
     vdn = _vdn(req)
     if isinstance(vdn, Reply):
         return vdn
     body = _parse(req)
     if isinstance(body, Reply):
         return body
+    return vdn, body
+
+
+def update_appointment(sb: Sandbox, req: Request) -> Reply:
+    """POST /rest/isales/v1/openapi/campaigns/{vdnId}/appoint/update: a manual appointment only."""
+    parsed = _vdn_and_body(req)
+    if isinstance(parsed, Reply):
+        return parsed
+    vdn, body = parsed
     try:
         check_fields(body, ("appointId", "userAccount", "workNo", "appointTime", "remark"), "",
                      sb.options.allow_unknown_fields)
@@ -114,12 +123,10 @@ def update_appointment(sb: Sandbox, req: Request) -> Reply:
 
 def list_appointments(sb: Sandbox, req: Request) -> Reply:
     """POST /rest/isales/v1/openapi/campaigns/{vdnId}/appoint/list: ``offset`` + ``limit`` (<=100)."""
-    vdn = _vdn(req)
-    if isinstance(vdn, Reply):
-        return vdn
-    body = _parse(req)
-    if isinstance(body, Reply):
-        return body
+    parsed = _vdn_and_body(req)
+    if isinstance(parsed, Reply):
+        return parsed
+    vdn, body = parsed
     try:
         check_fields(body, ("offset", "limit", "appointId", "calledNo", "callType", "userAccount", "workNo"),
                      "", sb.options.allow_unknown_fields)
