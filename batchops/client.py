@@ -1,8 +1,9 @@
 """Send ``PreparedCall``s to the AICC servers and get ``CallResult``s back, retrying what is worth retrying.
 
-One ``Client`` per run. It holds an httpx client per server family (``c1``: the gateway with ``TokenAuth``;
-``isales``: CC-iSales with ``AkSkAuth``), sync and async, built lazily from ``Settings``. Pass ``transport=``
-(``httpx.MockTransport``, the sandbox's) to talk to something other than a real socket.
+One ``Client`` per run. It holds an ``httpx.Auth`` per server family (``c1``: the gateway with ``TokenAuth``;
+``isales``: CC-iSales with ``AkSkAuth``) and an httpx transport, sync and async, built lazily from ``Settings``;
+``exchange.py`` drives the auth flow over the transport. Pass ``transport=`` (``httpx.MockTransport``, the
+sandbox's) to talk to something other than a real socket.
 
 Retry policy (issue 4): connection errors, timeouts, 429 (``Retry-After`` honoured) and 502/503/504 are retried
 with exponential backoff and full jitter, up to ``RetryPolicy.max_attempts`` per call, and only while the run's
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,7 +29,7 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, RetryError, Retrying
 from tenacity.wait import wait_random_exponential
 
-from . import __version__
+from . import __version__, exchange
 from .auth import AkSkAuth, TokenAuth
 from .calls import CallResult, Family, PreparedCall
 from .errors import AuthError
@@ -130,12 +132,27 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+_CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+
+
+def response_text(response: httpx.Response) -> str:
+    """The answer's text in its declared charset, UTF-8 when none is declared (JSON's own), undecodable bytes
+    replaced. (httpx's ``Response.text`` parses the Content-Type with the email package: measured ~30 µs a
+    call, several percent of a run's event-loop time.)"""
+    content = response.content
+    if not content:
+        return ""
+    match = _CHARSET.search(response.headers.get("content-type", ""))
+    charset = match.group(1) if match else "utf-8"
+    try:
+        return content.decode(charset, errors="replace")
+    except LookupError:  # a charset Python does not know
+        return content.decode("utf-8", errors="replace")
+
+
 def to_result(response: httpx.Response, *, attempts: int, elapsed: float, error: str | None = None) -> CallResult:
     """Turn an answer into a ``CallResult``: parsed JSON in ``body`` when it is JSON, never an exception."""
-    try:
-        text = response.text
-    except Exception:  # noqa: BLE001 - an unknown charset, whatever it raises: keep what can be read
-        text = response.content.decode("utf-8", errors="replace")
+    text = response_text(response)
     body: Any = None
     if text:
         try:
@@ -158,7 +175,7 @@ def _describe_exception(exc: BaseException) -> str:
 class Client:
     """Sends calls for one run: ``send`` (blocking) and ``asend`` (asyncio) share the retry budget and token.
 
-    ``transport`` serves both sync and async clients (``httpx.MockTransport`` does both); ``async_transport``
+    ``transport`` serves both sync and async calls (``httpx.MockTransport`` does both); ``async_transport``
     overrides it for async. Without either, async calls go through aiohttp (``httpx_aiohttp``), measured the
     fastest (bench/RESULTS.dispatch.md), and sync calls through httpx's own pool.
     """
@@ -179,10 +196,10 @@ class Client:
         self.settings = settings
         self.retry = retry
         self.budget = budget if budget is not None else RetryBudget()
-        self._transport = transport
-        self._async_transport = async_transport
+        self._given = transport
+        self._given_async = async_transport
         if async_transport is None and isinstance(transport, httpx.AsyncBaseTransport):
-            self._async_transport = transport
+            self._given_async = transport
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._timeout = httpx.Timeout(settings.timeout)
         self._timeout_ext = self._timeout.as_dict()
@@ -191,8 +208,8 @@ class Client:
         self._async_sleep = async_sleep
         self._token_clock = token_clock
         self._auths: dict[Family, httpx.Auth] = {}
-        self._sync: dict[Family, httpx.Client] = {}
-        self._async: dict[Family, httpx.AsyncClient] = {}
+        self._sync_conn: httpx.BaseTransport | None = None  # made on first use, closed by close()
+        self._async_conn: httpx.AsyncBaseTransport | None = None  # made on first use, closed by aclose()
         self._lock = threading.Lock()
         self._retries_stopped = False
         self._wait_backoff = wait_random_exponential(multiplier=retry.backoff_base, max=retry.backoff_max)
@@ -247,46 +264,23 @@ class Client:
         assert url is not None  # _auth has required it
         return url
 
-    def _sync_client(self, family: Family) -> httpx.Client:
-        client = self._sync.get(family)
-        if client is None:
-            auth = self._auth(family)
-            with self._lock:
-                client = self._sync.get(family)
-                if client is None:
-                    client = httpx.Client(
-                        base_url=self._base_url(family),
-                        auth=auth,
-                        transport=self._transport,
-                        verify=self.settings.verify_tls,
-                        timeout=self._timeout,
-                        limits=self._limits,
-                        trust_env=False,
-                    )
-                    self._sync[family] = client
-        return client
+    def _sync_transport(self) -> httpx.BaseTransport:
+        with self._lock:
+            if self._sync_conn is None:
+                self._sync_conn = self._given or httpx.HTTPTransport(
+                    verify=self.settings.verify_tls, limits=self._limits, trust_env=False
+                )
+            return self._sync_conn
 
-    def _async_client(self, family: Family) -> httpx.AsyncClient:
-        client = self._async.get(family)
-        if client is None:
-            auth = self._auth(family)
-            transport = self._async_transport
+    def _async_transport(self) -> httpx.AsyncBaseTransport:
+        if self._async_conn is None:
+            transport = self._given_async
             if transport is None:
                 from httpx_aiohttp import AiohttpTransport
 
-                transport = AiohttpTransport(
-                    verify=self.settings.verify_tls, limits=self._limits, trust_env=False
-                )
-            client = httpx.AsyncClient(
-                base_url=self._base_url(family),
-                auth=auth,
-                transport=transport,
-                timeout=self._timeout,
-                limits=self._limits,
-                trust_env=False,
-            )
-            self._async[family] = client
-        return client
+                transport = AiohttpTransport(verify=self.settings.verify_tls, limits=self._limits, trust_env=False)
+            self._async_conn = transport
+        return self._async_conn
 
     def _url(self, family: Family, path: str) -> httpx.URL:
         # Rows of one operation share a few paths: parse each URL once, not once per row (measured: ~0.1 ms).
@@ -381,14 +375,15 @@ class Client:
 
     def send(self, call: PreparedCall) -> CallResult:
         """Send one call (blocking), retrying as the policy allows; ``AuthError``/``ConfigError`` propagate."""
-        client = self._sync_client(call.family)
+        auth = self._auth(call.family)
+        transport = self._sync_transport()
         content = encode_body(call.body)
         self.budget.record_call()
         started = time.perf_counter()
         attempts = 1
         outcome: Any
         try:
-            outcome = client.send(self._build(call, content))
+            outcome = exchange.send(transport, auth, self._build(call, content))
         except (httpx.HTTPError, AuthError) as exc:
             if isinstance(exc, AuthError) and not getattr(exc, "retryable", False):
                 raise
@@ -397,7 +392,7 @@ class Client:
             return self._finish(outcome, attempts, started)
 
         # The first attempt ran outside tenacity (measured: it costs ~0.1 ms a call); replay its outcome.
-        def attempt(_client: httpx.Client, _call: PreparedCall) -> httpx.Response:
+        def attempt(_transport: httpx.BaseTransport, _call: PreparedCall) -> httpx.Response:
             nonlocal attempts, outcome
             if outcome is not None:
                 first, outcome = outcome, None
@@ -405,11 +400,11 @@ class Client:
                     raise first
                 return first
             attempts += 1
-            return _client.send(self._build(_call, content))
+            return exchange.send(_transport, auth, self._build(_call, content))
 
         retrying = Retrying(sleep=self._sleep, **self._retry_kwargs())
         try:
-            last: Any = retrying(attempt, client, call)
+            last: Any = retrying(attempt, transport, call)
         except RetryError as exc:
             final = exc.last_attempt
             last = final.exception() if final.failed else final.result()
@@ -419,14 +414,15 @@ class Client:
 
     async def asend(self, call: PreparedCall) -> CallResult:
         """Send one call from asyncio, retrying as the policy allows; ``AuthError``/``ConfigError`` propagate."""
-        client = self._async_client(call.family)
+        auth = self._auth(call.family)
+        atransport = self._async_transport()
         content = encode_body(call.body)
         self.budget.record_call()
         started = time.perf_counter()
         attempts = 1
         outcome: Any
         try:
-            outcome = await client.send(self._build(call, content))
+            outcome = await exchange.asend(atransport, auth, self._build(call, content))
         except (httpx.HTTPError, AuthError) as exc:
             if isinstance(exc, AuthError) and not getattr(exc, "retryable", False):
                 raise
@@ -434,7 +430,7 @@ class Client:
         if not self._first_needs_retry(outcome):
             return self._finish(outcome, attempts, started)
 
-        async def attempt(_client: httpx.AsyncClient, _call: PreparedCall) -> httpx.Response:
+        async def attempt(_transport: httpx.AsyncBaseTransport, _call: PreparedCall) -> httpx.Response:
             nonlocal attempts, outcome
             if outcome is not None:
                 first, outcome = outcome, None
@@ -442,11 +438,11 @@ class Client:
                     raise first
                 return first
             attempts += 1
-            return await _client.send(self._build(_call, content))
+            return await exchange.asend(_transport, auth, self._build(_call, content))
 
         retrying = AsyncRetrying(sleep=self._async_sleep, **self._retry_kwargs())
         try:
-            last: Any = await retrying(attempt, client, call)
+            last: Any = await retrying(attempt, atransport, call)
         except RetryError as exc:
             final = exc.last_attempt
             last = final.exception() if final.failed else final.result()
@@ -457,17 +453,17 @@ class Client:
     # --- closing ---------------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the sync clients."""
-        for client in self._sync.values():
-            client.close()
-        self._sync.clear()
+        """Close the sync connections this client opened (a transport passed in is the caller's to close)."""
+        conn, self._sync_conn = self._sync_conn, None
+        if conn is not None and conn is not self._given:
+            conn.close()
 
     async def aclose(self) -> None:
-        """Close the async clients (they belong to the running event loop); a later ``asend`` makes new ones."""
-        clients = list(self._async.values())
-        self._async.clear()
-        for client in clients:
-            await client.aclose()
+        """Close the async connections (they belong to the running event loop); a later ``asend`` opens new
+        ones. A transport passed in is the caller's to close."""
+        conn, self._async_conn = self._async_conn, None
+        if conn is not None and conn is not self._given_async:
+            await conn.aclose()
 
     def __enter__(self) -> Self:
         return self

@@ -176,6 +176,8 @@ class Replay:
         self._marked: set[int] = set()  # rows committed in flight
         self._order: list[int] = []  # rows to send, in sending order (when they can be marked ahead)
         self._position: dict[int, int] = {}
+        self._started_upto = 0  # positions in _order below this were started
+        self._marked_upto = 0  # positions in _order below this are committed in flight
         self._texts: dict[int, dict[str, str]] = {r.row: r.texts for r in report.valid_records}
         self.run_id: str | None = None
 
@@ -351,19 +353,33 @@ class Replay:
 
     def _on_start(self, row: int) -> None:
         assert self.journal is not None and self.run_id is not None
-        if row in self._marked:
+        if self._order:  # rows go out in this order: most are marked ahead already
+            position = self._position[row]
+            self._started_upto = max(self._started_upto, position + 1)
+            if position >= self._marked_upto:  # the first rows, or answers slower than the sending
+                self._mark_ahead()
             return
-        if not self._order:  # reading before-values: each row's before is known only now
-            self.journal.mark_in_flight(self.run_id, row, request=masked_request(self._calls[row]),
-                                        before=self._before.get(row))
-            self._marked.add(row)
+        # Reading before-values: each row's before is known only now.
+        self.journal.mark_in_flight(self.run_id, row, request=masked_request(self._calls[row]),
+                                    before=self._before.get(row))
+        self._marked.add(row)
+
+    def _mark_ahead(self) -> None:
+        """Commit as in flight, in one commit, the rows up to ``concurrency`` past the last one started.
+
+        Called before a row not yet marked is sent, and after each result, where it costs no call any time:
+        answers tend to arrive together, and a commit between an answer and the next call would delay every
+        call behind it. A row marked and never sent is handed back by ``release_unsent``; one marked when the
+        process dies is re-sent by the next run, as a row whose outcome is unknown.
+        """
+        assert self.journal is not None and self.run_id is not None
+        end = min(len(self._order), self._started_upto + self.options.concurrency)
+        if end <= self._marked_upto:
             return
-        # Committed before this row is sent, with the next ones (one commit, not one a row); any of them
-        # that is never sent is handed back by release_unsent.
-        start = self._position[row]
-        batch = [r for r in self._order[start:start + self.options.concurrency] if r not in self._marked]
+        batch = self._order[self._marked_upto:end]
         self.journal.mark_many_in_flight(self.run_id, [(r, masked_request(self._calls[r])) for r in batch])
         self._marked.update(batch)
+        self._marked_upto = end
 
     def _on_result(self, row: int, result: CallResult) -> None:
         assert self.journal is not None and self.run_id is not None
@@ -375,6 +391,8 @@ class Replay:
         decision = self._reasons[row]
         self._finish(RowResult(row, decision.key, status, verdict.message, result.http_status, verdict.code,
                                result.attempts, _now(), decision.reason.value))
+        if self._order:
+            self._mark_ahead()
 
     def _unknown(self, row: int, error: BaseException | None) -> None:
         # Sent, but no result came back to us: the journal keeps it in flight, so the next run re-sends it.

@@ -329,3 +329,43 @@ def test_real_socket_sync_and_aiohttp_async(loopback: str, tmp_path: Any) -> Non
     fast, slow = asyncio.run(main())
     assert fast.body["echo"] == '{"id":"1","agentName":"张三"}'
     assert slow.http_status is None and slow.attempts == 2 and "Timeout" in (slow.error or "")
+
+
+def test_answers_decoded_in_their_declared_charset(settings: Settings) -> None:
+    gbk = "坐席不存在".encode("gbk")
+    server = Server(httpx.Response(200, content=b'{"returnCode":"1","returnDesc":"' + gbk + b'"}',
+                                   headers={"Content-Type": "application/json; charset=GBK"}),
+                    httpx.Response(200, content="{\"returnDesc\":\"张三\"}".encode(),
+                                   headers={"Content-Type": "application/json"}),
+                    httpx.Response(200, content=b"caf\xe9", headers={"Content-Type": "text/plain; charset=no-such"}))
+    client = make_client(settings, server)
+    assert client.send(CALL).body == {"returnCode": "1", "returnDesc": "坐席不存在"}
+    assert client.send(CALL).body == {"returnDesc": "张三"}  # no charset: UTF-8, JSON's own
+    assert client.send(CALL).text == "caf\ufffd"  # a charset Python does not know: UTF-8, bad bytes replaced
+
+
+def test_cookies_are_neither_kept_nor_sent(settings: Settings) -> None:
+    seen: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Cookie"))
+        return httpx.Response(200, json={"returnCode": "0"}, headers={"Set-Cookie": "route=abc; Path=/"})
+
+    client = make_client(settings, Server(answer))
+    client.send(CALL)
+    client.send(CALL)
+    assert seen == [None, None]
+
+
+def test_transport_errors_name_their_request(settings: Settings) -> None:
+    from batchops import exchange
+    from batchops.auth import TokenAuth
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    request = httpx.Request("POST", "https://gw.example.com/x")
+    auth = TokenAuth("https://gw.example.com", "key", "secret")
+    with pytest.raises(httpx.ConnectError) as caught:
+        exchange.send(httpx.MockTransport(refuse), auth, request)
+    assert caught.value.request.url.path.endswith("/tokenByAkSk")  # the one that failed: the token fetch

@@ -92,6 +92,17 @@ def test_every_call_runs_in_order_within_the_limit() -> None:
     assert not rec.overlapped and len(rec.threads) == 1
 
 
+def test_a_worker_sends_its_next_call_before_its_answer_is_recorded() -> None:
+    events: list[tuple[str, int]] = []
+    report = dispatch(FakeSender(delay=0.001), calls(6), concurrency=1,
+                      on_start=lambda k: events.append(("start", k)),
+                      on_result=lambda k, r: events.append(("result", k)))
+    assert report.completed and report.finished == 6
+    # Answers are delivered in the same turn of the loop, just after the next call went out; none is lost.
+    assert events == [("start", 0), ("start", 1), ("result", 0), ("start", 2), ("result", 1), ("start", 3),
+                      ("result", 2), ("start", 4), ("result", 3), ("start", 5), ("result", 4), ("result", 5)]
+
+
 def test_rate_limit_is_honoured() -> None:
     sender = FakeSender(delay=0.0)
     started: list[float] = []
