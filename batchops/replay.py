@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import gc
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -28,7 +30,7 @@ from .catalogue import Operation
 from .coerce import typed_values
 from .dispatch import DEFAULT_CONCURRENCY, Dispatcher, DispatchReport, StopReason
 from .errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED, AuthError, BatchopsError
-from .journal import Action, Decision, Journal, Reason, RowStatus, content_hash
+from .journal import Action, Decision, Journal, JournalWriter, Reason, RowStatus, content_hash
 from .report import Record, ValidationReport
 from .secrets import redact
 from .settings import Settings
@@ -177,7 +179,9 @@ class Replay:
         self._order: list[int] = []  # rows to send, in sending order (when they can be marked ahead)
         self._position: dict[int, int] = {}
         self._started_upto = 0  # positions in _order below this were started
-        self._marked_upto = 0  # positions in _order below this are committed in flight
+        self._marked_upto = 0  # positions in _order below this are marked in flight (queued or committed)
+        self._marks: deque[tuple[int, Future[None]]] = deque()  # (first position, commit) not waited for yet
+        self._writer: JournalWriter | None = None  # the journal's writes while the requests are out
         self._texts: dict[int, dict[str, str]] = {r.row: r.texts for r in report.valid_records}
         self.run_id: str | None = None
 
@@ -329,11 +333,12 @@ class Replay:
         if self.options.force or not is_no_change(field_changes(self.op, texts, current.record)):
             self._before[row] = before  # --force sends even a row that changes nothing
             return False
-        assert self.journal is not None and self.run_id is not None
-        self.journal.record_result(self.run_id, row, RowStatus.SKIPPED, message=NO_CHANGE_MESSAGE, before=before,
-                                   after=texts)
+        assert self.journal is not None and self.run_id is not None and self._writer is not None
+        self._writer.submit(self.journal.record_result, self.run_id, row, RowStatus.SKIPPED,
+                            message=NO_CHANGE_MESSAGE, before=before, after=texts)
         self._finish(RowResult(row, self._reasons[row].key, Status.SKIPPED, NO_CHANGE_MESSAGE, finished_at=_now(),
                                reason=NO_CHANGE_REASON))
+        self._writer.raise_error()
         return True
 
     def _dispatch(self, calls: list[tuple[int, PreparedCall]],
@@ -346,53 +351,73 @@ class Replay:
         # it stalls the event loop mid-run (measured: ~6% fewer rows per second at concurrency 16).
         gc.collect()
         gc.freeze()
+        # While the requests are out, the journal is written on its own thread (journal/writer.py).
+        self._writer = JournalWriter()
         try:
-            return dispatcher.run(calls)
+            report = dispatcher.run(calls)
         finally:
-            gc.unfreeze()
+            writer, self._writer = self._writer, None
+            try:
+                writer.close()  # every queued write committed (or its error raised) before anything else
+            finally:
+                gc.unfreeze()
+        return report
 
     def _on_start(self, row: int) -> None:
-        assert self.journal is not None and self.run_id is not None
-        if self._order:  # rows go out in this order: most are marked ahead already
-            position = self._position[row]
-            self._started_upto = max(self._started_upto, position + 1)
-            if position >= self._marked_upto:  # the first rows, or answers slower than the sending
-                self._mark_ahead()
+        """Called just before ``row``'s request goes out: return only once its ``in_flight`` is committed."""
+        assert self.journal is not None and self.run_id is not None and self._writer is not None
+        if not self._order:  # reading before-values: each row's before is known only now
+            self._marked.add(row)
+            self._writer.submit(self.journal.mark_in_flight, self.run_id, row,
+                                request=masked_request(self._calls[row]), before=self._before.get(row)).result()
             return
-        # Reading before-values: each row's before is known only now.
-        self.journal.mark_in_flight(self.run_id, row, request=masked_request(self._calls[row]),
-                                    before=self._before.get(row))
-        self._marked.add(row)
+        # Rows go out in this order: most were marked ahead, after earlier results, and are committed by now.
+        position = self._position[row]
+        self._started_upto = max(self._started_upto, position + 1)
+        if position >= self._marked_upto:  # the first rows, or answers slower than the sending
+            self._mark_ahead()
+        while self._marks and self._marks[0][0] <= position:
+            self._marks.popleft()[1].result()  # at once when committed; raises if the commit failed
+        self._writer.raise_error()  # any other write that failed: stop before sending more
 
     def _mark_ahead(self) -> None:
-        """Commit as in flight, in one commit, the rows up to ``concurrency`` past the last one started.
+        """Queue, as one commit, the ``in_flight`` marks of the rows up to ``concurrency`` past the last one
+        started.
 
-        Called before a row not yet marked is sent, and after each result, where it costs no call any time:
-        answers tend to arrive together, and a commit between an answer and the next call would delay every
-        call behind it. A row marked and never sent is handed back by ``release_unsent``; one marked when the
+        Called before a row not yet marked is sent, and after each result, where it delays no call: answers
+        tend to arrive together, and a commit between an answer and the next call would delay every call
+        behind it. A row marked and never sent is handed back by ``release_unsent``; one marked when the
         process dies is re-sent by the next run, as a row whose outcome is unknown.
         """
-        assert self.journal is not None and self.run_id is not None
+        assert self._writer is not None
         end = min(len(self._order), self._started_upto + self.options.concurrency)
         if end <= self._marked_upto:
             return
         batch = self._order[self._marked_upto:end]
-        self.journal.mark_many_in_flight(self.run_id, [(r, masked_request(self._calls[r])) for r in batch])
+        self._marks.append((self._marked_upto, self._writer.submit(self._commit_marks, batch)))
         self._marked.update(batch)
         self._marked_upto = end
 
-    def _on_result(self, row: int, result: CallResult) -> None:
+    def _commit_marks(self, rows: list[int]) -> None:
+        """On the journal's thread: the masked requests of ``rows`` and their ``in_flight`` marks, one commit."""
         assert self.journal is not None and self.run_id is not None
+        self.journal.mark_many_in_flight(self.run_id, [(r, masked_request(self._calls[r])) for r in rows])
+
+    def _on_result(self, row: int, result: CallResult) -> None:
+        """Queue the row's result for the journal (committed within moments, in order) and keep it for the
+        Results sheet; an earlier journal write's failure is raised here and stops the run."""
+        assert self.journal is not None and self.run_id is not None and self._writer is not None
         verdict = self.op.outcome(result)
         status = Status.OK if verdict.ok else Status.FAILED
-        self.journal.record_result(self.run_id, row, RowStatus(status.value), http_status=result.http_status,
-                                   code=verdict.code, message=verdict.message, attempts=result.attempts,
-                                   after=self._texts[row])
         decision = self._reasons[row]
         self._finish(RowResult(row, decision.key, status, verdict.message, result.http_status, verdict.code,
                                result.attempts, _now(), decision.reason.value))
+        self._writer.submit(self.journal.record_result, self.run_id, row, RowStatus(status.value),
+                            http_status=result.http_status, code=verdict.code, message=verdict.message,
+                            attempts=result.attempts, after=self._texts[row])
         if self._order:
             self._mark_ahead()
+        self._writer.raise_error()
 
     def _unknown(self, row: int, error: BaseException | None) -> None:
         # Sent, but no result came back to us: the journal keeps it in flight, so the next run re-sends it.

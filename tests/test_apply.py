@@ -211,3 +211,60 @@ def test_secrets_never_reach_output_results_or_journal(sandbox, env, journal, tm
         for secret in secrets:
             assert secret not in blob
         assert "Bearer " not in blob
+
+
+def test_a_journal_that_fails_mid_run_stops_it_and_loses_nothing(sandbox, env, journal, tmp_path, monkeypatch,
+                                                                   capsys):
+    from batchops.errors import JournalError
+    from batchops.journal import Journal
+
+    records = sandbox.agent_settings()[:40]
+    rows = [[r["id"], r["userId"], f"0755{i:07d}"] for i, r in enumerate(records)]
+    path = workbook(tmp_path / "agents.xlsx", ["id", "userId", "callNumber"], rows)
+    real = Journal.record_result
+    seen: list[int] = []
+
+    def failing(self, run_id, row_number, status, **kw):
+        seen.append(row_number)
+        if len(seen) == 10:
+            raise JournalError("The journal cannot be written: disk full.", fix="Free some space.")
+        return real(self, run_id, row_number, status, **kw)
+
+    monkeypatch.setattr(Journal, "record_result", failing)
+    code = apply(path, journal, "--no-before", "--concurrency", "4")
+    err = capsys.readouterr().err
+    assert code == 3 and "disk full" in err and "Traceback" not in err
+    monkeypatch.setattr(Journal, "record_result", real)
+    # The next run sends what the journal does not know as applied, and nothing it does know twice.
+    assert apply(path, journal, "--no-before") == 0
+    statuses = [r["status"] for r in results(path)]
+    assert statuses.count("ok") + statuses.count("skipped") == 40
+    times = [sandbox.applied_count(f"agentsettings:{r['id']}") for r in records]
+    assert set(times) <= {1, 2}
+    assert times.count(2) == 1  # only the row whose result never reached the journal is sent again
+
+
+def test_a_row_whose_in_flight_mark_fails_is_not_sent(sandbox, env, journal, tmp_path, monkeypatch, capsys):
+    from batchops.errors import JournalError
+    from batchops.journal import Journal
+
+    records = sandbox.agent_settings()[:40]
+    rows = [[r["id"], r["userId"], f"0755{i:07d}"] for i, r in enumerate(records)]
+    path = workbook(tmp_path / "agents.xlsx", ["id", "userId", "callNumber"], rows)
+    real = Journal.mark_many_in_flight
+    marked: list[int] = []
+
+    def failing(self, run_id, rows):
+        if marked:
+            raise JournalError("The journal cannot be written: disk full.", fix="Free some space.")
+        marked.extend(r for r, _ in rows)
+        return real(self, run_id, rows)
+
+    monkeypatch.setattr(Journal, "mark_many_in_flight", failing)
+    assert apply(path, journal, "--no-before", "--concurrency", "4") == 3
+    assert "disk full" in capsys.readouterr().err
+    sent = {e.body["id"] for e in sandbox.request_log("agentsettings/update")}
+    assert sent <= {records[r - 2]["id"] for r in marked}  # nothing left without its mark committed first
+    monkeypatch.setattr(Journal, "mark_many_in_flight", real)
+    assert apply(path, journal, "--no-before") == 0
+    assert all(sandbox.applied_count(f"agentsettings:{r['id']}") == 1 for r in records)

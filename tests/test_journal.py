@@ -683,3 +683,27 @@ def test_an_existing_journal_readable_by_others_is_made_private(journal_path: Pa
     journal_path.chmod(0o644)
     Journal(journal_path).close()
     assert stat.S_IMODE(journal_path.stat().st_mode) == 0o600
+
+
+def test_the_writer_keeps_order_reports_the_first_failure_and_still_tries_later_writes() -> None:
+    import threading
+
+    from batchops.errors import JournalError
+    from batchops.journal import JournalWriter
+
+    done: list[tuple[int, str]] = []
+
+    def write(n: int) -> None:
+        if n == 3:
+            raise JournalError(f"write {n} failed")
+        done.append((n, threading.current_thread().name))
+
+    writer = JournalWriter()
+    futures = [writer.submit(write, n) for n in range(6)]
+    assert [f.exception() is None for f in futures] == [True, True, True, False, True, True]
+    assert [n for n, _ in done] == [0, 1, 2, 4, 5]  # in order; the writes after the failure were still tried
+    assert all(name.startswith("batchops-journal") for _, name in done)
+    with pytest.raises(JournalError, match="write 3"):
+        writer.raise_error()
+    with pytest.raises(JournalError, match="write 3"):
+        writer.close()

@@ -49,6 +49,7 @@ The modules, one concern each:
 ``hashing``      content hashes and file SHA-256
 ``masking``      secrets scrubbed from everything written
 ``stamps``       time stamps and since/until bounds
+``writer``       the journal's writes on one background thread while a run's requests are out
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from .journal import HEARTBEAT_EVERY, Journal
 from .locks import DEFAULT_STALE_AFTER
 from .records import Action, AuditRow, Decision, Reason, ResumePlan, RowRecord, RowStatus, RunInfo, RunStatus
 from .schema import DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION, default_journal_path
+from .writer import JournalWriter
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
@@ -69,6 +71,7 @@ __all__ = [
     "AuditRow",
     "Decision",
     "Journal",
+    "JournalWriter",
     "Reason",
     "ResumePlan",
     "RowRecord",

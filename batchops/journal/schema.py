@@ -118,7 +118,9 @@ def open_database(path: Path, *, busy_timeout: float, durable: bool) -> Database
     """
     _create_private(path)
     try:
-        conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+        # check_same_thread=False: during a run the journal is written from its writer thread (writer.py),
+        # never from two threads at once.
+        conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
         raise journal_error(exc, path, "opening it") from exc
     db = Database(conn, path)
