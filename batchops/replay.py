@@ -5,12 +5,16 @@ commits ``in_flight`` before its request is sent, and commits ``ok``/``failed`` 
 row that never got an answer stays ``in_flight`` in the journal: outcome unknown, re-sent by the next
 run. The Results sheet is written from the same results, in row order, after the run.
 
-Before-values (``ApplyOptions.read_before``): the rows to send go out in chunks; each chunk's records are
-read first (``current.read_current``, the read calls of ``readers.py``, ``concurrency`` at a time), then
-sent. A row's before-values are committed with its ``in_flight`` mark and its after-values (the row's
+While the requests are out the journal is written on its own thread (``journal.JournalWriter``), in order:
+rows are marked ``in_flight`` ahead, a window of ``concurrency`` rows at a time after each result, and a row
+is sent only once its mark is committed; results are queued as they come and committed moments later, so
+the event loop never waits for SQLite between an answer and the next request.
+
+Before-values (``ApplyOptions.read_before``): each row's record is read (``current.aread_one``, the read
+calls of ``readers.py``) by the same worker just before its update, within the same ``--concurrency``
+limit. A row's before-values are committed with its ``in_flight`` mark and its after-values (the row's
 texts) with its result, for audit and undo. A row whose values equal the record's current ones is not
-sent: ``skipped``, "no change". Reading in chunks keeps each before-value fresh (read moments before its
-write) and keeps ``--concurrency`` an upper bound on the calls in flight.
+sent: ``skipped``, "no change".
 """
 
 from __future__ import annotations
