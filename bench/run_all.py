@@ -30,7 +30,7 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
     ("sandbox", [], ["--requests", "2000", "--repeat", "1"]),
     ("dispatch", ["--write", str(HERE / "RESULTS.dispatch.md")],
      ["--calls", "1000", "--repeat", "1", "--quick", "--write", str(HERE / "RESULTS.dispatch.md")]),
-    ("apply", [], ["--rows", "1000", "--memory-rows", "10000", "--sequential-calls", "50"]),
+    ("apply", [], ["--rows", "1000", "--memory-rows", "10000", "--sequential-calls", "50", "--repeat", "1"]),
     ("before", ["--write", str(HERE / "RESULTS.before.md")],
      ["--rows", "500", "--repeat", "1", "--write", str(HERE / "RESULTS.before.md")]),
     ("export", [], ["--agents", "10000", "--repeat", "1"]),
