@@ -232,6 +232,11 @@ class Client:
         """Raise ``ConfigError`` now if the settings for ``family`` are missing (instead of at the first call)."""
         self._auth(family)
 
+    def prepare_async(self) -> None:
+        """Build the async transport now (importing aiohttp and loading the CA certificates take ~0.2 s), so
+        that it is start-up and the first calls of a run do not wait for it."""
+        self._async_transport()
+
     # --- building ------------------------------------------------------------------------------------------
 
     def _auth(self, family: Family) -> httpx.Auth:

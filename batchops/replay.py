@@ -347,7 +347,9 @@ class Replay:
 
     def _dispatch(self, calls: list[tuple[int, PreparedCall]],
                   prepare: Callable[[int], Awaitable[bool]] | None = None) -> Any:
-        self._client()
+        prepare_async = getattr(self._client(), "prepare_async", None)  # a client passed in may lack it
+        if prepare_async is not None:
+            prepare_async()
         dispatcher: Dispatcher[int] = Dispatcher(self.client, concurrency=self.options.concurrency,
                                                  rate=self.options.rate, on_start=self._on_start,
                                                  on_result=self._on_result, prepare=prepare)

@@ -369,3 +369,13 @@ def test_transport_errors_name_their_request(settings: Settings) -> None:
     with pytest.raises(httpx.ConnectError) as caught:
         exchange.send(httpx.MockTransport(refuse), auth, request)
     assert caught.value.request.url.path.endswith("/tokenByAkSk")  # the one that failed: the token fetch
+
+
+def test_prepare_async_builds_the_transport_once_before_the_first_call(settings: Settings) -> None:
+    client = Client(settings)
+    client.prepare_async()
+    first = client._async_conn
+    client.prepare_async()
+    assert first is not None and client._async_conn is first
+    asyncio.run(client.aclose())
+    assert client._async_conn is None
