@@ -3,14 +3,17 @@
 For every valid row the record's current values are read (``current.read_current``) and compared
 with the row: ``change`` (before → after for each field the row sets), ``no-change`` (``apply`` skips
 such a row and reports it ``skipped``), ``cannot`` (an unknown ID, a route whose ``editable`` forbids it,
-an automatic appointment) or ``unread`` (the read itself failed). The **Plan** sheet is written into the
-workbook (``FILE.plan.csv`` beside a CSV), one line per field, from the same data the terminal shows.
+an automatic appointment) or ``unread`` (the read itself failed). A row whose content the journal records
+as applied is ``applied``: ``apply`` skips it without a request, as ``applied_rows`` tells (and says
+so when the record no longer has the row's values, changed since elsewhere). The **Plan** sheet is
+written into the workbook (``FILE.plan.csv`` beside a CSV), one line per field, from the same data the
+terminal shows.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from enum import Enum
@@ -21,9 +24,11 @@ from .catalogue import Kind, Operation
 from .coerce import show_timestamp
 from .current import Current, FieldChange, ReadProgress, field_changes, is_no_change, read_current
 from .errors import SheetError, WorkbookLocked
+from .journal import Journal, Reason, content_hash
 from .report import ValidationReport
 
-__all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "make_plan", "plan_rows", "write_plan"]
+__all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan", "plan_rows",
+           "write_plan"]
 
 PLAN_SHEET = "Plan"
 PLAN_HEADERS = ("row", "key", "action", "field", "before", "after", "message")
@@ -36,6 +41,7 @@ class PlanAction(str, Enum):
     NO_CHANGE = "no-change"
     CANNOT = "cannot"
     UNREAD = "unread"  # the current values could not be read: apply would send the row blind
+    APPLIED = "applied"  # the journal records this content as applied: apply skips it (unless --force)
 
 
 NO_CHANGE_MESSAGE = "no change: the record already has these values; apply skips it"
@@ -82,18 +88,44 @@ class Plan:
 
 
 def make_plan(report: ValidationReport, client: Any, *, concurrency: int = 8,
-              on_read: ReadProgress | None = None) -> Plan:
-    """Read the current record of every valid row and decide each row's action (invalid rows are left out)."""
+              on_read: ReadProgress | None = None, applied: Mapping[int, str] | None = None) -> Plan:
+    """Read the current record of every valid row and decide each row's action (invalid rows are left out).
+
+    ``applied``: the rows ``apply`` would skip as already applied, with why (``applied_rows``).
+    """
     started = time.monotonic()
     op = report.operation
     records = report.valid_records
     current = read_current(client, op, records, concurrency=concurrency, on_read=on_read)
-    rows = [row_plan(op, r.row, r.key, r.texts, current[r.row]) for r in records]
+    applied = applied or {}
+    rows = [row_plan(op, r.row, r.key, r.texts, current[r.row], applied=applied.get(r.row)) for r in records]
     return Plan(report, rows, time.monotonic() - started)
 
 
-def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current) -> RowPlan:
-    """One row's action from its record's current values."""
+def applied_rows(journal: Journal, report: ValidationReport, target: str) -> dict[int, str]:
+    """The valid rows that ``apply`` (without ``--force``) would skip because the journal records their
+    content as applied to ``target``, with the journal's reason ("already applied in run ...")."""
+    rows = [(r.row, r.key, content_hash(r.texts)) for r in report.valid_records]
+    decisions = journal.plan_resume(report.path, report.operation.name, target, rows).decisions
+    return {d.row_number: d.message for d in decisions if d.reason is Reason.ALREADY_APPLIED}
+
+
+def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current, *,
+             applied: str | None = None) -> RowPlan:
+    """One row's action from its record's current values (and ``applied``: why the journal skips it)."""
+    plan = _row_plan(op, row, key, texts, current)
+    if applied is None:
+        return plan
+    message = f"{applied} with this content: apply skips it"
+    if plan.action is PlanAction.CHANGE:
+        message += (f"; but the record no longer has the row's values ({len(plan.changed)} field(s) differ, "
+                    "changed since elsewhere): --force sends the row again")
+    elif plan.action in (PlanAction.CANNOT, PlanAction.UNREAD):
+        message += f" (now: {plan.message})"
+    return RowPlan(row, key, PlanAction.APPLIED, plan.changes, message)
+
+
+def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current) -> RowPlan:
     if current.error is not None:
         changes = [FieldChange(name, "", texts[name]) for name in op.columns if name in texts and name not in op.key]
         return RowPlan(row, key, PlanAction.UNREAD, changes, f"could not read the current values: {current.error}")
@@ -122,7 +154,7 @@ def plan_rows(plan: Plan) -> Iterator[list[Any]]:
     cannot be applied or were not read), one for a row that changes nothing or has no fields to show."""
     op, tz = plan.operation, plan.report.timezone
     for r in plan.rows:
-        lines = r.changed if r.action is PlanAction.CHANGE else (
+        lines = r.changed if r.action in (PlanAction.CHANGE, PlanAction.APPLIED) else (
             r.changes if r.action in (PlanAction.CANNOT, PlanAction.UNREAD) else [])
         if not lines:
             yield [r.row, r.key, r.action.value, "", "", "", r.message]

@@ -15,11 +15,15 @@ hypothesis_settings.load_profile("batchops")
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No BATCHOPS_* setting leaks into a test from the developer's shell."""
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No BATCHOPS_* setting leaks into a test from the developer's shell, and no test reads or writes the
+    user's own config or journal: the user's folders are temporary ones."""
     for name in list(os.environ):
         if name.startswith("BATCHOPS_"):
             monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
 
 
 # -- the AICC sandbox ---------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ def test_plan_shows_before_and_after_and_writes_the_plan_sheet(routes, sandbox, 
     assert f"row 2 {changed['id']}: deviceId: {changed['deviceId']} -> 2" in text
     assert f"row 4 {locked['id']}: cannot: the called route {locked['id']} cannot be edited" in text
     assert f"row 5 {UNKNOWN_ID}: cannot: unknown ID" in text
-    assert "4 rows: 1 change (2 fields), 1 no change, 2 cannot, 0 unread. Nothing was changed." in text
+    assert ("4 rows: 1 change (2 fields), 1 no change, 2 cannot, 0 unread, 0 applied already. Nothing was changed."
+            in text)
 
     plan = rows_of(path, PLAN_SHEET)
     assert list(plan[0]) == list(PLAN_HEADERS)
@@ -77,9 +78,35 @@ def test_plan_json_counts_every_action(routes, capsys):
     path, changed, _, _ = routes
     code, result = cli_json(capsys, "plan", path)
     assert code == 1
-    assert result["counts"] == {"change": 1, "no-change": 1, "cannot": 2, "unread": 0}
+    assert result["counts"] == {"change": 1, "no-change": 1, "cannot": 2, "unread": 0, "applied": 0}
     assert result["rows"][0]["changes"][1] == {"field": "deviceId", "before": str(changed["deviceId"]),
                                                "after": "2"}
+
+
+def test_plan_says_which_rows_apply_skips_as_applied_and_which_were_changed_since(sandbox, monkeypatch, tmp_path,
+                                                                                   capsys):
+    journal = use_sandbox(sandbox, monkeypatch, tmp_path)
+    first, second = [r for r in sandbox.routes() if r["editable"] == 0][:2]
+    columns = ["id", "devicetype", "deviceId"]
+    ours = sheet(tmp_path / "ours.xlsx", "called-route", columns,
+                 [[first["id"], first["devicetype"], "2"], [second["id"], second["devicetype"], "4"]])
+    assert cli("plan", ours) == 0 and not journal.exists()  # a plan creates no journal
+    assert cli("apply", ours, "--yes") == 0
+    # Someone changes the first route again in the console.
+    sandbox.sandbox.state.data.routes[first["id"]]["deviceId"] = 3
+    code, result = cli_json(capsys, "plan", ours)
+    assert code == 0 and result["counts"] == {"change": 0, "no-change": 0, "cannot": 0, "unread": 0, "applied": 2}
+    drifted, kept = result["rows"]
+    assert "already applied in run" in drifted["message"] and "changed since elsewhere" in drifted["message"]
+    assert drifted["changes"] == [{"field": "deviceId", "before": "3", "after": "2"}]
+    assert "changed since" not in kept["message"] and kept["changes"] == []
+    plan_sheet = rows_of(ours, PLAN_SHEET)
+    assert [(r["row"], r["action"], r["field"]) for r in plan_sheet] == [(2, "applied", "deviceId"), (3, "applied", "")]
+    # What apply does agrees: it skips both, sending nothing; --force plans (and sends) the change.
+    code, forced = cli_json(capsys, "plan", ours, "--force")
+    assert forced["counts"]["change"] == 1 and forced["counts"]["no-change"] == 1
+    sent = len(sandbox.request_log("modifyCalledRoute"))
+    assert cli("apply", ours, "--yes") == 0 and len(sandbox.request_log("modifyCalledRoute")) == sent
 
 
 def test_plan_of_a_csv_goes_beside_it(sandbox, monkeypatch, tmp_path):

@@ -10,13 +10,15 @@ from rich.table import Table
 
 from ..client import Client
 from ..errors import EXIT_OK
-from ..plan import Plan, PlanAction, make_plan, shown, write_plan
+from ..journal import Journal, default_journal_path
+from ..plan import Plan, PlanAction, applied_rows, make_plan, shown, write_plan
 from ..replay import require_settings, target_of
 from ..settings import load_settings
 from ..validation import validate_file
 from .app import app
 from .options import (
     config_option,
+    journal_option,
     json_option,
     operation_option,
     profile_option,
@@ -40,16 +42,21 @@ MAX_SHOWN = 50
 @config_option
 @click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Reads in flight at once.")
+@click.option("--force", is_flag=True, help="Plan as `apply --force` would: ignore what the journal records as "
+              "applied.")
+@journal_option
 @json_option
 def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | None, profile: str | None,
-         config_path: str | None, concurrency: int, as_json: bool) -> int:
+         config_path: str | None, concurrency: int, force: bool, journal_path: str | None, as_json: bool) -> int:
     """Show what applying FILE would change: before -> after per field, read from the server.
 
     Validates first, exactly as `apply` does (with any invalid row nothing is read, exit 2). Then reads
     the current value of every record the file names and sorts the rows into: change, no-change (apply
     skips them), cannot (unknown ID, a route that must not be edited, an automatic appointment) and
-    unread (the read failed). Writes a Plan sheet into the workbook (FILE.plan.csv for a CSV). Nothing
-    is changed on the server. Exit 0 when every row can be applied, 1 when some cannot or were not read.
+    unread (the read failed); and applied: rows the journal records as applied with this content, which
+    apply skips (said when the record has changed since). Writes a Plan sheet into the workbook
+    (FILE.plan.csv for a CSV). Nothing is changed on the server, and no journal is created. Exit 0 when
+    every row can be applied (or is applied already), 1 when some cannot or were not read.
     """
     report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone)
     if not report.ok:
@@ -59,8 +66,13 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
     if not as_json:
         err.print(escape(f"Reading {len(report.valid_records)} {report.operation.name} record(s) from "
                          f"{target_of(report.operation, settings)} ..."))
+    applied: dict[int, str] = {}
+    journal_file = Path(journal_path) if journal_path else default_journal_path()
+    if not force and journal_file.exists():
+        with Journal(journal_file) as journal:
+            applied = applied_rows(journal, report, target_of(report.operation, settings))
     with Client(settings) as client, ReadProgress(len(report.valid_records), enabled=not as_json) as progress:
-        result = make_plan(report, client, concurrency=concurrency, on_read=progress)
+        result = make_plan(report, client, concurrency=concurrency, on_read=progress, applied=applied)
     written, warning = write_plan(result)
     if warning:
         warning_line(escape(warning))
@@ -79,7 +91,8 @@ def _json(result: Plan, written: Path, code: int) -> dict[str, object]:
         "seconds": round(result.elapsed, 3),
         "rows": [{"row": r.row, "key": r.key, "action": r.action.value, "message": r.message,
                   "changes": [{"field": c.field, "before": c.before, "after": c.after}
-                              for c in (r.changed if r.action is PlanAction.CHANGE else r.changes)]}
+                              for c in (r.changed if r.action in (PlanAction.CHANGE, PlanAction.APPLIED)
+                                        else r.changes)]}
                  for r in result.rows],
     }
 
@@ -88,6 +101,7 @@ def _show(result: Plan, written: Path) -> None:
     op, tz = result.operation, result.report.timezone
     lines = [(r, c) for r in result.rows if r.action is PlanAction.CHANGE for c in r.changed]
     problems = [r for r in result.rows if r.action in (PlanAction.CANNOT, PlanAction.UNREAD)]
+    drifted = [r for r in result.rows if r.action is PlanAction.APPLIED and r.changed]
     if out.is_terminal:
         if lines:
             table = Table(header_style="bold", title="Changes")
@@ -104,17 +118,25 @@ def _show(result: Plan, written: Path) -> None:
             for r in problems[:MAX_SHOWN]:
                 table.add_row(str(r.row), escape(r.key), f"[red]{r.action.value}[/red]", escape(r.message))
             out.print(table)
+        if drifted:
+            table = Table(header_style="bold", title="Applied already, changed since: apply skips them")
+            for name in ("row", "key", "why"):
+                table.add_column(name, overflow="fold", max_width=70)
+            for r in drifted[:MAX_SHOWN]:
+                table.add_row(str(r.row), escape(r.key), f"[yellow]{escape(r.message)}[/yellow]")
+            out.print(table)
     else:
         for r, c in lines[:MAX_SHOWN]:
             out.print(escape(f"row {r.row} {r.key}: {c.field}: {shown(op, c.field, c.before, tz)!s} -> "
                              f"{shown(op, c.field, c.after, tz)}"), highlight=False)
-        for r in problems[:MAX_SHOWN]:
+        for r in problems[:MAX_SHOWN] + drifted[:MAX_SHOWN]:
             out.print(escape(f"row {r.row} {r.key}: {r.action.value}: {r.message}"), highlight=False)
-    if len(lines) > MAX_SHOWN or len(problems) > MAX_SHOWN:
+    if max(len(lines), len(problems), len(drifted)) > MAX_SHOWN:
         out.print("… every row is in the Plan sheet.")
     counts = result.counts()
     summary = (f"{len(result.rows)} rows: {counts['change']} change ({result.fields_changed} fields), "
-               f"{counts['no-change']} no change, {counts['cannot']} cannot, {counts['unread']} unread")
+               f"{counts['no-change']} no change, {counts['cannot']} cannot, {counts['unread']} unread, "
+               f"{counts['applied']} applied already")
     style = "green" if not problems else "red"
     out.print(f"[{style}]{escape(summary)}[/{style}]. Nothing was changed.")
     out.print(f"Plan written to {escape(str(written))}")
