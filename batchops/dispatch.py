@@ -320,7 +320,9 @@ class Dispatcher(Generic[K]):
 
     def _flush(self) -> None:
         """Deliver the queued results, in the order their answers came."""
-        self._flush_handle = None
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()  # called directly (the run is ending): the scheduled call is not needed
+            self._flush_handle = None
         finished, self._finished = self._finished, []
         for key, result in finished:
             self._deliver(key, result)

@@ -179,7 +179,7 @@ class Replay:
         self._results: dict[int, RowResult] = {}
         self._calls: dict[int, PreparedCall] = {}
         self._before: dict[int, dict[str, str]] = {}
-        self._marked: set[int] = set()  # rows committed in flight
+        self._marked: set[int] = set()  # rows marked in flight (queued for the journal or committed)
         self._order: list[int] = []  # rows to send, in sending order (when they can be marked ahead)
         self._position: dict[int, int] = {}
         self._started_upto = 0  # positions in _order below this were started
