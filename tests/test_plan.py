@@ -109,6 +109,14 @@ def test_plan_says_which_rows_apply_skips_as_applied_and_which_were_changed_sinc
     assert cli("apply", ours, "--yes") == 0 and len(sandbox.request_log("modifyCalledRoute")) == sent
 
 
+def test_an_unreadable_journal_is_a_warning_for_plan(routes, tmp_path, capsys):
+    path = routes[0]
+    (tmp_path / "journal.sqlite3").write_bytes(b"this is not a journal" * 100)
+    assert cli("plan", path) == 1  # the same plan as without a journal: the locked route and the unknown ID
+    err = capsys.readouterr().err
+    assert "journal" in err and "applied already" in err and "Traceback" not in err
+
+
 def test_plan_of_a_csv_goes_beside_it(sandbox, monkeypatch, tmp_path):
     use_sandbox(sandbox, monkeypatch, tmp_path)
     route = next(r for r in sandbox.routes() if r["editable"] == 0)

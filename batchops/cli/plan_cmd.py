@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..client import Client
-from ..errors import EXIT_OK
+from ..errors import EXIT_OK, JournalError
 from ..journal import Journal, default_journal_path
 from ..plan import Plan, PlanAction, applied_rows, make_plan, shown, write_plan
 from ..replay import require_settings, target_of
@@ -69,8 +69,11 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
     applied: dict[int, str] = {}
     journal_file = Path(journal_path) if journal_path else default_journal_path()
     if not force and journal_file.exists():
-        with Journal(journal_file) as journal:
-            applied = applied_rows(journal, report, target_of(report.operation, settings))
+        try:
+            with Journal(journal_file) as journal:
+                applied = applied_rows(journal, report, target_of(report.operation, settings))
+        except JournalError as exc:  # a plan is still worth having; apply will stop on the same problem
+            warning_line(escape(f"{exc} The plan does not show which rows are applied already."))
     with Client(settings) as client, ReadProgress(len(report.valid_records), enabled=not as_json) as progress:
         result = make_plan(report, client, concurrency=concurrency, on_read=progress, applied=applied)
     written, warning = write_plan(result)
