@@ -72,7 +72,7 @@ def demo(out_dir: Path, agents: int) -> int:
                  ["validate", str(flawed)], expect=(2,))
             step("4. Validate the filled-in workbook", ["validate", str(settings_file)])
             step("5. Plan: what would change, before → after (nothing is sent)",
-                 ["plan", str(settings_file)])
+                 ["plan", str(settings_file), "--journal", str(journal)])
             step("6. Apply, with the Results sheet written back into the workbook",
                  ["apply", str(settings_file), "--yes", "--journal", str(journal)])
             step("7. Apply it again: the journal skips what is already applied",
