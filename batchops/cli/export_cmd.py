@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..catalogue import APPOINTMENT
 from ..client import Client
 from ..errors import InputError
 from ..export import EXPORTS, ExportResult, export, read_user_ids
@@ -19,6 +20,9 @@ from .output import err, out, warning_line
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self needs Python 3.11
+
+_VDN = APPOINTMENT.field("vdnId")
+"""The VDN range is the appointment call's, written once in the catalogue."""
 
 _HELP = """Export WHAT from the servers to FILE (.xlsx or .csv), ready to edit and apply.
 
@@ -47,7 +51,7 @@ Examples:
 @click.argument("what", type=click.Choice(list(EXPORTS)))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="The .xlsx or .csv file to write.")
-@click.option("--vdn", "vdn_id", type=click.IntRange(1, 9999), default=None,
+@click.option("--vdn", "vdn_id", type=click.IntRange(_VDN.minimum, _VDN.maximum), default=None,
               help="The VDN whose appointments to export (appointments only).")
 @click.option("--users", "users_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A text or CSV file with one user ID a line (agent-settings only).")
