@@ -16,7 +16,7 @@ from .catalogue import Operation
 from .errors import AuthError, BatchopsError, ConfigError
 from .readers import Record as CurrentRecord
 from .readers import RecordReader, blockers
-from .report import Record
+from .report import InputRow
 
 __all__ = ["Current", "FieldChange", "aread_one", "before_values", "field_changes", "is_no_change", "read_current", "read_one"]
 
@@ -54,7 +54,7 @@ class Current:
         return blockers(op, self.record) if self.record is not None else []
 
 
-def read_current(client: Any, op: Operation, records: Sequence[Record], *, concurrency: int = 8,
+def read_current(client: Any, op: Operation, records: Sequence[InputRow], *, concurrency: int = 8,
                  on_read: ReadProgress | None = None, reader: RecordReader | None = None) -> dict[int, Current]:
     """Read the current record of each row (keyed by Excel row number), ``concurrency`` reads at a time.
 
@@ -68,7 +68,7 @@ def read_current(client: Any, op: Operation, records: Sequence[Record], *, concu
     if not records:
         return found
 
-    def read(record: Record) -> Current:
+    def read(record: InputRow) -> Current:
         return read_one(reader, op, record)
 
     # The first read alone: it fills the reader's caches (one listing of every route) for the others.
@@ -92,7 +92,7 @@ def read_current(client: Any, op: Operation, records: Sequence[Record], *, concu
     return found
 
 
-def read_one(reader: RecordReader, op: Operation, record: Record) -> Current:
+def read_one(reader: RecordReader, op: Operation, record: InputRow) -> Current:
     """Read one row's record. A failed read is reported in ``Current.error``; an ``AuthError`` or a
     ``ConfigError`` propagates, as every other read would fail the same way."""
     try:
@@ -103,7 +103,7 @@ def read_one(reader: RecordReader, op: Operation, record: Record) -> Current:
         return Current(None, str(exc) or type(exc).__name__)
 
 
-async def aread_one(reader: RecordReader, op: Operation, record: Record) -> Current:
+async def aread_one(reader: RecordReader, op: Operation, record: InputRow) -> Current:
     """``read_one`` from asyncio (``apply`` reads each record just before its update)."""
     try:
         return Current(await reader.aread(op, record.texts))

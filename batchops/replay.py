@@ -35,7 +35,7 @@ from .coerce import typed_values
 from .dispatch import DEFAULT_CONCURRENCY, Dispatcher, DispatchReport, StopReason
 from .errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED, AuthError, BatchopsError
 from .journal import Action, Decision, Journal, JournalWriter, Reason, RowStatus, content_hash
-from .report import Record, ValidationReport
+from .report import InputRow, ValidationReport
 from .secrets import redact
 from .settings import Settings
 
@@ -210,7 +210,7 @@ class Replay:
                                         force=self.options.force)
         return plan.decisions
 
-    def call_for(self, record: Record) -> PreparedCall:
+    def call_for(self, record: InputRow) -> PreparedCall:
         """The request a valid row sends."""
         return self.op.build_call(typed_values(self.op, record.texts), user_id=self.settings.user_id)
 
