@@ -26,6 +26,7 @@ from ..settings import Settings, load_settings
 from ..validation import validate_file
 from .live import Cancel, RunProgress, RunState
 from .steps import Applied, ApplyPreview, Planned, Validation, Written, rows_to_send
+from .tasks import configured_secrets
 
 __all__ = ["DEFAULT_READ_CONCURRENCY", "Job"]
 
@@ -206,8 +207,7 @@ class Job:
             raise
 
     def _journal(self) -> Journal:
-        secrets = [s.reveal() for s in (self.settings.app_secret, self.settings.isales_sk) if s]
-        return Journal(self.journal_path, secret_values=secrets)
+        return Journal(self.journal_path, secret_values=configured_secrets(self.settings))
 
     # --- reports ----------------------------------------------------------------------------------------
 
