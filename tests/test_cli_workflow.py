@@ -163,3 +163,43 @@ def test_ctrl_c_says_interrupted_and_how_to_finish(sandbox, monkeypatch, tmp_pat
     monkeypatch.setattr(apply_cmd, "RowProgress", real)
     assert cli("apply", path, "--yes", "--no-before") == 0
     assert re.search(rf"^run \S+: {rest} ok, {ok} skipped \({ok} already applied\) in ", capsys.readouterr().out, re.MULTILINE)
+
+
+def spy_on(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[Any]:
+    """Record what ``module.name`` returns each time the CLI calls it."""
+    made: list[Any] = []
+    real = getattr(module, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(module, name, spy)
+    return made
+
+
+def test_runs_audit_undo_and_export_json_are_their_summaries(sandbox, monkeypatch, tmp_path, capsys):
+    from batchops.cli import audit_cmd, export_cmd, undo_cmd
+    from batchops.workflow import list_runs
+
+    journal = use_sandbox(sandbox, monkeypatch, tmp_path)
+    path, _ = routes_file(sandbox, tmp_path, 2)
+    code, applied = cli_json(capsys, "apply", path, "--yes")
+    assert code == 0
+    code, printed = cli_json(capsys, "runs")
+    assert code == 0 and printed == as_printed(list_runs(journal).summary())
+    assert [r["run_id"] for r in printed["runs"]] == [applied["run_id"]]
+
+    audits = spy_on(monkeypatch, audit_cmd, "make_audit")
+    code, printed = cli_json(capsys, "audit", "-o", tmp_path / "audit.xlsx")
+    assert code == 0 and printed == as_printed(audits[0].summary())
+    assert (printed["rows"], printed["runs"], printed["file"]) == (2, 1, str(tmp_path / "audit.xlsx"))
+
+    undos = spy_on(monkeypatch, undo_cmd, "make_undo")
+    code, printed = cli_json(capsys, "undo", applied["run_id"], "-o", tmp_path / "undo.xlsx")
+    assert code == 0 and printed == as_printed(undos[0].summary()) and printed["rows"] == 2
+
+    exports = spy_on(monkeypatch, export_cmd, "export_data")
+    code, printed = cli_json(capsys, "export", "called-routes", "-o", tmp_path / "routes-now.xlsx")
+    assert code == 0 and printed == as_printed(exports[0].summary())
+    assert printed["rows"] == len(sandbox.routes()) and printed["operation"] == "called-route"
