@@ -234,3 +234,16 @@ def test_the_readme_names_every_key_of_every_summary(sandbox, monkeypatch, tmp_p
     for command, summary in summaries.items():
         assert set(summary) <= documented[command], (command, set(summary) - documented[command])
     assert set(summaries["runs"]["runs"][0]) <= documented["runs"]
+
+
+def test_the_line_before_sending_says_rows_that_change_nothing_are_skipped_only_when_they_are(sandbox, monkeypatch,
+                                                                                               tmp_path, capsys):
+    use_sandbox(sandbox, monkeypatch, tmp_path)
+    path, _ = routes_file(sandbox, tmp_path, 2)
+    skipped = "Each record is read just before its row is sent; a row that changes nothing is skipped."
+    assert cli("apply", path, "--yes") == 0
+    assert skipped in capsys.readouterr().err
+    for flag in ("--force", "--no-before"):
+        assert cli("apply", path, "--yes", "--force", flag) == 0
+        err = capsys.readouterr().err
+        assert "2 row(s) to send, 0 already applied, 0 invalid" in err and skipped not in err
