@@ -89,7 +89,7 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
             raise NeedsConfirmation("nobody is at a terminal to confirm, so nothing was sent.",
                                     fix="Pass --yes to apply without asking (scheduled runs).")
         if options.read_before and not force:  # count the rows that change nothing out, as plan does
-            with ReadProgress(preview.to_send, enabled=True) as progress:
+            with ReadProgress(len(report.valid_records), enabled=True) as progress:
                 preview = job.preview(options, read=True, on_read=progress)
     if not as_json:
         err.print(escape(preview_line(preview)))
