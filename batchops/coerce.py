@@ -180,10 +180,25 @@ def _number_warning(fld: Field) -> Warning_:
                             "format the column as Text if this value should start with 0."))
 
 
+_SPACED_DIGITS = re.compile(r"[0-9]\s+\+?[0-9]")
+
+
+def _check_spaced_digits(fld: Field, text: str) -> None:
+    """Digits with spaces between them: two numbers typed without a comma, or one typed in groups."""
+    if fld.kind is Kind.NUMBER_LIST and _SPACED_DIGITS.search(text):
+        joined = ",".join(text.split())
+        raise _Bad("separator", f"'{_shorten(text)}' has a space between digits; separate the numbers with "
+                                f"commas, like {_shorten(joined)}, or remove the space if it is one number.")
+    if fld.kind is Kind.NUMBER and _SPACED_DIGITS.search(text):
+        raise _Bad("separator", f"'{_shorten(text)}' has a space between digits; {fld.name} takes one number: "
+                                f"digits without spaces.")
+
+
 def _digits(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:
     if isinstance(raw, str):
         text = raw.strip()
         _check_text_for_damage(fld, text)
+        _check_spaced_digits(fld, text)
         return text, None
     _not_text(fld, raw)
     if isinstance(raw, (int, float)):
@@ -204,6 +219,7 @@ def _list(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:
         items = [item for item in items if item]
         for item in items:
             _check_text_for_damage(fld, item)
+            _check_spaced_digits(fld, item)
         return ",".join(items), None
     return _digits(fld, raw, tz)
 
@@ -298,10 +314,15 @@ def _plain_text(text: str) -> bool:
 _NEEDS_WORK = re.compile(r"[eE,，;；、|/]")
 
 
+def _plain_number(text: str) -> bool:
+    """``_plain_text`` for number columns, where a space between digits needs a word too."""
+    return not _NEEDS_WORK.search(text) and not _SPACED_DIGITS.search(text)
+
+
 _FAST_TEXT = {
     Kind.ID: _plain_text,
-    Kind.NUMBER: _plain_text,
-    Kind.NUMBER_LIST: _plain_text,
+    Kind.NUMBER: _plain_number,
+    Kind.NUMBER_LIST: _plain_number,
     Kind.ID_LIST: _plain_text,
     Kind.TEXT: lambda text: True,
 }

@@ -106,7 +106,7 @@ def test_ten_thousand_nines_as_a_device_id_are_refused_from_a_csv(tmp_path):
     message = report.errors[0].message
     assert message.startswith("'" + "9" * 59 + "…' (10,000 digits) is outside the range;")
     assert message.endswith("deviceId takes a whole number from 1 to 2147483647.")
-    assert report.summary() == "routes.csv: 1 rows for called-route; 1 errors in 1 rows"
+    assert report.summary() == "routes.csv: 1 row for called-route; 1 error in 1 row"
 
 
 def test_epoch_cells_of_thousands_of_digits_are_refused_not_a_crash():
