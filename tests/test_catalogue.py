@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from batchops.calls import CallResult
 from batchops.catalogue import (
     AGENT_SETTINGS,
@@ -70,4 +72,26 @@ def test_outcome_of_http_errors_and_silence():
 def test_fingerprint_is_stable_and_distinct():
     prints = {op.fingerprint() for op in OPERATIONS.values()}
     assert len(prints) == 4
-    assert AGENT_SETTINGS.fingerprint() == AGENT_SETTINGS.fingerprint()
+    # The same declaration made again gives the same print; one limit changed gives another.
+    assert dataclasses.replace(AGENT_SETTINGS).fingerprint() == AGENT_SETTINGS.fingerprint()
+    wider = tuple(dataclasses.replace(f, max_length=16) if f.name == "callNumberDefault" else f
+                  for f in AGENT_SETTINGS.fields)
+    assert dataclasses.replace(AGENT_SETTINGS, fields=wider).fingerprint() != AGENT_SETTINGS.fingerprint()
+
+
+def test_every_operation_declares_its_read_side():
+    for op in OPERATIONS.values():
+        assert op.read is not None, op.name
+        assert op.read.by_key is not None or op.read.listing is not None
+        assert op.read.label, f"{op.name} names no fact to show beside its key"
+        for name in (*(p for q in (op.read.by_key,) if q for p in (*q.params, *q.must_match)),
+                     *(op.read.listing.scope if op.read.listing else ()),
+                     *(op.read.listing.filters if op.read.listing else ())):
+            op.field(name)  # every column a read call names is a column of the operation
+        facts = {f.name for f in op.read.facts} | set(op.read.walk.context if op.read.walk else ())
+        assert {b.fact for b in op.read.blockers} <= facts
+        assert set(op.read.label) <= facts | set(op.columns)
+    assert {op.read.export_name for op in OPERATIONS.values()} == {
+        "agent-settings", "called-routes", "appointments", "silence-rules"}
+    assert APPOINTMENT.read.listing.scope == ("vdnId",)
+    assert SILENCE_RULE.read_success is SILENCE_RULE.success
