@@ -14,8 +14,7 @@ from typing import Any
 
 from .catalogue import Operation
 from .errors import AuthError, BatchopsError, ConfigError
-from .readers import Record as CurrentRecord
-from .readers import RecordReader, blockers
+from .readers import LiveRecord, RecordReader, blockers, label_of
 from .report import InputRow
 
 __all__ = ["Current", "FieldChange", "aread_one", "before_values", "field_changes", "is_no_change", "read_current", "read_one"]
@@ -41,7 +40,7 @@ class FieldChange:
 class Current:
     """What reading one row's record found: the record (None: no such record), or why it could not be read."""
 
-    record: CurrentRecord | None
+    record: LiveRecord | None
     error: str | None = None
 
     @property
@@ -52,6 +51,10 @@ class Current:
     def blockers(self, op: Operation) -> list[str]:
         """Why an update of this record cannot succeed (empty when it can, or when it was not read)."""
         return blockers(op, self.record) if self.record is not None else []
+
+    def label(self, op: Operation) -> str:
+        """The name the read side knows the record by (``agentName …, workNo …``); ``""`` when unknown."""
+        return label_of(op, self.record)
 
 
 def read_current(client: Any, op: Operation, records: Sequence[InputRow], *, concurrency: int = 8,

@@ -121,3 +121,21 @@ def _changed(op: Operation, name: str, **change: Any) -> Operation:
     """``op`` with field ``name`` changed, built anew (nothing cached from the original)."""
     fields = tuple(dataclasses.replace(f, **change) if f.name == name else f for f in op.fields)
     return dataclasses.replace(op, fields=fields)
+
+
+def test_every_operation_declares_its_read_side():
+    for op in OPERATIONS.values():
+        assert op.read is not None, op.name
+        assert op.read.by_key is not None or op.read.listing is not None
+        assert op.read.label, f"{op.name} names no fact to show beside its key"
+        for name in (*(p for q in (op.read.by_key,) if q for p in (*q.params, *q.must_match)),
+                     *(op.read.listing.scope if op.read.listing else ()),
+                     *(op.read.listing.filters if op.read.listing else ())):
+            op.field(name)  # every column a read call names is a column of the operation
+        facts = {f.name for f in op.read.facts} | set(op.read.walk.context if op.read.walk else ())
+        assert {b.fact for b in op.read.blockers} <= facts
+        assert set(op.read.label) <= facts | set(op.columns)
+    assert {op.read.export_name for op in OPERATIONS.values()} == {
+        "agent-settings", "called-routes", "appointments", "silence-rules"}
+    assert APPOINTMENT.read.listing.scope == ("vdnId",)
+    assert SILENCE_RULE.read_success is SILENCE_RULE.success

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.table import Table
 
-from ..report import Issue, ValidationReport
+from ..report import Issue, Severity, ValidationReport
 from .output import err, out, print_json, warning_line
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def issue_line(report: ValidationReport, issue: Issue) -> str:
 
 def show_validation(report: ValidationReport) -> None:
     """The summary, the notes, and the issues: a table on a terminal, one line each otherwise."""
-    issues = report.issues
+    issues = [i for i in report.issues if i.severity is not Severity.NOTE]  # notes are summed up below
     if out.is_terminal and issues:
         table = Table(title=None, show_lines=False, header_style="bold")
         for name in ("cell", "column", "value", "code", "message"):
