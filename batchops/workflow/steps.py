@@ -57,7 +57,8 @@ class Validation:
         report = self.report
         shape: dict[str, Any] = {
             "ok": report.ok, "exit_code": self.exit_code, **_where(report),
-            "rows": len(report.records), "valid_rows": len(report.valid_records),
+            "rows": report.data_rows if report.data_rows is not None else len(report.records),
+            "valid_rows": len(report.valid_records),
             "invalid_rows": report.invalid_rows, "errors": len(report.errors), "warnings": len(report.warnings),
             "report": _path(self.written), "report_warning": self.written.warning if self.written else None,
             "notes": list(report.notes),
