@@ -7,12 +7,16 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 import uvicorn
 
 from ..errors import ConfigError
 from .app import WebApp
+
+T = TypeVar("T")
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 40.0
@@ -47,6 +51,7 @@ class RunningWeb:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def url(self) -> str:
@@ -83,6 +88,7 @@ class RunningWeb:
     def _run(self) -> None:
         assert self._server is not None
         loop = asyncio.new_event_loop()
+        self._loop = loop
         try:
             loop.run_until_complete(self._server.serve(sockets=[self.sock]))
         except Exception as exc:  # noqa: BLE001  (reported by start(): a thread has nowhere to raise)
@@ -90,6 +96,16 @@ class RunningWeb:
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
+
+    def call(self, function: Callable[[], T]) -> T:
+        """Run ``function`` on the server's event loop and return its result (for code outside the loop)."""
+        if self._loop is None:
+            raise RuntimeError("the server is not running")
+
+        async def on_loop() -> T:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(on_loop(), self._loop).result(START_TIMEOUT)
 
     def stop(self) -> None:
         """Stop serving: runs under way are cancelled as Ctrl-C cancels them, uploads removed unless kept."""
