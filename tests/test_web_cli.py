@@ -89,3 +89,21 @@ def test_help_does_not_load_the_web_layer():
 def test_the_help_defaults_are_the_web_layers_own():
     assert (serve_cmd.DEFAULT_HOST, serve_cmd.DEFAULT_PORT, serve_cmd.DEFAULT_MAX_UPLOAD_MB) == (
         options.DEFAULT_HOST, options.DEFAULT_PORT, options.DEFAULT_MAX_UPLOAD_MB)
+
+
+def test_serve_with_the_sandbox_targets_it_and_keeps_the_users_journal_alone(tmp_path):
+    process = start_serve(tmp_path, "--sandbox")
+    try:
+        assert process.stdout is not None
+        match = LINK.match(process.stdout.readline().rstrip("\n"))
+        assert match
+        port, token = match.groups()
+        target = httpx.get(f"http://127.0.0.1:{port}/api/target",
+                           headers={"Authorization": f"Bearer {token}"}).json()
+        assert target["base_url"].startswith("http://127.0.0.1:") and target["c1_ready"] and target["isales_ready"]
+        assert target["base_url"] != f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "AICC sandbox at http://127.0.0.1:" in err

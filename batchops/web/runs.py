@@ -54,6 +54,8 @@ class WebRun:
     started: float = field(default_factory=time.time)
     cancel_requested: bool = False
     version: int = 0
+    seq: int = 0
+    """Counts snapshots, so a page can drop one that arrives after a newer one (a fetch and the stream race)."""
     _listeners: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set, repr=False)
     _cancel_hooks: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -64,11 +66,12 @@ class WebRun:
 
     def snapshot(self) -> dict[str, Any]:
         """The run as JSON: ``{"run_id", "state", "total", "counts", …}`` plus the latest progress."""
-        out: dict[str, Any] = {"run_id": self.id, "file_id": self.file_id, "label": self.label,
+        self.seq += 1
+        out: dict[str, Any] = {"seq": self.seq, "run_id": self.id, "file_id": self.file_id, "label": self.label,
                                "state": self.state.value, "total": self.total, "counts": {},
                                "cancel_requested": self.cancel_requested}
         out.update(self.progress)
-        out["run_id"], out["state"] = self.id, self.state.value
+        out["run_id"], out["state"], out["seq"] = self.id, self.state.value, self.seq
         if self.summary is not None:
             out["summary"] = self.summary
         if self.error is not None:

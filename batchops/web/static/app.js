@@ -83,7 +83,12 @@ function wireProfile() {
 }
 
 // -- a run, live ------------------------------------------------------------------------------------
+let lastSeq = 0;
+
 function showRun(run) {
+  // The stream and a fetch's answer can cross: a snapshot older than the one shown is dropped.
+  if (run.seq <= lastSeq) return;
+  lastSeq = run.seq;
   const state = $("run-state");
   state.textContent = run.cancel_requested && run.state === "running" ? "cancelling" : run.state;
   state.dataset.state = run.state;
