@@ -70,7 +70,7 @@ def test_a_non_loopback_host_warns_and_still_needs_the_token(tmp_path):
         assert process.stdout is not None
         match = LINK.match(process.stdout.readline().rstrip("\n"))
         assert match
-        port, token = match.groups()
+        port, _token = match.groups()
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 401
     finally:
         process.send_signal(signal.SIGINT)

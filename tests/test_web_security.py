@@ -5,10 +5,9 @@ from __future__ import annotations
 import base64
 
 import pytest
+from web_helpers import TOKEN, client_for, origin, serving
 
 from batchops.web.security import FORBIDDEN_TEXT, UNAUTHORIZED_TEXT, cookie_name, new_token, same_token
-
-from web_helpers import TOKEN, client_for, origin, serving
 
 ROUTES = [("GET", "/"), ("GET", "/runs"), ("GET", "/static/app.js"), ("GET", "/static/style.css"),
           ("GET", "/api/target"), ("GET", "/api/runs"), ("GET", "/api/files/x/errors"),

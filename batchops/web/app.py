@@ -18,7 +18,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from .files import FileRegistry
-from .hosts import HostCheck, WILDCARDS
+from .hosts import WILDCARDS, HostCheck
 from .options import ServeOptions
 from .runs import RunRegistry
 from .security import Guard, new_token

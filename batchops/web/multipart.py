@@ -146,7 +146,7 @@ async def receive_upload(headers: dict[str, str], body: AsyncIterator[bytes], st
     if length_text is not None and length_text.isdigit() and int(length_text) > limit + ENVELOPE_BYTES:
         raise too_large(limit)
     collector = _Collector(store, limit)
-    parser = MultipartParser(boundary, collector.callbacks())
+    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]  # a TypedDict of callables
     received = 0
     try:
         async for chunk in body:
