@@ -26,7 +26,9 @@ class CallResult:
     """What one call ended with after all its attempts.
 
     ``http_status`` is None when no answer came (connection error, timeout); ``error`` then says why.
-    ``body`` is the parsed JSON answer when there was one.
+    ``body`` is the parsed JSON answer when there was one. ``attempts`` counts the requests sent (0: the run
+    stopped before it could be sent); ``throttled`` how many of them were answered 429. A call whose last
+    answer is a 429 was not processed by the server: it was throttled until the run stopped.
     """
 
     http_status: int | None
@@ -35,3 +37,4 @@ class CallResult:
     error: str | None = None
     attempts: int = 1
     elapsed: float = 0.0
+    throttled: int = 0

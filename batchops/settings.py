@@ -15,6 +15,7 @@ The config file (``--config``, else ``$BATCHOPS_CONFIG``, else ``config.toml`` i
     verify_tls = true
     timeout = 30
     token_ttl = 600
+    throttle_timeout = 300
     isales_signed_headers = ["host"]
     isales_timestamp_format = "iso-seconds"
     isales_always_query_line = false
@@ -49,6 +50,8 @@ ENV_PROFILE = "BATCHOPS_PROFILE"
 DEFAULT_PROFILE = "default"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_TOKEN_TTL = 600
+DEFAULT_THROTTLE_TIMEOUT = 300.0
+"""Seconds of nothing but 429 answers after which a run stops, leaving the rest not-sent."""
 MAX_TOKEN_TTL = 3600
 DEFAULT_VERIFY_TLS = True
 DEFAULT_ISALES_SIGNED_HEADERS: tuple[str, ...] = ("host",)
@@ -79,6 +82,8 @@ FIELDS: tuple[SettingField, ...] = (
     SettingField("verify_tls", "BATCHOPS_VERIFY_TLS", "bool", "TLS certificate checking"),
     SettingField("timeout", "BATCHOPS_TIMEOUT", "float", "the request timeout in seconds"),
     SettingField("token_ttl", "BATCHOPS_TOKEN_TTL", "int", "the token lifetime in seconds"),
+    SettingField("throttle_timeout", "BATCHOPS_THROTTLE_TIMEOUT", "float",
+                 "the seconds of nothing but throttling (HTTP 429) after which a run stops"),
     SettingField(
         "isales_signed_headers", "BATCHOPS_ISALES_SIGNED_HEADERS", "headers", "the iSales signed headers"
     ),
@@ -119,6 +124,7 @@ class Settings:
     verify_tls: bool = DEFAULT_VERIFY_TLS
     timeout: float = DEFAULT_TIMEOUT
     token_ttl: int = DEFAULT_TOKEN_TTL
+    throttle_timeout: float = DEFAULT_THROTTLE_TIMEOUT
     isales_signed_headers: tuple[str, ...] = DEFAULT_ISALES_SIGNED_HEADERS
     isales_timestamp_format: str = DEFAULT_ISALES_TIMESTAMP_FORMAT
     isales_always_query_line: bool = DEFAULT_ISALES_ALWAYS_QUERY_LINE

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from batchops.errors import ConfigError
+from batchops.sandbox.errors import SandboxError
 from batchops.sandbox import Sandbox, SandboxOptions, record_key, start_sandbox
 
 UPDATE = "/apiaccess/CC-Management/v1/openapp/agentsettings/update"
@@ -50,9 +50,9 @@ def test_sixty_thousand_agents_start_in_a_few_seconds():
 
 
 def test_options_are_checked_and_secrets_kept_out_of_repr():
-    with pytest.raises(ConfigError):
+    with pytest.raises(SandboxError):
         SandboxOptions(agents=0)
-    with pytest.raises(ConfigError):
+    with pytest.raises(SandboxError):
         SandboxOptions(error_rate=0.7, throttle_rate=0.4)
     text = repr(SandboxOptions())
     assert SandboxOptions().app_secret not in text and SandboxOptions().isales_sk not in text

@@ -40,6 +40,8 @@ Python API::
         sb.set_faults(error_rate=0.1, throttle_rate=0.05, timeout_rate=0.01, latency_ms=20,
                       retry_after_seconds=1, timeout_hold_seconds=30, token_ttl=60,
                       token_faults=False)     # rates spare tokenByAkSk unless token_faults=True
+        sb.set_faults(rate_limit=10)  # a gateway's flow control: 10 requests/s per API path, then 429
+                                      # with Retry-After (token bucket of rate_limit_burst, 1 s by default)
         sb.queue_fault("throttle", count=2, path_contains="agentsettings")  # exact, not random;
                       # kinds: error (503), throttle (429), timeout (held, then 504),
                       # lost_response (applied and counted, then held, then 504)
@@ -60,6 +62,7 @@ from __future__ import annotations
 
 from .app import Sandbox
 from .faults import Fault, FaultSettings
+from .errors import SandboxError
 from .options import SandboxOptions
 from .requestlog import LogEntry
 from .server import RunningSandbox, start_sandbox
@@ -71,6 +74,7 @@ __all__ = [
     "LogEntry",
     "RunningSandbox",
     "Sandbox",
+    "SandboxError",
     "SandboxOptions",
     "record_key",
     "start_sandbox",

@@ -22,7 +22,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from ..errors import ConfigError
+from .errors import SandboxError
 from .wire import Reply, Request
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def handle(sb: Sandbox, req: Request) -> Reply:
     route = req.path[len("/_sandbox/"):].strip("/")
     try:
         return _dispatch(sb, req, route)
-    except (ValueError, TypeError, ConfigError, KeyError) as exc:
+    except (ValueError, TypeError, SandboxError, KeyError) as exc:
         return Reply(400, {"error": str(exc)})
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from ..errors import ConfigError
+from .errors import SandboxError
 from .app import Sandbox
 from .faults import Fault, FaultSettings
 from .options import SandboxOptions
@@ -72,7 +72,7 @@ class RunningSandbox:
             sock.bind((self.host, self.port))
         except OSError as exc:
             sock.close()
-            raise ConfigError(f"Cannot listen on {self.host}:{self.port}: {exc.strerror}.",
+            raise SandboxError(f"Cannot listen on {self.host}:{self.port}: {exc.strerror}.",
                               fix="Choose another --port, or stop what is using it.") from exc
         sock.listen(1024)
         sock.setblocking(False)
@@ -91,7 +91,7 @@ class RunningSandbox:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise ConfigError(f"The sandbox did not start on {self.url}: {self._error or 'timed out'}.")
+                raise SandboxError(f"The sandbox did not start on {self.url}: {self._error or 'timed out'}.")
             time.sleep(0.005)
         return self
 
