@@ -30,16 +30,19 @@ from collections.abc import Awaitable, Callable
 
 from .retrying import DEFAULT_MAX_RETRY_AFTER, DEFAULT_STALL_SECONDS
 
-BETA = 0.7
-"""The rate after a throttle, as a share of the rate the server let through (the AWS SDKs' value)."""
+BETA = 0.9
+"""The rate after a throttle, as a share of the rate the server let through. The AWS SDKs cut to 0.7; measured
+against a token-bucket gateway (bench/RESULTS.limiter.md) 0.9 (Netflix AIMDLimit's ratio) keeps the run near
+the allowance, and the CUBIC curve still backs off further on repeated throttles."""
 CUBIC_SCALE = 0.4
 """How fast the rate climbs back (requests/s per s³ of the CUBIC curve; the AWS SDKs' value)."""
 CONCURRENCY_BACKOFF = 0.9
 """The concurrency limit after a throttle or a latency rise (Netflix AIMDLimit's default)."""
 MIN_RATE = 0.5
 """Requests per second the limiter never goes below: slow enough for any gateway, never a standstill."""
-RATE_WINDOW = 1.0
-"""Seconds of answers the server's rate is measured over (at least a quarter of it once a run starts)."""
+RATE_WINDOW = 3.0
+"""Seconds of answers the server's rate is measured over: a few throttle cycles of a gateway that says
+``Retry-After: 1`` (a shorter window mistakes its burst after each pause for its allowance)."""
 MAX_GROWTH = 2.0
 """The rate never climbs above this many times the rate answers arrive at: no credit for idle time."""
 LATENCY_RISE = 2.0
@@ -94,7 +97,9 @@ class Limiter:
         self._started = now
         self._last_progress = now
         self._paused_until = -float("inf")
-        self._next_send = -float("inf")
+        self._tokens = 0.0  # the client-side bucket: sends allowed now
+        self._refilled = now
+        self._next_capped = -float("inf")  # the next send --rate allows
         self._window: deque[float] = deque()  # times of recent non-throttled answers
         self._rtt_recent = 0.0
         self._rtt_base = 0.0
@@ -179,12 +184,25 @@ class Limiter:
     async def _wait_turn(self) -> float:
         while not self.closed:
             now = self._clock()
-            wait = max(self._paused_until, self._next_send) - now
-            if wait <= 0:
-                rate = self.rate
-                self._next_send = max(self._next_send, now) + (1.0 / rate if rate else 0.0)
-                return now
-            await self._sleep(wait)
+            wait = self._paused_until - now
+            if self.max_rate:
+                wait = max(wait, self._next_capped - now)
+            if wait > 0:
+                await self._sleep(wait)
+                continue
+            rate = self._rate
+            if rate is not None:
+                # Evenly spaced: a bucket of one request. Measured against a token-bucket gateway, a client bucket
+                # of one second's worth (the AWS SDKs') caught up after each pause but drew 2.5x the 429s.
+                self._tokens = min(1.0, self._tokens + (now - self._refilled) * rate)
+                self._refilled = now
+                if self._tokens < 1 - 1e-9:  # a whole token, up to rounding (tiny sleeps might never add it)
+                    await self._sleep((1 - self._tokens) / rate)
+                    continue
+                self._tokens = max(0.0, self._tokens - 1)
+            if self.max_rate:  # --rate is a hard cap: evenly spaced, never a burst
+                self._next_capped = max(self._next_capped, now) + 1 / self.max_rate
+            return now
         return self._clock()
 
     def release(self, sent_at: float, *, throttled: bool, retry_after: float | None = None,
@@ -222,7 +240,10 @@ class Limiter:
         self._k = (base * (1 - BETA) / CUBIC_SCALE) ** (1 / 3)
         self._rate = max(MIN_RATE, base * BETA)
         self._last_cut = now
-        self.concurrency = max(1.0, self.concurrency * CONCURRENCY_BACKOFF)
+        # Fewer in flight too, but never fewer than the new rate needs over a round trip (with room): here the
+        # rate is what the gateway limits, and starving it of slots would hold the run below its allowance.
+        needed = 2 * self._rate * self._rtt_recent + 1
+        self.concurrency = max(1.0, min(self.concurrency, max(self.concurrency * CONCURRENCY_BACKOFF, needed)))
         self._wake_slots()
 
     def _on_answer(self, now: float, latency: float) -> None:
@@ -230,10 +251,7 @@ class Limiter:
         self._last_progress = now
         if self._limited_since is not None:
             self._answers_at_limit += 1
-        window = self._window
-        window.append(now)
-        while window and window[0] < now - RATE_WINDOW:
-            window.popleft()
+        self._window.append(now)
         if self._rate is not None:
             cubic = CUBIC_SCALE * (now - self._last_cut - self._k) ** 3 + self._w_max
             ceiling = MAX_GROWTH * self._measured_rate(now)
@@ -258,10 +276,12 @@ class Limiter:
             self.concurrency = max(1.0, self.concurrency * CONCURRENCY_BACKOFF)
 
     def _measured_rate(self, now: float) -> float:
-        """Answers per second over the last ``RATE_WINDOW`` (over the time so far, early in a run)."""
-        span = min(RATE_WINDOW, max(RATE_WINDOW / 4, now - self._started))
+        """Answers per second over the last ``RATE_WINDOW``, Retry-After pauses included (over the time so far,
+        early in a run): what the server delivered over whole throttle cycles, its bursts and pauses evened
+        out, so that the rate settles at the gateway's allowance rather than at its burst."""
+        span = min(RATE_WINDOW, max(RATE_WINDOW / 12, now - self._started))
         window = self._window
-        while window and window[0] < now - RATE_WINDOW:
+        while window and window[0] < now - span:
             window.popleft()
         return len(window) / span
 

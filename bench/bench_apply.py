@@ -46,11 +46,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def sandbox(agents: int, latency_ms: float):
-    """``batchops sandbox`` in its own process; yields its BATCHOPS_* environment."""
+def sandbox(agents: int, latency_ms: float, *extra: str):
+    """``batchops sandbox`` in its own process (``extra``: more of its options); yields its BATCHOPS_* environment."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "batchops", "sandbox", "--port", str(port), "--agents", str(agents),
-                             "--latency-ms", str(latency_ms)], cwd=ROOT, stdout=subprocess.PIPE,
+                             "--latency-ms", str(latency_ms), *extra], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     env: dict[str, str] = {}
     try:

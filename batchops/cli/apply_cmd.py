@@ -99,7 +99,7 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
             if not click.confirm("Send these changes?", default=False, err=True):
                 err.print("Nothing was sent.")
                 return EXIT_BAD_INPUT
-        with RowProgress(len(decisions), enabled=not as_json) as progress:
+        with RowProgress(len(decisions), enabled=not as_json, live=replay.live) as progress:
             replay.on_row = progress
             outcome = replay.run()
     finally:
@@ -120,6 +120,8 @@ def _show(outcome: ApplyOutcome, written: Path, as_json: bool) -> None:
                     "rows_per_second": round(outcome.rate, 1),
                     "sending_seconds": round(outcome.send_seconds, 3),
                     "rows_per_second_sending": round(outcome.send_rate, 1), "results": str(written),
+                    "throttled_answers": outcome.throttled,
+                    "settled_rate": round(outcome.settled_rate, 1) if outcome.settled_rate is not None else None,
                     "stopped": outcome.stop_reason.value if outcome.stop_reason else None,
                     "error": str(outcome.error) if outcome.error else None, "notices": outcome.notices})
         return
@@ -136,6 +138,15 @@ def _show(outcome: ApplyOutcome, written: Path, as_json: bool) -> None:
     elif outcome.stop_reason is StopReason.BUDGET:  # an outage: say why the rest was not sent
         warning_line("the run stopped: the server kept failing and the run's retry budget ran out. "
                      "Run apply again when the server is back; rows already applied are skipped.")
+    elif outcome.stop_reason is StopReason.THROTTLED:
+        warning_line(f"the run stopped: the server answered nothing but 429 (too many requests) for "
+                     f"{outcome.throttle_timeout:.0f} s. Run apply again later (rows already applied are "
+                     "skipped), ask for a higher API allowance, or raise throttle_timeout "
+                     "(BATCHOPS_THROTTLE_TIMEOUT).")
+    if outcome.throttled:
+        settled = f"; it let {outcome.settled_rate:,.1f} requests/s through" if outcome.settled_rate else ""
+        warning_line(f"the server throttled this run: {outcome.throttled} answers were 429 (too many requests), "
+                     f"each sent again{settled}. The next run to {outcome.target} starts at that rate.")
     parts = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
     rate = f", {outcome.rate:,.0f} rows/s" if outcome.sent else ""
     run = f"run {outcome.run_id}: " if outcome.run_id else ""

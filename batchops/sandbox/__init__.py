@@ -44,7 +44,8 @@ Python API::
                                       # with Retry-After (token bucket of rate_limit_burst, 1 s by default)
         sb.queue_fault("throttle", count=2, path_contains="agentsettings")  # exact, not random;
                       # kinds: error (503), throttle (429), timeout (held, then 504),
-                      # lost_response (applied and counted, then held, then 504)
+                      # lost_response (applied and counted, then held, then 504),
+                      # token_expiry (every token expires as it arrives: it meets a 401)
         sb.expire_tokens(); sb.advance_clock(601); sb.reset()
         sb.isales_headers("POST", path, body_bytes)   # signed headers, for tests and the bench
         sb.restart(down_for=0.5)      # goes away and comes back on the same port, same state

@@ -168,7 +168,10 @@ class Sandbox:
             reply.headers.append((b"retry-after", str(refused_for).encode()))
             return reply
         fault = self.faults.pick(req.path, req.path == TOKEN_PATH)
-        if fault is not None and fault is not Fault.LOST_RESPONSE:
+        if fault is Fault.TOKEN_EXPIRY:
+            entry.fault = fault.value
+            self.tokens.expire_all()  # as if the tokens' lifetime ran out now: the request meets a 401
+        elif fault is not None and fault is not Fault.LOST_RESPONSE:
             entry.fault = fault.value
             return await self._fault_reply(fault, settings)
         refused = None
@@ -265,9 +268,10 @@ class Sandbox:
         timeout_hold_seconds, token_ttl, token_faults, rate_limit, rate_limit_burst."""
         return self.faults.update(**changes)
 
-    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "") -> None:
-        """The next ``count`` API requests whose path contains ``path_contains`` suffer ``fault``."""
-        self.faults.queue(fault, count, path_contains)
+    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "", after: int = 0) -> None:
+        """The next ``count`` API requests whose path contains ``path_contains`` suffer ``fault``, once ``after``
+        of them have gone by."""
+        self.faults.queue(fault, count, path_contains, after)
 
     def expire_tokens(self) -> None:
         """Revoke every issued token."""

@@ -35,6 +35,7 @@ class Fault(enum.Enum):
     THROTTLE = "throttle"  # HTTP 429 with Retry-After
     TIMEOUT = "timeout"  # no answer for timeout_hold_seconds, then 504: the client gives up first
     LOST_RESPONSE = "lost_response"  # the update IS applied, then the answer is held like a timeout
+    TOKEN_EXPIRY = "token_expiry"  # every token expires just as this request arrives: it is refused with 401
 
 
 @dataclass
@@ -68,6 +69,7 @@ class _Queued:
     fault: Fault
     remaining: int
     path_contains: str
+    after: int = 0  # matching requests to let by first
 
 
 class Faults:
@@ -128,10 +130,11 @@ class Faults:
             self.settings = FaultSettings(**merged)  # type: ignore[arg-type]
             return self.settings
 
-    def queue(self, fault: Fault | str, count: int = 1, path_contains: str = "") -> None:
-        """Make the next ``count`` requests whose path contains ``path_contains`` suffer ``fault``."""
+    def queue(self, fault: Fault | str, count: int = 1, path_contains: str = "", after: int = 0) -> None:
+        """Make the next ``count`` requests whose path contains ``path_contains`` suffer ``fault``, once
+        ``after`` such requests have gone by (a fault at a known point of a run, whatever its speed)."""
         with self._lock:
-            self._queue.append(_Queued(Fault(fault), count, path_contains))
+            self._queue.append(_Queued(Fault(fault), count, path_contains, after))
 
     def pick(self, path: str, is_token: bool = False) -> Fault | None:
         """The fault this request suffers, if any (queued faults first, then the rates)."""
@@ -139,6 +142,9 @@ class Faults:
         with self._lock:
             for item in self._queue:
                 if item.path_contains in path and not (spare_token and not item.path_contains):
+                    if item.after > 0:
+                        item.after -= 1
+                        continue
                     item.remaining -= 1
                     if item.remaining <= 0:
                         self._queue.remove(item)

@@ -195,9 +195,9 @@ class RunningSandbox:
         timeout_hold_seconds, token_ttl, token_faults (rates spare tokenByAkSk unless it is True)."""
         return self.sandbox.set_faults(**changes)
 
-    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "") -> None:
-        """The next ``count`` matching API requests suffer ``fault``."""
-        self.sandbox.queue_fault(fault, count, path_contains)
+    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "", after: int = 0) -> None:
+        """The next ``count`` matching API requests suffer ``fault``, once ``after`` of them have gone by."""
+        self.sandbox.queue_fault(fault, count, path_contains, after)
 
     def expire_tokens(self) -> None:
         """Revoke every token."""
