@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
+from reliability_helpers import results, settings_workbook, use_sandbox
+
 from batchops.cli import run
 from batchops.journal import Journal
 from batchops.replay import ApplyOptions, Replay
 from batchops.settings import load_settings
 from batchops.validation import validate_file
-from reliability_helpers import results, settings_workbook, use_sandbox
 
 API = ("agentsettings/update", "agentsettings/query")
 

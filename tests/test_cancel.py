@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from reliability_helpers import settings_workbook, use_sandbox
+
 from batchops.dispatch import CancelToken, StopReason
 from batchops.journal import Journal
 from batchops.replay import ApplyOptions, Replay, Status
 from batchops.settings import load_settings
 from batchops.validation import validate_file
-from reliability_helpers import settings_workbook, use_sandbox
 
 
 def replay_of(path, journal, **options) -> Replay:

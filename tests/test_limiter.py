@@ -4,6 +4,7 @@ retry budget or the attempt cap, and a run that hears nothing but 429 stops. Tim
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import httpx
@@ -160,7 +161,7 @@ def test_concurrency_and_rate_caps_are_never_exceeded() -> None:
 
     asyncio.run(scenario())
     assert peak <= 3 and limiter.rate == 20
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 1 / 20 - 1e-9
 
 

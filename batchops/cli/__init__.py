@@ -11,8 +11,7 @@ from rich.markup import escape
 
 from ..errors import EXIT_BAD_INPUT, EXIT_CONFIG, EXIT_INTERNAL, EXIT_INTERRUPTED, BatchopsError
 
-# Each module registers its commands on ``app`` when imported.
-from . import commands  # noqa: F401  (registration side effect)
+# Each command's module registers it on ``app`` when imported, which ``app`` does when the command runs.
 from .app import app
 from .output import error_line
 

@@ -10,8 +10,14 @@ from types import FrameType
 
 import click
 
-from ..sandbox import SandboxOptions, start_sandbox
-from ..sandbox.options import DEFAULT_AGENTS, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SEED, MAX_AGENTS_WITH_WORKNO
+from ..sandbox.options import (
+    DEFAULT_AGENTS,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_SEED,
+    MAX_AGENTS_WITH_WORKNO,
+    SandboxOptions,
+)
 from .app import app
 from .output import out, warning_line
 
@@ -55,6 +61,8 @@ def sandbox(host: str, port: int, agents: int, seed: int, state_file: Path | Non
 
     Prints the URL and the BATCHOPS_* variables that point batchops at it, then serves until Ctrl-C.
     """
+    from ..sandbox.server import start_sandbox  # the server (uvicorn) only when it is to run, not for --help
+
     options = SandboxOptions(
         agents=agents, seed=seed, state_file=state_file, latency_ms=latency_ms, error_rate=error_rate,
         throttle_rate=throttle_rate, timeout_rate=timeout_rate, token_ttl=token_ttl, rate_limit=rate_limit,

@@ -61,13 +61,41 @@ workNo ranges 101..59999 (queryAgentInfo page), so ``agents=60000`` works: 101 u
 
 from __future__ import annotations
 
-from .app import Sandbox
-from .faults import Fault, FaultSettings
-from .errors import SandboxError
-from .options import SandboxOptions
-from .requestlog import LogEntry
-from .server import RunningSandbox, start_sandbox
-from .state import record_key
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Imported on first use (PEP 562): ``batchops sandbox --help`` and the options need no server, and the
+# uvicorn server costs a noticeable part of a second to import.
+_HOMES = {
+    "Fault": "faults",
+    "FaultSettings": "faults",
+    "LogEntry": "requestlog",
+    "RunningSandbox": "server",
+    "Sandbox": "app",
+    "SandboxError": "errors",
+    "SandboxOptions": "options",
+    "record_key": "state",
+    "start_sandbox": "server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'batchops.sandbox' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from .app import Sandbox
+    from .errors import SandboxError
+    from .faults import Fault, FaultSettings
+    from .options import SandboxOptions
+    from .requestlog import LogEntry
+    from .server import RunningSandbox, start_sandbox
+    from .state import record_key
 
 __all__ = [
     "Fault",

@@ -11,8 +11,8 @@ from typing import Any
 
 import uvicorn
 
-from .errors import SandboxError
 from .app import Sandbox
+from .errors import SandboxError
 from .faults import Fault, FaultSettings
 from .options import SandboxOptions
 from .protocol import JoinedWritesProtocol
