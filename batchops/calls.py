@@ -19,6 +19,9 @@ class PreparedCall:
     path: str
     body: Mapping[str, Any] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    operator_id: bool = False
+    """The call's page documents the ``x-UserId`` operator header (the silence-rule calls); the client adds
+    the configured operator id (``Settings.user_id``) to it, and to no other call unless told to."""
 
 
 @dataclass

@@ -52,7 +52,9 @@ MAX_TEXT_CHARS = 4000
 C1_CONTENT_TYPE = "application/json"
 USER_AGENT = f"batchops/{__version__}"
 USER_ID_HEADER = "x-UserId"
-"""The operator id, sent on C1 calls when ``Settings.user_id`` is set (the silence-rule calls need it)."""
+"""The operator id header. The pages document it on the silence-rule calls only (``PreparedCall.operator_id``,
+set where each call is built from its page) and disagree whether it is mandatory there; they are silent on
+every other call, so it goes there only when ``Settings.user_id_on_every_call`` says so."""
 
 
 def encode_body(body: Mapping[str, Any] | None) -> bytes:
@@ -244,7 +246,8 @@ class Client:
         headers = {"User-Agent": USER_AGENT, **call.headers}
         if call.family == "c1":
             headers.setdefault("Content-Type", C1_CONTENT_TYPE)
-            if self.settings.user_id and USER_ID_HEADER.lower() not in {k.lower() for k in headers}:
+            if (self.settings.user_id and (call.operator_id or self.settings.user_id_on_every_call)
+                    and USER_ID_HEADER.lower() not in {k.lower() for k in headers}):
                 headers[USER_ID_HEADER] = self.settings.user_id
         # Built directly rather than by client.build_request: no default headers or cookies to merge, and
         # the URL comes from the cache above.

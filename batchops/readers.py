@@ -453,7 +453,7 @@ def _page_size(page_size: int) -> int:
 
 
 def _silence_rule_call(silence_id: str) -> PreparedCall:
-    return PreparedCall("c1", "POST", SILENCE_RULE_PATH, {"silence_id": silence_id})
+    return PreparedCall("c1", "POST", SILENCE_RULE_PATH, {"silence_id": silence_id}, operator_id=True)
 
 
 def _silence_rule_answer(result: CallResult, silence_id: str) -> Record | None:

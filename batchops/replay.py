@@ -255,7 +255,7 @@ class Replay:
 
     def call_for(self, record: Record) -> PreparedCall:
         """The request a valid row sends."""
-        return self.op.build_call(typed_values(self.op, record.texts), user_id=self.settings.user_id)
+        return self.op.build_call(typed_values(self.op, record.texts))
 
     # --- running ----------------------------------------------------------------------------------------
 

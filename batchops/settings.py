@@ -12,6 +12,7 @@ The config file (``--config``, else ``$BATCHOPS_CONFIG``, else ``config.toml`` i
     isales_ak = "..."
     isales_sk = "..."
     user_id = "operator-1"
+    user_id_on_every_call = false     # x-UserId only where the pages document it (silence rules)
     verify_tls = true
     timeout = 30
     token_ttl = 600
@@ -79,6 +80,8 @@ FIELDS: tuple[SettingField, ...] = (
     SettingField("isales_ak", "BATCHOPS_ISALES_AK", "str", "the CC-iSales access key (AK)"),
     SettingField("isales_sk", "BATCHOPS_ISALES_SK", "secret", "the CC-iSales secret key (SK)"),
     SettingField("user_id", "BATCHOPS_USER_ID", "str", "the operator id for silence-rule calls"),
+    SettingField("user_id_on_every_call", "BATCHOPS_USER_ID_ON_EVERY_CALL", "bool",
+                 "whether x-UserId goes on every C1 call, not only the silence-rule calls the pages document"),
     SettingField("verify_tls", "BATCHOPS_VERIFY_TLS", "bool", "TLS certificate checking"),
     SettingField("timeout", "BATCHOPS_TIMEOUT", "float", "the request timeout in seconds"),
     SettingField("token_ttl", "BATCHOPS_TOKEN_TTL", "int", "the token lifetime in seconds"),
@@ -121,6 +124,8 @@ class Settings:
     isales_ak: str | None = None
     isales_sk: Secret | None = None
     user_id: str | None = None
+    user_id_on_every_call: bool = False
+    """The pages document ``x-UserId`` on the silence-rule calls only; on, it goes on every C1 call."""
     verify_tls: bool = DEFAULT_VERIFY_TLS
     timeout: float = DEFAULT_TIMEOUT
     token_ttl: int = DEFAULT_TOKEN_TTL
