@@ -35,7 +35,7 @@ from .errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED, Au
 from .journal import Action, Decision, Journal, JournalWriter, Reason, RowStatus, content_hash
 from .limiter import Limiter
 from .marking import AheadMarks, OneByOneMarks
-from .report import Record, ValidationReport
+from .report import InputRow, ValidationReport
 from .retrying import THROTTLED
 from .secrets import redact
 from .settings import Settings
@@ -118,13 +118,13 @@ class ApplyOutcome:
 
     @property
     def rate(self) -> float:
-        """Rows sent per second over the whole run: the one rate the progress bar and the summary show."""
-        return rows_per_second(self.sent, self.elapsed)
+        """Rows sent per second over the whole run."""
+        return self.sent / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def send_rate(self) -> float:
         """Rows sent per second while sending (what concurrency and latency bound)."""
-        return rows_per_second(self.sent, self.send_seconds)
+        return self.sent / self.send_seconds if self.send_seconds > 0 else 0.0
 
     @property
     def stopped_early(self) -> bool:
@@ -155,25 +155,17 @@ class ApplyOutcome:
 ProgressCallback = Callable[[RowResult], None]
 
 
-def rows_per_second(rows: int, seconds: float) -> float:
-    """The rate every front end shows: rows that got an answer, per second of the run so far."""
-    return rows / seconds if seconds > 0 else 0.0
-
-
 @dataclass(frozen=True)
 class LiveState:
-    """How a run is going, for a progress display: what ``ApplyOutcome`` will say, so far."""
+    """How the sending is going, for a progress display (the counts and the rate are ``workflow.live``'s)."""
 
     sent: int
+    """Rows whose request got an answer so far."""
     seconds: float
     held_back: bool
     """The server's throttling, not ``--rate``, sets the pace right now."""
     throttled: int
-
-    @property
-    def rate(self) -> float:
-        """Rows per second so far (``rows_per_second``, as the summary computes it)."""
-        return rows_per_second(self.sent, self.seconds)
+    """429 answers so far."""
 
 NO_CHANGE_MESSAGE = "no change"
 NO_CHANGE_REASON = "no-change"
@@ -253,14 +245,15 @@ class Replay:
                                         force=self.options.force)
         return plan.decisions
 
-    def call_for(self, record: Record) -> PreparedCall:
+    def call_for(self, record: InputRow) -> PreparedCall:
         """The request a valid row sends."""
         return self.op.build_call(typed_values(self.op, record.texts))
 
     # --- running ----------------------------------------------------------------------------------------
 
-    def stop(self, reason: StopReason = StopReason.CANCELLED) -> None:
-        """Send no more: requests in flight finish and are recorded, the rest stay ``not-sent``. Any thread."""
+    def stop(self, reason: StopReason = StopReason.INTERRUPTED) -> None:
+        """Send no more, as Ctrl-C does: requests in flight finish and are recorded, the rest stay
+        ``not-sent``. Any thread, before or during the run. (``cancel.cancel()`` says ``cancelled``.)"""
         self.cancel.cancel(reason)
 
     def live(self) -> LiveState:

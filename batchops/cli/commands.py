@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("plan_cmd", "Show what applying FILE would change: before -> after per field, read from the server."),
     "runs": ("audit_cmd",
              "List the runs the journal holds, newest first, with their rows counted per status."),
+    "serve": ("serve_cmd",
+              "Open the whole walk in a browser: check, plan, apply, runs and audit, for people who live in Excel."),
     "sandbox": ("sandbox_cmd", "Run the AICC emulator: a strict, stateful stand-in for the real AICC."),
     "template": ("template_cmd", "Write the template workbook for an operation."),
     "undo": ("undo_cmd",

@@ -16,7 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..replay import LiveState, RowResult, Status
+from ..replay import RowResult, Status
 from .output import err
 
 if TYPE_CHECKING:
@@ -49,14 +49,17 @@ class RowProgress(_Bar):
     """Counts rows as they finish: a bar with rate, ETA and ok/failed/skipped counts.
 
     Rows that end ``not-sent`` (a stop, Ctrl-C) do not move the bar: it stops where the sending stopped
-    instead of jumping to the end as if done. The rate is the run's own (``Replay.live``, the summary's
-    definition), marked when the server's throttling holds the run back.
+    instead of jumping to the end as if done. ``rate`` gives the one rate the summary gives too
+    (``workflow.live.rows_per_second``); ``held_back`` says whether the server's throttling sets the pace,
+    which the bar then says ("throttled by the server: 9.8 rows/s").
     """
 
     def __init__(self, total: int, *, enabled: bool, label: str = "applying",
-                 live: Callable[[], LiveState] | None = None) -> None:
+                 rate: Callable[[], float | None] | None = None,
+                 held_back: Callable[[], bool] | None = None) -> None:
         self.counts: Counter[str] = Counter()
-        self._live = live
+        self._rate_of = rate
+        self._held_back = held_back
         columns: list[ProgressColumn] = [
             TextColumn("[cyan]{task.fields[rate]}[/cyan]"), TimeRemainingColumn(),
             TextColumn("[green]{task.fields[ok]} ok[/green] [red]{task.fields[failed]} failed[/red] "
@@ -71,13 +74,12 @@ class RowProgress(_Bar):
                               skipped=self.counts["skipped"], rate=self._rate())
 
     def _rate(self) -> str:
-        if self._live is None:
-            return ""
-        live = self._live()
-        if not live.sent:
-            return "throttled by the server" if live.held_back else ""
-        text = f"{live.rate:,.1f} rows/s" if live.rate < 100 else f"{live.rate:,.0f} rows/s"
-        return f"throttled by the server: {text}" if live.held_back else text
+        rate = self._rate_of() if self._rate_of is not None else None
+        held = self._held_back is not None and self._held_back()
+        text = "" if rate is None else f"{rate:,.1f} rows/s" if rate < 100 else f"{rate:,.0f} rows/s"
+        if held:
+            return f"throttled by the server: {text}" if text else "throttled by the server"
+        return text
 
 
 class ReadProgress(_Bar):

@@ -213,7 +213,7 @@ def _comment_text(p: str, comment: str) -> str:
 
 def _ref_cell(ref: str) -> tuple[int, int]:
     """``B5`` → (4, 1): 0-based row and column as VML writes them."""
-    m = re.fullmatch(r"\$?([A-Z]+)\$?(\d+)", ref.upper())
+    m = re.fullmatch(r"\$?([A-Z]+)\$?([0-9]{1,7})", ref.upper())  # a row has at most 7 digits
     if not m:
         return (-1, -1)
     col = 0
