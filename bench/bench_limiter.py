@@ -51,7 +51,7 @@ def main() -> None:
                     entries = control.get("/_sandbox/log", params={"limit": 1_000_000}).json()["entries"]
             api = [e for e in entries if "tokenByAkSk" not in e["path"]]
             throttled = sum(1 for e in api if e["status"] == 429)
-            rate = result["rows_per_second"]
+            rate = result["rows_per_second_whole"]
             table.append(
                 f"| {limit} | {concurrency or 'default (8)'} | {rows:,} | {result['exit']} | "
                 f"{result['counts']['ok']:,} | {rate:,.1f} ({rate / limit:.2f} x L) | "
