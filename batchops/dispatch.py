@@ -5,7 +5,8 @@ bench/RESULTS.dispatch.md against threads sharing an ``httpx.Client`` and a plai
 
 Callbacks, both called in the event-loop thread, one at a time, never concurrently with each other:
 
-- ``on_start(key)`` just before the call for ``key`` is sent (the journal records "in flight" here);
+- ``on_start(key)`` just before the call for ``key`` is sent (the journal records "in flight" here); when it
+  returns an awaitable (the journal's commit), the call goes once that is done, the loop free meanwhile;
 - ``on_result(key, result)`` as each call finishes, in completion order (the journal commits the row here);
 - ``prepare(key)``, awaited before ``on_start`` within the same concurrency limit: True sends the call, False
   skips it (the caller accounts for it). ``apply`` reads a record's current values here, just before its update.
@@ -166,7 +167,7 @@ class Dispatcher(Generic[K]):
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         rate: float | None = None,
-        on_start: Callable[[K], None] | None = None,
+        on_start: Callable[[K], Awaitable[object] | None] | None = None,
         on_result: Callable[[K, CallResult], None] | None = None,
         prepare: Callable[[K], Awaitable[bool]] | None = None,
         limiter: Limiter | None = None,
@@ -314,7 +315,8 @@ class Dispatcher(Generic[K]):
                     return
                 if not go:
                     continue  # the caller decided not to send it (and accounted for it)
-            if self.stopping or not self._start(key):
+            started = False if self.stopping else self._start(key)
+            if started is not True and (started is False or not await self._start_done(started)):
                 self._held.append((index, key))
                 return
             if self._first_sent is None:
@@ -343,19 +345,32 @@ class Dispatcher(Generic[K]):
             self._fail(exc)
         return None
 
-    def _start(self, key: K) -> bool:
-        """Call ``on_start``; False (and a stop) if it raised, so the call is not sent."""
+    def _start(self, key: K) -> bool | Awaitable[object]:
+        """Call ``on_start``: True to send, False (and a stop) if it raised; an awaitable it returned is what
+        must be done before the call may go (``_start_done``)."""
         if self.on_start is None:
             return True
         try:
-            self.on_start(key)
+            pending = self.on_start(key)
         except KeyboardInterrupt:
             self.stop(StopReason.INTERRUPTED)
             return False
         except Exception as exc:  # noqa: BLE001 - any failure stops the run and goes in the report
             self._fail(exc)
             return False
-        return True
+        return True if pending is None else pending
+
+    async def _start_done(self, pending: Awaitable[object]) -> bool:
+        """Wait for what ``on_start`` needs done first (a journal commit); False (and a stop) if it failed."""
+        try:
+            await pending
+        except KeyboardInterrupt:
+            self.stop(StopReason.INTERRUPTED)
+            return False
+        except Exception as exc:  # noqa: BLE001 - any failure stops the run and goes in the report
+            self._fail(exc)
+            return False
+        return not self.stopping
 
     def _defer(self, key: K, result: CallResult) -> None:
         """Queue ``on_result`` for the end of this turn of the event loop.

@@ -7,10 +7,10 @@ would delay every request behind it; this keeps the promise while the loop almos
 - ``AheadMarks``: when the rows go out in a known order, the next ``concurrency`` rows are marked as one
   commit on the journal's own thread, after each result (where it delays no call) and before a row not yet
   marked is sent. Sending a row then only checks that the commit holding its mark is done, which it nearly
-  always is. A row marked and never sent is handed back by ``Journal.release_unsent``; one marked when the
+  always is; when it is not, the row's worker awaits it and the event loop serves the others meanwhile. A row marked and never sent is handed back by ``Journal.release_unsent``; one marked when the
   process dies is re-sent by the next run, as a row whose outcome is unknown.
 - ``OneByOneMarks``: when each row's before-values are known only just before it is sent (``read_before``),
-  each row is marked alone, with its before-values, and waited for.
+  each row is marked alone, with its before-values, and its worker awaits the commit.
 """
 
 from __future__ import annotations
@@ -42,14 +42,20 @@ class AheadMarks:
         self._marked_upto = 0  # positions below this are marked (queued or committed)
         self._commits: deque[tuple[int, Future[None]]] = deque()  # (first position, commit) not waited for
 
-    def before_send(self, row: int) -> None:
-        """Return once ``row``'s mark is committed (queuing it first if it is not yet); raise if it failed."""
+    def before_send(self, row: int) -> Future[None] | None:
+        """The commit ``row``'s mark waits for (queuing it first if it is not yet), None when it is done
+        already, as it nearly always is; raises if a commit failed."""
         position = self._position[row]
         self._started_upto = max(self._started_upto, position + 1)
         if position >= self._marked_upto:  # the first rows, or answers slower than the sending
             self.ahead()
+        last: Future[None] | None = None
         while self._commits and self._commits[0][0] <= position:
-            self._commits.popleft()[1].result()  # at once when committed; raises if the commit failed
+            last = self._commits.popleft()[1]
+            if last.done():
+                last.result()  # raises if the commit failed
+        # Commits run in order on one thread: when the last one needed is done, so are those before it.
+        return last if last is not None and not last.done() else None
 
     def ahead(self) -> None:
         """Queue, as one commit, the marks of the rows up to ``window`` past the last one started."""
@@ -76,11 +82,11 @@ class OneByOneMarks:
         self.before = before
         self.marked: set[int] = set()
 
-    def before_send(self, row: int) -> None:
-        """Commit ``row``'s mark (and before-values) and return once it is committed."""
+    def before_send(self, row: int) -> Future[None]:
+        """Queue ``row``'s mark (and before-values): the commit the request waits for."""
         self.marked.add(row)
-        self.writer.submit(self.journal.mark_in_flight, self.run_id, row, request=self.request(row),
-                           before=self.before(row)).result()
+        return self.writer.submit(self.journal.mark_in_flight, self.run_id, row, request=self.request(row),
+                                  before=self.before(row))
 
     def ahead(self) -> None:
         """Nothing to do ahead: each row's before-values are known only when it is about to go."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -481,11 +482,18 @@ class Replay:
             # Every queued write committed (or its error raised) before anything else, off the loop.
             await asyncio.to_thread(writer.close)
 
-    def _on_start(self, row: int) -> None:
-        """Called just before ``row``'s request goes out: return only once its ``in_flight`` is committed."""
+    def _on_start(self, row: int) -> Awaitable[None] | None:
+        """Called just before ``row``'s request goes out: None when its ``in_flight`` is committed, else what
+        to await first (the request goes only after the commit; the event loop is free meanwhile)."""
         assert self._marks is not None and self._writer is not None
-        self._marks.before_send(row)
+        pending = self._marks.before_send(row)
         self._writer.raise_error()  # any other write that failed: stop before sending more
+        return None if pending is None else self._committed(pending)
+
+    async def _committed(self, commit: Future[None]) -> None:
+        await asyncio.wrap_future(commit)
+        assert self._writer is not None
+        self._writer.raise_error()
 
     def _on_result(self, row: int, result: CallResult) -> None:
         """Queue the row's result for the journal (committed within moments, in order) and keep it for the

@@ -46,7 +46,7 @@ def test_cancel_from_another_thread_stops_like_ctrl_c(sandbox, monkeypatch, tmp_
         def on_row(result) -> None:
             if result.status is Status.OK and not seen.is_set():
                 seen.set()
-                threading.Thread(target=replay.stop).start()  # as a web handler would, on its own thread
+                threading.Thread(target=replay.cancel.cancel).start()  # as a web handler would, on its thread
 
         replay.on_row = on_row
         outcome = replay.run()
