@@ -112,7 +112,7 @@ def new_job(request: Request, path: Path, operation: str | None, sheet: str | No
     web = web_of(request)
     return Job(path, operation=operation, sheet=sheet, timezone=web.options.timezone,
                profile=web.target.profile, config_path=web.target.config_path,
-               journal_path=web.journal_path)
+               journal_path=web.journal_path, keep_table=True)
 
 
 async def receive_and_check(request: Request, replace: FileEntry | None = None) -> FileEntry:
