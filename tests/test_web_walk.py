@@ -150,3 +150,25 @@ def test_an_export_runs_with_progress_and_downloads(web, sandbox, tmp_path):
         assert end["state"] == "stopped" and end["error"].startswith("exporting appointments needs vdnId")
     wb = openpyxl.load_workbook(tmp_path / "routes.xlsx")
     assert wb.sheetnames[0] == "called-route"
+
+
+def test_no_secret_reaches_a_page_or_an_answer_along_the_walk(web, sandbox, tmp_path):
+    secrets = [sandbox.options.app_secret, sandbox.options.isales_sk]
+    path = settings_workbook(tmp_path / "s.xlsx", sandbox_rows(sandbox, 5))
+    with client_for(web) as client:
+        file_id = upload(client, path).json()["id"]
+        texts = [client.post(f"/api/files/{file_id}/plan").text]
+        run_id = client.post(f"/api/files/{file_id}/apply", json={"confirm": True}).json()["run_id"]
+        end = wait_for_end(client, run_id)
+        journal_id = end["summary"]["run_id"]
+        for url in ("/", "/runs", f"/files/{file_id}", f"/files/{file_id}/plan", f"/files/{file_id}/apply",
+                    f"/runs/{run_id}", f"/runs/{journal_id}?journal=1", f"/api/runs/{run_id}", "/api/runs",
+                    f"/api/runs/{journal_id}/rows", f"/api/files/{file_id}/plan", f"/api/files/{file_id}/results",
+                    f"/api/files/{file_id}/preview", "/api/target"):
+            answer = client.get(url)
+            assert answer.status_code == 200, url
+            texts.append(answer.text)
+        texts.append(str(end))
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text

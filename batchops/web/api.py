@@ -590,8 +590,8 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def on_internal_error(request: Request, exc: Exception) -> Response:
-    message = (f"internal error ({type(exc).__name__}). Please report it; the server's terminal has the "
-               "details when started with BATCHOPS_DEBUG=1.")
+    message = (f"internal error ({type(exc).__name__}). Please report it; the terminal running batchops serve "
+               "shows the details.")
     if wants_json(request):
         return error_json(500, message)
     from .pages import error_page
