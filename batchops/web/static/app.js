@@ -97,7 +97,8 @@ function showRun(run) {
   bar.max = run.total || 1;
   bar.value = done;
   const counts = Object.entries(run.counts || {}).filter(([, n]) => n).map(([k, n]) => n + " " + k);
-  let line = done + " / " + run.total;
+  let line = run.kind === "export" ? done + " rows read" + (run.total ? " of " + run.total : "")
+                                   : done + " / " + run.total;
   if (counts.length) line += " · " + counts.join(", ");
   const rate = run.rows_per_second || run.rate;
   if (rate) line += " · " + Number(rate).toFixed(1) + " rows/s";
