@@ -18,6 +18,7 @@ Each server is a fresh ``batchops serve`` process (its first upload pays its imp
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -34,7 +35,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_validate import make_workbook  # noqa: E402  (the same workbook as the validate benchmark)
+from bench_validate import make_workbook  # the same workbook as the validate benchmark
 
 OUT = Path(__file__).parent / "out" / "serve"
 LINK = re.compile(r"batchops serve: (http://127\.0\.0\.1:\d+)/\?token=(\S+)")
@@ -130,7 +131,7 @@ def apply_events(rows: int) -> dict[str, Any]:
             seconds = time.perf_counter() - started
         finally:
             server.close()
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     return {"seconds": seconds, "events": len(stamps), "per_second": len(stamps) / seconds,
             "longest_gap": max(gaps) if gaps else None, "ok": end.get("counts", {}).get("ok"),
             "rows_per_second": end.get("summary", {}).get("rows_per_second")}
