@@ -172,3 +172,10 @@ def test_no_secret_reaches_a_page_or_an_answer_along_the_walk(web, sandbox, tmp_
     for text in texts:
         for secret in secrets:
             assert secret not in text
+
+
+def test_agent_settings_export_from_the_page(web, sandbox, tmp_path):
+    with client_for(web) as client:
+        end = wait_for_end(client, client.post("/api/exports", json={"what": "agent-settings"}).json()["run_id"])
+        assert end["state"] == "done" and end["summary"]["rows"] > 0
+        assert end["summary"]["operation"] == "agent-settings"
