@@ -179,3 +179,30 @@ def test_agent_settings_export_from_the_page(web, sandbox, tmp_path):
         end = wait_for_end(client, client.post("/api/exports", json={"what": "agent-settings"}).json()["run_id"])
         assert end["state"] == "done" and end["summary"]["rows"] > 0
         assert end["summary"]["operation"] == "agent-settings"
+
+
+def test_a_nightly_csv_goes_the_same_way_with_its_reports_beside_it(web, sandbox, tmp_path):
+    import csv
+
+    routes = [r for r in sandbox.routes() if r["editable"] not in (1, 3)][:4]
+    queues = sorted(sandbox.skill_queues())
+    path = tmp_path / "routes.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "devicetype", "deviceId"])
+        writer.writerow([routes[0]["id"], 7, queues[0]])  # devicetype 7 is not allowed
+        for route in routes[1:]:
+            writer.writerow([route["id"], 1, queues[0]])
+    with client_for(web) as client:
+        body = upload(client, path).json()
+        assert (body["kind"], body["operation"], body["valid"]) == ("csv", "called-route", False)
+        report = client.get(f"/api/files/{body['id']}/report/errors")
+        assert report.status_code == 200 and "devicetype" in report.text
+        assert 'filename="routes.errors.csv"' in report.headers["content-disposition"]
+        path.write_text(path.read_text(encoding="utf-8").replace(",7,", ",1,"), encoding="utf-8")
+        file_id = upload(client, path, url=f"/api/files/{body['id']}").json()["id"]
+        end = wait_for_end(client, client.post(f"/api/files/{file_id}/apply", json={"confirm": True}).json()["run_id"])
+        assert end["summary"]["counts"]["ok"] + end["summary"]["counts"]["skipped"] == 4
+        results = client.get(f"/api/files/{file_id}/report/results")
+        assert results.status_code == 200
+        assert [line.split(",")[2] for line in results.text.splitlines()[1:]] == ["ok"] * 4

@@ -104,6 +104,11 @@ def int_param(request: Request, name: str) -> int | None:
         raise UploadError(400, f"'{name}' must be a whole number.") from None
 
 
+def paging(request: Request) -> tuple[int, int]:
+    """``offset`` and ``limit`` of a page request (the library caps the limit)."""
+    return int_param(request, "offset") or 0, int_param(request, "limit") or DEFAULT_ERRORS
+
+
 # -- files ------------------------------------------------------------------------------------------
 
 
@@ -179,10 +184,8 @@ async def get_errors(request: Request) -> Response:
     if validation is None:
         return JSONResponse({"total": 0, "offset": 0, "limit": 0, "errors": []})
     q = request.query_params
-    return JSONResponse(validation.issues_page(int_param(request, "offset") or 0,
-                                               int_param(request, "limit") or DEFAULT_ERRORS,
-                                               column=q.get("column") or None, code=q.get("code") or None,
-                                               severity=q.get("severity") or None))
+    return JSONResponse(validation.issues_page(*paging(request), column=q.get("column") or None,
+                                               code=q.get("code") or None, severity=q.get("severity") or None))
 
 
 async def get_rows(request: Request) -> Response:
@@ -272,8 +275,7 @@ async def get_plan_rows(request: Request) -> Response:
     entry = file_or_404(request)
     if entry.job.planned is None:
         raise HTTPException(404, "this file has no plan yet: POST /api/files/{id}/plan makes one.")
-    return JSONResponse(entry.job.planned.rows_page(int_param(request, "offset") or 0,
-                                                   int_param(request, "limit") or DEFAULT_ERRORS,
+    return JSONResponse(entry.job.planned.rows_page(*paging(request),
                                                    action=request.query_params.get("action") or None))
 
 
@@ -350,8 +352,7 @@ async def get_results(request: Request) -> Response:
     entry = file_or_404(request)
     if entry.job.applied is None:
         raise HTTPException(404, "this file has not been applied on this server.")
-    return JSONResponse(entry.job.applied.results_page(int_param(request, "offset") or 0,
-                                                      int_param(request, "limit") or DEFAULT_ERRORS,
+    return JSONResponse(entry.job.applied.results_page(*paging(request),
                                                       status=request.query_params.get("status") or None))
 
 
@@ -454,8 +455,8 @@ async def get_run_rows(request: Request) -> Response:
     _info, rows = await run_in_threadpool(journal_run, request, request.path_params["run_id"])
     status = request.query_params.get("status")
     rows = [r for r in rows if not status or r.status.value == status]
-    return JSONResponse(page(rows, journal_row_shape, key="rows", offset=int_param(request, "offset") or 0,
-                             limit=int_param(request, "limit") or DEFAULT_ERRORS))
+    offset, limit = paging(request)
+    return JSONResponse(page(rows, journal_row_shape, key="rows", offset=offset, limit=limit))
 
 
 async def run_events(request: Request) -> Response:
