@@ -206,3 +206,24 @@ def test_a_nightly_csv_goes_the_same_way_with_its_reports_beside_it(web, sandbox
         results = client.get(f"/api/files/{file_id}/report/results")
         assert results.status_code == 200
         assert [line.split(",")[2] for line in results.text.splitlines()[1:]] == ["ok"] * 4
+
+
+def test_a_file_does_one_step_at_a_time(web, sandbox, tmp_path):
+    import threading
+
+    sandbox.set_faults(latency_ms=300)
+    path = settings_workbook(tmp_path / "one.xlsx", sandbox_rows(sandbox, 3))
+    with client_for(web) as client:
+        file_id = upload(client, path).json()["id"]
+        first: dict = {}
+        planning = threading.Thread(target=lambda: first.update(
+            answer=client.post(f"/api/files/{file_id}/plan", json={"concurrency": 1})))
+        planning.start()
+        while not sandbox.request_log("agentsettings/query"):  # the plan is reading: the file is busy
+            threading.Event().wait(0.01)
+        second = client.post(f"/api/files/{file_id}/plan")
+        applying = client.post(f"/api/files/{file_id}/apply", json={"confirm": True})
+        planning.join(60)
+    assert second.status_code == 409 and applying.status_code == 409
+    assert second.json() == {"error": "this file is being planned or replaced; wait for that to end."}
+    assert first["answer"].status_code == 200

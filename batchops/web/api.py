@@ -156,7 +156,8 @@ async def replace_file(request: Request) -> Response:
     """``POST /api/files/{id}``: a corrected file in place of the one uploaded, checked again."""
     old = file_or_404(request)
     refuse_while_running(request, old)
-    entry = await receive_and_check(request, replace=old)
+    async with old.step:
+        entry = await receive_and_check(request, replace=old)
     if entry.problem is not None:
         discard(entry)
         return error_json(422, entry.problem)
@@ -167,9 +168,11 @@ async def replace_file(request: Request) -> Response:
 
 
 def refuse_while_running(request: Request, entry: FileEntry) -> None:
-    """409 while a run on this file is under way: its file and job are in use."""
+    """409 while a run or another step on this file is under way: its file and job are in use."""
     if web_of(request).runs.active_for(entry.id) is not None:
         raise UploadError(409, "a run on this file is under way; wait for it to end (or cancel it).")
+    if entry.step.locked():
+        raise UploadError(409, "this file is being planned or replaced; wait for that to end.")
 
 
 async def get_file(request: Request) -> Response:
@@ -254,11 +257,11 @@ async def post_plan(request: Request) -> Response:
     """``POST /api/files/{id}/plan`` (optional ``{"concurrency": N, "force": bool}``): read every record and
     write the Plan sheet; answers the plan summary (``counts`` per action) without its rows (page them)."""
     entry = file_or_404(request)
-    refuse_while_running(request, entry)
     require_valid(entry)
     body = await read_json(request)
     concurrency = bounded(body.get("concurrency"), DEFAULT_READ_CONCURRENCY, 1, 64, "concurrency")
     force = body.get("force") is True
+    refuse_while_running(request, entry)  # no await between this check and taking the step lock
 
     def plan() -> dict[str, Any]:
         retarget(request, entry)
@@ -266,7 +269,8 @@ async def post_plan(request: Request) -> Response:
         entry.job.write_report()
         return planned.summary(rows=False)
 
-    summary = await run_in_threadpool(plan)
+    async with entry.step:
+        summary = await run_in_threadpool(plan)
     return JSONResponse(shown_paths(entry, {"id": entry.id, **summary}))
 
 
@@ -330,7 +334,8 @@ async def post_apply(request: Request) -> Response:
         retarget(request, entry)
         return entry.job.preview(options).summary()  # raises here (settings, invalid rows) before any run
 
-    preview = await run_in_threadpool(prepare)
+    async with entry.step:  # checked free just above, with no await in between
+        preview = await run_in_threadpool(prepare)
     job = entry.job
 
     async def work(handle: RunHandle) -> dict[str, Any]:

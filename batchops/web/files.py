@@ -8,6 +8,7 @@ whole.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 import threading
@@ -41,6 +42,8 @@ class FileEntry:
     """Why the file could not be read at all (one line naming file, sheet and fix), or None."""
     seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    step: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    """Held while a step (a plan, a correction) works on the job: a job does one thing at a time."""
 
     @property
     def validation(self) -> Validation | None:
