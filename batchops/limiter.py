@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from .retrying import DEFAULT_MAX_RETRY_AFTER, DEFAULT_STALL_SECONDS
+from .tuning import call_in_loop
 
 BETA = 0.9
 """The rate after a throttle, as a share of the rate the server let through. The AWS SDKs cut to 0.7; measured
@@ -348,20 +349,7 @@ class Limiter:
     def close(self) -> None:
         """Let nothing more through: waiting requests return at once without sending. Safe from any thread."""
         self.closed = True
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._wake_all()
-        else:
-            try:
-                loop.call_soon_threadsafe(self._wake_all)
-            except RuntimeError:  # the loop closed meanwhile
-                pass
+        call_in_loop(self._loop, self._wake_all)
 
     def _wake_all(self) -> None:
         if self._wake is not None:
