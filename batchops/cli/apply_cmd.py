@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, BatchopsError
+from ..plan import PlanAction, shown
 from ..replay import ApplyOptions
 from ..workflow import Applied, ApplyPreview, Job, request_text
 from .app import app
@@ -29,6 +30,8 @@ from .show import reject_invalid
 
 MAX_REQUESTS_SHOWN = 20
 """Requests a dry run shows on the terminal; the Results have every one."""
+MAX_ROWS_SHOWN = 5
+"""Rows listed before the question; `batchops plan` lists them all."""
 
 
 class NeedsConfirmation(BatchopsError):
@@ -93,6 +96,7 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
                 preview = job.preview(options, read=True, on_read=progress)
     if not as_json:
         err.print(escape(preview_line(preview)))
+        _show_rows_to_send(preview)
     if ask and preview.to_send > 0 and not click.confirm(f"Send {preview.to_send} row(s)?", default=False,
                                                          err=True):
         err.print("Nothing was sent.")
@@ -125,6 +129,21 @@ def preview_line(preview: ApplyPreview) -> str:
     if preview.skips_no_change and not preview.read and not preview.dry_run and preview.to_send:
         line += " Each record is read just before its row is sent; a row that changes nothing is skipped."
     return line
+
+
+def _show_rows_to_send(preview: ApplyPreview) -> None:
+    """The first rows that will be sent, each record named as the read side knows it, for the person asked."""
+    rows = preview.rows_to_send()
+    op, tz = preview.operation, preview.report.timezone
+    for r in rows[:MAX_ROWS_SHOWN]:
+        name = f"{r.key} ({r.label})" if r.label else r.key
+        changes = ", ".join(f"{c.field} {shown(op, c.field, c.before, tz)} -> {shown(op, c.field, c.after, tz)}"
+                            for c in r.changed)
+        if r.action is not PlanAction.CHANGE or not changes:
+            changes = f"{r.action.value}: {r.message}"
+        err.print(escape(f"  row {r.row} {name}: {changes}"), highlight=False)
+    if len(rows) > MAX_ROWS_SHOWN:
+        err.print(f"  … and {len(rows) - MAX_ROWS_SHOWN} more (`batchops plan` lists every one).")
 
 
 def _show(applied: Applied) -> None:

@@ -31,7 +31,7 @@ def issue_shape(issue: Issue) -> dict[str, Any]:
 
 def plan_row_shape(row: RowPlan) -> dict[str, Any]:
     """``{"row", "key", "label", "action", "message", "changes": [{"field", "before", "after"}]}``; ``label`` is
-    the name the read side knows the record by ("" when none).
+    the name the read side knows the record by ('' when none), for a front end to show beside the key.
 
     ``changes``: the fields that change for a row to change (or applied already); every field the row sets
     for a row that cannot be applied or was not read; those of a no-change row (all equal).
