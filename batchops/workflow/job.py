@@ -56,6 +56,8 @@ class Job:
         self.applied: Applied | None = None
         self._last: Validation | Planned | Applied | None = None
         self.progress = RunProgress()
+        self.replay: Replay | None = None
+        """The apply under way (then the last one), for a front end that shows more of its live state."""
 
     # --- what the steps share -------------------------------------------------------------------------
 
@@ -180,7 +182,8 @@ class Job:
         forget = None
         try:
             with self._journal() as journal:  # a dry run reads it to show what would be skipped
-                replay = Replay(report, self.settings, journal=journal, options=options, on_row=row_done)
+                replay = self.replay = Replay(report, self.settings, journal=journal, options=options,
+                                              on_row=row_done)
                 if cancel is not None:
                     forget = cancel.on_cancel(replay.stop)
                 outcome = replay.run()
