@@ -221,9 +221,12 @@ def test_a_file_does_one_step_at_a_time(web, sandbox, tmp_path):
         planning.start()
         while not sandbox.request_log("agentsettings/query"):  # the plan is reading: the file is busy
             threading.Event().wait(0.01)
+        assert client.get(f"/api/files/{file_id}").json()["reading"]["total"] == 3  # the page's bar
         second = client.post(f"/api/files/{file_id}/plan")
         applying = client.post(f"/api/files/{file_id}/apply", json={"confirm": True})
         planning.join(60)
     assert second.status_code == 409 and applying.status_code == 409
     assert second.json() == {"error": "this file is being planned or replaced; wait for that to end."}
     assert first["answer"].status_code == 200
+    with client_for(web) as client:
+        assert "reading" not in client.get(f"/api/files/{file_id}").json()

@@ -263,9 +263,16 @@ async def post_plan(request: Request) -> Response:
     force = body.get("force") is True
     refuse_while_running(request, entry)  # no await between this check and taking the step lock
 
+    def on_read(done: int, total: int) -> None:
+        entry.reading = (done, total)
+
     def plan() -> dict[str, Any]:
         retarget(request, entry)
-        planned = entry.job.plan(concurrency=concurrency, force=force)
+        entry.reading = (0, len(entry.job.report.valid_records))
+        try:
+            planned = entry.job.plan(concurrency=concurrency, force=force, on_read=on_read)
+        finally:
+            entry.reading = None
         entry.job.write_report()
         return planned.summary(rows=False)
 

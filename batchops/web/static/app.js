@@ -135,12 +135,28 @@ function wirePlan() {
   button.addEventListener("click", async () => {
     button.disabled = true;
     say($("plan-status"), "Reading the current value of every record …");
+    const bar = $("plan-progress");
+    // While the plan reads, the file's summary says how far it got: a bar instead of a long silence.
+    const timer = window.setInterval(async () => {
+      try {
+        const file = await (await fetch(button.dataset.file)).json();
+        if (file.reading) {
+          bar.hidden = false;
+          bar.max = file.reading.total || 1;
+          bar.value = file.reading.done;
+          say($("plan-status"), "Read " + file.reading.done + " of " + file.reading.total + " records …");
+        }
+      } catch (e) { /* the next tick tries again */ }
+    }, 500);
     try {
       await postJSON($("plan").dataset.plan, {});
       window.location.assign(window.location.pathname);
     } catch (e) {
       button.disabled = false;
+      bar.hidden = true;
       say($("plan-status"), e.message, "bad");
+    } finally {
+      window.clearInterval(timer);
     }
   });
 }
