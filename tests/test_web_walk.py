@@ -230,3 +230,10 @@ def test_a_file_does_one_step_at_a_time(web, sandbox, tmp_path):
     assert first["answer"].status_code == 200
     with client_for(web) as client:
         assert "reading" not in client.get(f"/api/files/{file_id}").json()
+
+
+def test_audit_and_undo_of_a_run_the_journal_does_not_have_are_404(web):
+    with client_for(web) as client:
+        assert client.get("/api/audit").status_code == 404  # no journal yet
+        assert client.get("/api/runs/nope/undo").json() == {"error": "no such run."}
+        assert client.get("/runs/nope").status_code == 404
