@@ -61,6 +61,8 @@ class Job:
         self.applied: Applied | None = None
         self._last: Validation | Planned | Applied | None = None
         self.progress = RunProgress()
+        self.replay: Replay | None = None
+        """The apply under way or last run (its live pace: ``Replay.live``; ``Replay.cancel``)."""
 
     # --- what the steps share -------------------------------------------------------------------------
 
@@ -191,6 +193,7 @@ class Job:
         try:
             with self._journal() as journal:  # a dry run reads it to show what would be skipped
                 replay = Replay(report, self.settings, journal=journal, options=options, on_row=row_done)
+                self.replay = replay
                 if cancel is not None:
                     forget = cancel.on_cancel(replay.stop)
                 outcome = replay.run()
