@@ -103,7 +103,8 @@ function showRun(run) {
   const rate = run.rows_per_second || run.rate;
   if (rate) line += " · " + Number(rate).toFixed(1) + " rows/s";
   if (run.eta_seconds != null && run.state === "running") line += " · about " + Math.ceil(run.eta_seconds) + " s left";
-  if (run.throttled) line += " · held back by throttling: " + run.throttled;
+  if (run.held_back && run.state === "running") line += " · held back by the server's throttling";
+  if (run.throttled_answers) line += " · " + run.throttled_answers + " answered 429 (sent again)";
   $("run-counts").textContent = line;
   $("run-cancel").disabled = run.state !== "running" || run.cancel_requested;
   $("run-error").textContent = run.error || "";
