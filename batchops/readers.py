@@ -357,6 +357,21 @@ def _require_ok(body: Mapping[str, Any], fields: Sequence[str], ok: str, what: s
         raise RemoteError(f"{what}: the server answered {_code(body, fields)}: {_message(body) or 'no description'}")
 
 
+def one_object(body: Mapping[str, Any], *markers: str) -> Mapping[str, Any] | None:
+    """The record of a by-key answer: at the top level when one of ``markers`` is there, else under ``data``.
+
+    The agentsettings/query page lists the record's fields beside ``returnCode`` at the top level of the
+    answer; the querySilenceRule answer is documented nowhere. Both places are read, so a server that
+    wraps the record in ``data`` (an object or a one-item list, as list answers do) works as well.
+    """
+    if any(marker in body for marker in markers):
+        return body
+    data = body.get("data")
+    if isinstance(data, list):
+        data = data[0] if data else None
+    return data if isinstance(data, Mapping) else None
+
+
 def _int(value: Any) -> int | None:
     text = text_of(value)
     return int(text) if text.isdigit() else None
@@ -460,10 +475,8 @@ def _silence_rule_answer(result: CallResult, silence_id: str) -> Record | None:
     body = _answer(result, "querySilenceRule")
     if not _ok(body, ("resultCode",), SQM_OK):
         return None
-    data = body.get("data")
-    if isinstance(data, list):  # tolerate a one-item list
-        data = data[0] if data else None
-    if not isinstance(data, Mapping):
+    data = one_object(body, "silence_id", "setting")
+    if data is None:
         return None
     record = silence_rule_record(data)
     return record if record["silence_id"] == silence_id or not record["silence_id"] else None
@@ -550,10 +563,8 @@ def _agent_setting_answer(result: CallResult) -> Record | None:
     body = _answer(result, "agentsettings/query")
     if not _ok(body, ("returnCode",), C1_OK):
         return None
-    data = body.get("data")
-    if isinstance(data, list):  # tolerate a one-item list
-        data = data[0] if data else None
-    if not isinstance(data, Mapping) or not data.get("id"):
+    data = one_object(body, "id")
+    if data is None or not data.get("id"):
         return None
     return agent_setting_record(data)
 

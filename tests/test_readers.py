@@ -157,3 +157,34 @@ def test_failures_raise_one_clear_error(answering):
         list(readers.iter_called_routes(answering(200, {"returnCode": "9", "returnDesc": "no rights"})))
     # A failure code on a by-key query is an unknown record, not an error.
     assert read_record(answering(200, {"resultCode": "0405004"}), SILENCE_RULE, {"silence_id": "1"}) is None
+
+
+# -- answers exactly as the pages show them ------------------------------------------------------------
+
+PAGE_SETTING = {"id": "1307145259662215169", "callType": "1", "callerPresent": ["12323"],
+                "callNumber": ["12323", "232343"], "userId": "1660270845627002401",
+                "callNumberDefault": "23232323", "callerPresentDefault": "1212121212", "agentName": "aaaa",
+                "returnCode": "0", "returnDesc": "query success."}
+"""agentsettings/query as its page's response table lists it: every field at the top level, no ``data``."""
+
+
+@pytest.mark.parametrize("answer", [PAGE_SETTING, {"returnCode": "0", "returnDesc": "ok",
+                                                   "data": {k: v for k, v in PAGE_SETTING.items()
+                                                            if not k.startswith("return")}}],
+                         ids=["as the page shows it", "wrapped in data"])
+def test_agent_settings_are_read_as_the_page_answers_and_from_a_server_that_wraps_them(answering, answer):
+    client = answering(200, answer)
+    key = {"id": PAGE_SETTING["id"], "userId": PAGE_SETTING["userId"]}
+    record = read_record(client, AGENT_SETTINGS, key)
+    assert record is not None
+    assert dict(record) == {"id": "1307145259662215169", "userId": "1660270845627002401", "callType": "1",
+                            "callerPresent": "12323", "callNumber": "12323,232343",
+                            "callNumberDefault": "23232323", "callerPresentDefault": "1212121212"}
+    assert record.context["agentName"] == "aaaa"
+    assert [u for u, r in readers.read_agent_settings(client, [PAGE_SETTING["userId"]]) if r] == [
+        PAGE_SETTING["userId"]]
+
+
+def test_an_agent_settings_failure_code_is_no_record(answering):
+    client = answering(200, {"returnCode": "1", "returnDesc": "no agent setting"})
+    assert read_record(client, AGENT_SETTINGS, {"userId": "1660270845627002401"}) is None

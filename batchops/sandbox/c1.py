@@ -139,8 +139,16 @@ def update_agent_setting(sb: Sandbox, req: Request) -> Reply:
                  record=record_key(KIND_SETTING, setting_id))
 
 
+# The agentsettings/query page's response table lists the record's fields side by side with returnCode and
+# returnDesc at the top level of the answer, with no ``data`` object around them (its numbering is flat,
+# where other pages number nested fields 1.3.1). api-notes.md also lists createTime and tenantId; the page
+# does not, so the sandbox leaves them out and a client must not depend on them.
+SETTING_QUERY_FIELDS = ("id", "callType", "callerPresent", "callNumber", "userId", "callNumberDefault",
+                        "callerPresentDefault", "agentName")
+
+
 def query_agent_setting(sb: Sandbox, req: Request) -> Reply:
-    """POST .../openapp/agentsettings/query: the one setting of a ``userId``."""
+    """POST .../openapp/agentsettings/query: the one setting of a ``userId``, its fields at the top level."""
     try:
         body = parse_object(req.body)
         check_fields(body, ("userId",), "", sb.options.allow_unknown_fields)
@@ -151,7 +159,8 @@ def query_agent_setting(sb: Sandbox, req: Request) -> Reply:
     record = sb.state.setting_for_user(user_id)
     if record is None:
         return _fail(codes.C1_NOT_FOUND, f"no agent setting for user {user_id}")
-    return Reply(200, {"returnCode": codes.C1_OK, "returnDesc": "query success.", "data": record})
+    fields = {name: record[name] for name in SETTING_QUERY_FIELDS if name in record}
+    return Reply(200, {**fields, "returnCode": codes.C1_OK, "returnDesc": "query success."})
 
 
 # -- calledRoute ------------------------------------------------------------------------------------
