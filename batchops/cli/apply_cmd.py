@@ -11,12 +11,14 @@ from rich.markup import escape
 from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, BatchopsError
 from ..journal import Action, Journal
-from ..replay import ApplyOptions, ApplyOutcome, Replay, require_settings
+from ..replay import LOST_ZEROS_REASON, ApplyOptions, ApplyOutcome, Replay, require_settings
+from ..report import ValidationReport
 from ..results import write_results
 from ..settings import load_settings
 from ..validation import validate_file
 from .app import app
 from .options import (
+    accept_lost_zeros_option,
     config_option,
     journal_option,
     json_option,
@@ -27,7 +29,7 @@ from .options import (
 )
 from .output import err, out, print_json, warning_line
 from .progress import RowProgress
-from .show import reject_invalid
+from .show import lost_zeros_hint, reject_invalid, show_notes
 
 
 class NeedsConfirmation(BatchopsError):
@@ -51,6 +53,7 @@ class NeedsConfirmation(BatchopsError):
               help="Do not read each record before sending it: no before-values in the journal (audit, undo) "
                    "and rows that change nothing are sent anyway.")
 @click.option("--operator", default=None, help="Who is applying, for the journal (default: the login name).")
+@accept_lost_zeros_option
 @timezone_option
 @profile_option
 @config_option
@@ -58,7 +61,7 @@ class NeedsConfirmation(BatchopsError):
 @json_option
 def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, yes: bool, concurrency: int,
           rate: float | None, skip_invalid: bool, force: bool, no_before: bool, operator: str | None,
-          timezone: str | None, profile: str | None, config_path: str | None, journal_path: str | None,
+          accept_lost_zeros: bool, timezone: str | None, profile: str | None, config_path: str | None, journal_path: str | None,
           as_json: bool) -> int:
     """Apply FILE: one update call per valid row, results written back.
 
@@ -73,24 +76,30 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
     or validation errors (nothing sent); 3 configuration, connection or authentication failure before
     any row succeeded; 130 interrupted.
     """
-    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone)
+    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone,
+                           accept_lost_zeros=accept_lost_zeros)
     if not report.ok and not skip_invalid:
         return reject_invalid(report, as_json=as_json, what="sent",
-                              hint="Fix the errors (see the Errors report), or use --skip-invalid.")
+                              hint=(lost_zeros_hint(report) or "Fix the errors (see the Errors report).")
+                              + " Or use --skip-invalid to send the valid rows.")
     settings = load_settings(profile=profile, config_path=config_path)
     require_settings(report.operation, settings)
     secrets = [s.reveal() for s in (settings.app_secret, settings.isales_sk) if s]
     journal = Journal(journal_path, secret_values=secrets)  # a dry run reads it to show what would be skipped
     try:
         options = ApplyOptions(dry_run=dry_run, force=force, skip_invalid=skip_invalid, concurrency=concurrency,
-                               rate=rate, operator=operator, read_before=not no_before)
+                               rate=rate, operator=operator, read_before=not no_before,
+                               accept_lost_zeros=accept_lost_zeros)
         replay = Replay(report, settings, journal=journal, options=options)
         decisions = replay.decisions()
         to_send = sum(1 for d in decisions if d.action is Action.SEND)
+        held = len([r for r in report.lost_zero_rows if r in {i.row for i in report.errors}])
+        lost = f" ({held} with leading zeros probably lost: --accept-lost-zeros sends them)" if held else ""
         line = (f"{'Dry run: ' if dry_run else ''}{report.operation.name} ({report.operation.api}) → "
                 f"{replay.target}: {to_send} rows to send, {len(decisions) - to_send} already applied, "
-                f"{report.invalid_rows} invalid, from {report.path.name} sheet '{report.sheet}'.")
+                f"{report.invalid_rows} invalid{lost}, from {report.path.name} sheet '{report.sheet}'.")
         if not as_json:
+            show_notes(report)
             err.print(escape(line))
         if not dry_run and to_send and not yes:
             if not sys.stdin.isatty():
@@ -107,16 +116,26 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
     written, warning = write_results(report, outcome)
     if warning:
         warning_line(escape(warning))
-    _show(outcome, written, as_json)
+    _show(outcome, written, as_json, _lost_zero_rows(report, outcome))
     return outcome.exit_code()
 
 
-def _show(outcome: ApplyOutcome, written: Path, as_json: bool) -> None:
+def _lost_zero_rows(report: ValidationReport, outcome: ApplyOutcome) -> dict[str, list[int]]:
+    """Rows with numbers Excel probably stripped of their leading zeros: held back (invalid, or not sent
+    after the before-read) and sent as they are (--accept-lost-zeros)."""
+    errors = {i.row for i in report.errors}
+    held = {r for r in report.lost_zero_rows if r in errors}
+    held |= {r.row for r in outcome.results if r.reason == LOST_ZEROS_REASON}
+    accepted = [r for r in report.lost_zero_rows if r not in errors]
+    return {"held": sorted(held), "accepted": accepted}
+
+
+def _show(outcome: ApplyOutcome, written: Path, as_json: bool, lost_zeros: dict[str, list[int]]) -> None:
     counts = outcome.counts()
     if as_json:
         print_json({"ok": outcome.exit_code() == 0, "exit_code": outcome.exit_code(), "run_id": outcome.run_id,
                     "operation": outcome.operation.name, "target": outcome.target, "dry_run": outcome.dry_run,
-                    "counts": counts, "rows": len(outcome.results), "seconds": round(outcome.elapsed, 3),
+                    "counts": counts, "lost_zero_rows": lost_zeros, "rows": len(outcome.results), "seconds": round(outcome.elapsed, 3),
                     "rows_per_second": round(outcome.rate, 1),
                     "sending_seconds": round(outcome.send_seconds, 3),
                     "rows_per_second_sending": round(outcome.send_rate, 1), "results": str(written),
@@ -131,6 +150,11 @@ def _show(outcome: ApplyOutcome, written: Path, as_json: bool) -> None:
                 out.print(escape(f"row {r.row}: {r.request}"), highlight=False)
         if sum(1 for r in outcome.results if r.request is not None) > 20:
             out.print("… every request is in the Results sheet.")
+    if lost_zeros["held"]:
+        rows = ", ".join(str(r) for r in lost_zeros["held"][:10]) + (" …" if len(lost_zeros["held"]) > 10 else "")
+        warning_line(escape(f"{len(lost_zeros['held'])} row(s) held back ({rows}): a number Excel probably stripped "
+                            "of its leading zero (see the Results sheet). Fix the cells, or pass "
+                            "--accept-lost-zeros if the numbers are right."))
     if outcome.error is not None:
         warning_line(escape(f"the run stopped: {outcome.error}"))
     elif outcome.stop_reason is StopReason.BUDGET:  # an outage: say why the rest was not sent

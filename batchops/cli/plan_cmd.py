@@ -17,6 +17,7 @@ from ..settings import load_settings
 from ..validation import validate_file
 from .app import app
 from .options import (
+    accept_lost_zeros_option,
     config_option,
     journal_option,
     json_option,
@@ -27,7 +28,7 @@ from .options import (
 )
 from .output import err, out, print_json, warning_line
 from .progress import ReadProgress
-from .show import reject_invalid
+from .show import lost_zeros_hint, reject_invalid, show_notes
 
 MAX_SHOWN = 50
 """Changes listed on the terminal; the Plan sheet has them all."""
@@ -44,10 +45,12 @@ MAX_SHOWN = 50
               help="Reads in flight at once.")
 @click.option("--force", is_flag=True, help="Plan as `apply --force` would: ignore what the journal records as "
               "applied.")
+@accept_lost_zeros_option
 @journal_option
 @json_option
 def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | None, profile: str | None,
-         config_path: str | None, concurrency: int, force: bool, journal_path: str | None, as_json: bool) -> int:
+         config_path: str | None, concurrency: int, force: bool, accept_lost_zeros: bool, journal_path: str | None,
+         as_json: bool) -> int:
     """Show what applying FILE would change: before -> after per field, read from the server.
 
     Validates first, exactly as `apply` does (with any invalid row nothing is read, exit 2). Then reads
@@ -58,12 +61,14 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
     (FILE.plan.csv for a CSV). Nothing is changed on the server, and no journal is created. Exit 0 when
     every row can be applied (or is applied already), 1 when some cannot or were not read.
     """
-    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone)
+    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone,
+                           accept_lost_zeros=accept_lost_zeros)
     if not report.ok:
-        return reject_invalid(report, as_json=as_json, what="read")
+        return reject_invalid(report, as_json=as_json, what="read", hint=lost_zeros_hint(report))
     settings = load_settings(profile=profile, config_path=config_path)
     require_settings(report.operation, settings)
     if not as_json:
+        show_notes(report)
         err.print(escape(f"Reading {len(report.valid_records)} {report.operation.name} record(s) from "
                          f"{target_of(report.operation, settings)} ..."))
     applied: dict[int, str] = {}
@@ -75,7 +80,8 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
         except JournalError as exc:  # a plan is still worth having; apply will stop on the same problem
             warning_line(escape(f"{exc} The plan does not show which rows are applied already."))
     with Client(settings) as client, ReadProgress(len(report.valid_records), enabled=not as_json) as progress:
-        result = make_plan(report, client, concurrency=concurrency, on_read=progress, applied=applied)
+        result = make_plan(report, client, concurrency=concurrency, on_read=progress, applied=applied,
+                           accept_lost_zeros=accept_lost_zeros)
     written, warning = write_plan(result)
     if warning:
         warning_line(escape(warning))

@@ -11,7 +11,7 @@ from ..error_report import write_error_report
 from ..errors import EXIT_BAD_INPUT, EXIT_OK, WorkbookLocked
 from ..validation import validate_file
 from .app import app
-from .options import json_option, operation_option, sheet_option, timezone_option
+from .options import accept_lost_zeros_option, json_option, operation_option, sheet_option, timezone_option
 from .output import out, print_json, warning_line
 from .show import show_validation
 
@@ -22,16 +22,18 @@ from .show import show_validation
 @sheet_option
 @timezone_option
 @click.option("--no-write", is_flag=True, help="Leave the file untouched: no Errors sheet, no marks, no report file.")
+@accept_lost_zeros_option
 @json_option
 def validate(file: Path, operation: str | None, sheet: str | None, timezone: str | None, no_write: bool,
-             as_json: bool) -> int:
+             accept_lost_zeros: bool, as_json: bool) -> int:
     """Check FILE (.xlsx or .csv) against the operation's rules. Nothing is sent.
 
     Every bad cell is reported by sheet, row and column. An xlsx gets an Errors sheet with a link to
     each cell, and the cells are highlighted with a comment; a CSV gets FILE.errors.csv. Exit 0 when
     every row is valid, 2 when not.
     """
-    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone)
+    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone,
+                           accept_lost_zeros=accept_lost_zeros)
     written: Path | None = None
     if not no_write:
         try:
@@ -43,6 +45,7 @@ def validate(file: Path, operation: str | None, sheet: str | None, timezone: str
             "file": str(report.path), "sheet": report.sheet, "operation": report.operation.name,
             "rows": len(report.records), "valid_rows": len(report.valid_records),
             "errors": len(report.errors), "warnings": len(report.warnings), "ok": report.ok,
+            "lost_zero_rows": report.lost_zero_rows,
             "report": str(written) if written else None,
             "issues": [{"row": i.row, "cell": i.cell, "column": i.header, "value": i.value,
                         "severity": i.severity.value, "code": i.code, "message": i.message}
