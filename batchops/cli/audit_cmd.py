@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -29,7 +30,8 @@ _SINCE = click.option("--since", default=None, metavar="DATE",
 @_SINCE
 @click.option("--until", default=None, metavar="DATE",
               help="Only runs started on or before DATE (a date includes that whole day).")
-@click.option("--run", "run_id", default=None, metavar="ID", help="Only this run.")
+@click.option("--run", "run_id", default=None, metavar="ID",
+              help="Only this run (its ID, or the first characters of it when only one run starts with them).")
 @_OPERATION
 @journal_option
 @profile_option
@@ -58,29 +60,44 @@ def audit(output: Path, since: str | None, until: str | None, run_id: str | None
 
 
 @app.command()
+@click.argument("run_id", metavar="[RUN_ID]", required=False)
 @journal_option
 @_SINCE
 @_OPERATION
 @json_option
-def runs(journal_path: str | None, since: str | None, operation: str | None, as_json: bool) -> int:
-    """List the runs the journal holds, newest first, with their rows counted per status."""
+def runs(run_id: str | None, journal_path: str | None, since: str | None, operation: str | None,
+         as_json: bool) -> int:
+    """List the runs the journal holds, newest first, with their rows counted per status.
+
+    With RUN_ID (or the first characters of one, when only one run starts with them), just that run.
+    """
     with Journal(journal_path) as journal:
-        found = journal.runs(since=since, operation=operation)
+        found = [journal.run(run_id)] if run_id is not None else journal.runs(since=since, operation=operation)
     if as_json:
         print_json({"runs": [dict(zip(RUN_HEADERS, run_row(r))) for r in found]})
         return 0
     if not found:
         out.print("No runs in the journal" + (" for that selection." if since or operation else "."))
         return 0
-    if out.is_terminal:
-        out.print(_table(found))
-    else:
-        for r in found:
-            out.print(escape(_line(r)), highlight=False)
+    show_runs(out, found)
     return 0
 
 
 _COUNT_COLUMNS = ("ok", "failed", "skipped", "invalid", "not-sent", "unknown")
+_STARTED_WIDTH = 19  # 2026-12-02 10:57:57
+_TABLE_OVERHEAD = 3 * 7 + 1  # borders and padding of the table's seven columns
+_NARROWEST_REST = 12 + 10 + 8 + 8 + 16  # status, operation, file, operator, rows: folded to this at least
+
+
+def show_runs(console: Console, found: list[RunInfo]) -> None:
+    """Runs as a table when the console is a terminal wide enough to keep every run ID on one line, else
+    one line per run, its ID first. A run ID is copied to be pasted: it is never wrapped or cut."""
+    id_width = max(len(r.id) for r in found)
+    if console.is_terminal and console.width >= id_width + _STARTED_WIDTH + _NARROWEST_REST + _TABLE_OVERHEAD:
+        console.print(_table(found, id_width))
+        return
+    for r in found:
+        console.print(escape(_line(r)), highlight=False, soft_wrap=True)
 
 
 def _counts(run: RunInfo) -> dict[str, int]:
@@ -88,23 +105,28 @@ def _counts(run: RunInfo) -> dict[str, int]:
     return {name: int(values[name]) for name in _COUNT_COLUMNS}
 
 
-def _table(found: list[RunInfo]) -> Table:
+def _count_text(run: RunInfo) -> str:
+    return ", ".join(f"{n} {name}" for name, n in _counts(run).items() if n)
+
+
+def _table(found: list[RunInfo], id_width: int) -> Table:
     table = Table(header_style="bold")
-    for name in ("run", "started", "status", "operation", "file", "operator"):
+    table.add_column("run", no_wrap=True, min_width=id_width)
+    table.add_column("started", no_wrap=True, min_width=_STARTED_WIDTH)
+    for name in ("status", "operation", "file", "operator"):
         table.add_column(name, overflow="fold")
-    for name in ("rows", *_COUNT_COLUMNS):
-        table.add_column(name, justify="right")
+    table.add_column("rows", overflow="fold")
     for r in found:
         counts = _counts(r)
         style = "green" if r.status.value == "finished" and not counts["failed"] else "yellow"
+        rows = f"{r.total}" + (f": {_count_text(r)}" if _count_text(r) else "")
         table.add_row(r.id, r.started_at[:19].replace("T", " "), f"[{style}]{r.status.value}[/{style}]",
-                      r.operation, escape(r.file_name), escape(f"{r.operator}@{r.host}"), str(r.total),
-                      *(str(counts[name]) for name in _COUNT_COLUMNS))
+                      r.operation, escape(r.file_name), escape(f"{r.operator}@{r.host}"), escape(rows))
     return table
 
 
 def _line(run: RunInfo) -> str:
-    counts = ", ".join(f"{n} {name}" for name, n in _counts(run).items() if n)
+    counts = _count_text(run)
     return (f"{run.id} {run.started_at[:19].replace('T', ' ')} {run.status.value} {run.operation} "
             f"{run.file_name} {run.operator}@{run.host}: {run.total} rows" + (f" ({counts})" if counts else ""))
 

@@ -36,7 +36,7 @@ def undo(run_id: str, output: Path, force: bool, journal_path: str | None, as_js
         plan = plan_undo(journal, run_id)
     written = write_undo(plan, output)
     if as_json:
-        print_json({"ok": True, "file": str(written), "run_id": run_id, "operation": plan.operation.name,
+        print_json({"ok": True, "file": str(written), "run_id": plan.run.id, "operation": plan.operation.name,
                     "rows": len(plan.rows),
                     "left_out": [{"row": x.row, "key": x.key, "field": x.field, "reason": x.reason}
                                  for x in plan.left_out],
@@ -48,7 +48,7 @@ def undo(run_id: str, output: Path, force: bool, journal_path: str | None, as_js
         what = f"row {x.row} ({x.key})" + (f", {x.field}" if x.field else "")
         warning_line(escape(f"{what} is not put back: {x.reason}."))
     out.print(f"Wrote {escape(str(written))}: {len(plan.rows)} row(s) of {plan.operation.name} that put back "
-              f"run {escape(run_id)}" + (f"; {len(plan.left_out)} left out (see the Undo sheet)"
+              f"run {escape(plan.run.id)}" + (f"; {len(plan.left_out)} left out (see the Undo sheet)"
                                           if plan.left_out else ""))
     out.print(f"Next: batchops plan {escape(str(written))}, then batchops apply {escape(str(written))}")
     return 0
