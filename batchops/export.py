@@ -26,36 +26,26 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, SILENCE_RULE, Kind, Operation
+from .agentinfo import AgentInfo, read_agent_info
+from .catalogue import OPERATIONS, Kind, Operation
 from .client import Client
 from .coerce import local_timezone, show_timestamp
 from .errors import InputError
-from .readers import (
-    CONTEXT_COLUMNS,
-    AgentInfo,
-    Progress,
-    Record,
-    blockers,
-    editable_label,
-    iter_appointments,
-    iter_called_routes,
-    iter_silence_rules,
-    read_agent_info,
-    read_agent_settings,
-)
+from .readers import LiveRecord, Progress, blockers, context_columns, iter_records, read_by_keys, read_side
 from .secrets import MASK
 from .sheets.table import STAMP_SHEET
 from .sheets.writer import SheetSpec, info_sheet, write_csv, write_xlsx
 from .templates import data_sheet_name, stamp_rows
 
 __all__ = [
+    "AGENTS",
     "AGENT_COLUMNS",
     "CONTEXT_SHEET",
     "EXPORTS",
@@ -64,17 +54,24 @@ __all__ = [
     "export",
     "export_agents",
     "export_records",
+    "exports",
     "read_user_ids",
 ]
 
-EXPORTS: dict[str, Operation | None] = {
-    "agents": None,
-    "called-routes": CALLED_ROUTE,
-    "silence-rules": SILENCE_RULE,
-    "appointments": APPOINTMENT,
-    "agent-settings": AGENT_SETTINGS,
-}
-"""What can be exported, and the operation whose template layout it takes (None: read-only data)."""
+AGENTS = "agents"
+"""queryAgentInfo's agents: read-only data, in no operation's layout."""
+
+
+def exports() -> dict[str, Operation | None]:
+    """What can be exported now, and the operation whose template layout it takes (None: read-only data):
+    ``agents`` and every operation of the catalogue that declares a read side, by its ``export_name``."""
+    found: dict[str, Operation | None] = {AGENTS: None}
+    found.update({op.read.export_name: op for op in OPERATIONS.values() if op.read is not None})
+    return found
+
+
+EXPORTS = exports()
+"""What can be exported, as the catalogue stood at import (command-line choices); ``export`` looks again."""
 
 AGENT_COLUMNS = ("workNo", "sipAccount", "accountCode", "sipPwd")
 SIP_COLUMNS = ("sipServiceIp", "sipServicePort")
@@ -105,36 +102,42 @@ class ExportResult:
     """Things worth a warning line, in plain words."""
 
 
-def export(client: Client, what: str, path: str | Path, *, vdn_id: int | None = None,
-           user_ids: Sequence[str] | None = None, include_secrets: bool = False,
+def export(client: Client, what: str, path: str | Path, *, scope: Mapping[str, Any] | None = None,
+           vdn_id: int | None = None, user_ids: Sequence[str] | None = None, include_secrets: bool = False,
            on_progress: Progress | None = None, tz: tzinfo | None = None) -> ExportResult:
-    """Read ``what`` from the servers and write it to ``path`` (.xlsx or .csv); see the module docstring."""
+    """Read ``what`` from the servers and write it to ``path`` (.xlsx or .csv); see the module docstring.
+
+    ``scope``: the values a scoped listing needs (``{"vdnId": 2}``; ``vdn_id`` is the same for
+    appointments). ``user_ids``: for an operation read by key only (agent settings), the keys to read.
+    """
     target = _target(path)
-    if what == "agents":
+    if what == AGENTS:
         return export_agents(read_agent_info(client), target, include_secrets=include_secrets,
                              source=client.settings.base_url or "", on_progress=on_progress)
-    op = EXPORTS.get(what)
+    op = exports().get(what)
     if op is None:
-        raise InputError(f"cannot export '{what}'.", fix=f"Export one of: {', '.join(EXPORTS)}.")
-    source = client.settings.base_url or ""
-    records: Iterable[Record]
+        raise InputError(f"cannot export '{what}'.", fix=f"Export one of: {', '.join(exports())}.")
+    read = read_side(op)
+    source = (client.settings.base_url if op.family == "c1" else client.settings.isales_url) or ""
+    records: Iterable[LiveRecord]
     missing: list[str] = []
     info: list[tuple[str, str]] = []
-    if op is CALLED_ROUTE:
-        records = iter_called_routes(client, on_progress=on_progress)
-    elif op is SILENCE_RULE:
-        records = iter_silence_rules(client, on_progress=on_progress)
-    elif op is APPOINTMENT:
-        if vdn_id is None:
-            raise InputError("exporting appointments needs the VDN.", fix="Pass --vdn N.")
-        records = iter_appointments(client, vdn_id, on_progress=on_progress)
-        source = client.settings.isales_url or ""
-        info.append(("vdnId", str(vdn_id)))
+    if read.listing is not None:
+        given = {**({"vdnId": vdn_id} if vdn_id is not None else {}), **(scope or {})}
+        wanted = {name: given.get(name) for name in read.listing.scope}
+        absent = [name for name, value in wanted.items() if value is None or value == ""]
+        if absent:
+            raise InputError(f"exporting {what} needs {' and '.join(absent)}.",
+                             fix=f"Name it: {', '.join(f'{n} ({op.field(n).description})' for n in absent)}.")
+        info += [(name, str(value)) for name, value in wanted.items()]
+        records = iter_records(client, op, wanted, on_progress=on_progress)
     else:
+        param = read.by_key.params[0] if read.by_key is not None else ""
         if not user_ids:
-            raise InputError("exporting agent settings needs the user IDs.",
+            raise InputError(f"exporting {what} needs the {param}s to read.",
                              fix="Pass --users FILE, a text or CSV file with one user ID a line.")
-        records = _found(read_agent_settings(client, user_ids, on_progress=on_progress), missing)
+        keys = [{param: u} for u in user_ids]
+        records = _found(read_by_keys(client, op, keys, on_progress=on_progress), param, missing)
     result = export_records(op, records, target, source=source, info=info, tz=tz)
     result.what = what
     if missing:
@@ -144,10 +147,11 @@ def export(client: Client, what: str, path: str | Path, *, vdn_id: int | None = 
     return result
 
 
-def _found(pairs: Iterable[tuple[str, Record | None]], missing: list[str]) -> Iterator[Record]:
-    for user_id, record in pairs:
+def _found(pairs: Iterable[tuple[Mapping[str, str], LiveRecord | None]], param: str,
+           missing: list[str]) -> Iterator[LiveRecord]:
+    for key, record in pairs:
         if record is None:
-            missing.append(user_id)
+            missing.append(key[param])
         else:
             yield record
 
@@ -176,7 +180,7 @@ def _now() -> str:
 # --- operations -----------------------------------------------------------------------------------------
 
 
-def export_records(op: Operation, records: Iterable[Record], path: str | Path, *, source: str = "",
+def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Path, *, source: str = "",
                    info: Sequence[tuple[str, str]] = (), tz: tzinfo | None = None,
                    on_progress: Progress | None = None) -> ExportResult:
     """Write ``records`` in ``op``'s template layout (data sheet, Context, Info, Instructions, stamp)."""
@@ -193,7 +197,7 @@ def export_records(op: Operation, records: Iterable[Record], path: str | Path, *
         return result
     zone = tz or local_timezone()
     context_headers, context_rows = _context(op, rows, zone)
-    facts = [("exported from", source), ("read call", _read_call(op)), ("exported at", _now()),
+    facts = [("exported from", source), ("read call", read_side(op).describe()), ("exported at", _now()),
              ("operation", f"{op.name} ({op.api})"), *info, ("rows", str(len(rows))),
              ("how to use", (f"Edit the sheet '{data_sheet_name(op)}' and check it with `batchops validate FILE`, "
                              f"`batchops plan FILE`, then `batchops apply FILE`. Empty cells are not sent. "
@@ -211,34 +215,26 @@ def export_records(op: Operation, records: Iterable[Record], path: str | Path, *
     return result
 
 
-def _read_call(op: Operation) -> str:
-    return {CALLED_ROUTE.name: "calledRoute/queryCalledRoute",
-            SILENCE_RULE.name: "silencerule/querySilenceRules + querySilenceRule",
-            APPOINTMENT.name: "campaigns/{vdnId}/appoint/list",
-            AGENT_SETTINGS.name: "openapp/agentsettings/query"}[op.name]
-
-
 def _stamp_sheet(op: Operation) -> SheetSpec:
     """The template's stamp, as the template writes it: ``key | value`` from the first row."""
     rows = [list(pair) for pair in stamp_rows(op)]
     return SheetSpec(STAMP_SHEET, rows[0], rows[1:], hidden=True)
 
 
-def _context(op: Operation, records: Sequence[Record], tz: tzinfo) -> tuple[list[str], list[list[Any]]]:
-    """The Context sheet: key columns, the readers' context facts, date-times resolved, and blockers."""
+def _context(op: Operation, records: Sequence[LiveRecord], tz: tzinfo) -> tuple[list[str], list[list[Any]]]:
+    """The Context sheet: key columns, the record's facts (codes with their meaning), date-times resolved,
+    and why a row cannot be updated."""
+    read = read_side(op)
     stamps = [f for f in op.fields if f.kind in (Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S)]
-    facts = CONTEXT_COLUMNS[op.name]
+    facts = context_columns(op)
     headers = [*op.key, *facts, *(f"{f.name} (resolved)" for f in stamps), "cannot be updated because"]
     rows: list[list[Any]] = []
     for record in records:
         row: list[Any] = [record.get(k) or None for k in op.key]
         for name in facts:
             value = record.context.get(name, "")
-            if name == "editable":
-                value = editable_label(value)
-            elif name == "callType" and op is APPOINTMENT:
-                value = {"1": "1: manual", "2": "2: automatic"}.get(value, value)
-            row.append(value or None)
+            fact = read.fact(name)
+            row.append((fact.show(value) if fact is not None else value) or None)
         for f in stamps:
             text = record.get(f.name, "")
             row.append(show_timestamp(f, text, tz) if text.isdigit() else None)

@@ -54,10 +54,12 @@ class Issue:
 
 
 @dataclass(slots=True)
-class Record:
-    """One data row: its Excel row number, record key, the canonical text of each non-empty cell.
+class InputRow:
+    """One data row of the input file: its Excel row number, record key, the canonical text of each non-empty
+    cell, and whether it is valid.
 
-    ``coerce.typed_values(operation, record.texts)`` gives the JSON values a valid row sends.
+    ``coerce.typed_values(operation, row.texts)`` gives the JSON values a valid row sends. (The record a
+    server holds is another thing, read by ``readers.py``.)
     """
 
     row: int
@@ -75,7 +77,7 @@ class ValidationReport:
     kind: str
     operation: Operation
     timezone: tzinfo
-    records: list[Record] = field(default_factory=list)
+    records: list[InputRow] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     columns: dict[str, int] = field(default_factory=dict)  # field name → 0-based sheet column
     headers: dict[str, str] = field(default_factory=dict)  # field name → header text as in the file
@@ -98,7 +100,7 @@ class ValidationReport:
         return not any(i.severity is Severity.ERROR for i in self.issues)
 
     @property
-    def valid_records(self) -> list[Record]:
+    def valid_records(self) -> list[InputRow]:
         return [r for r in self.records if r.valid]
 
     @property

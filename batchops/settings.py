@@ -56,6 +56,8 @@ TIMESTAMP_FORMATS = ("iso-seconds", "iso-millis", "epoch-millis")
 """``iso-seconds`` is Huawei's demo (``yyyy-MM-dd'T'HH:mm:ss'Z'``); the others are unverified variants."""
 DEFAULT_ISALES_TIMESTAMP_FORMAT = "iso-seconds"
 DEFAULT_ISALES_ALWAYS_QUERY_LINE = False
+DEFAULT_SYSINFO_PATH = "/apiaccess/CC-Management/v1/querySysInfo"
+"""The English edition's spelling; the Chinese edition of 2025 spells it ``CC-Mangemant`` (api-notes.md)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class SettingField:
 
     key: str
     env: str
-    kind: str  # "url", "str", "secret", "bool", "float", "int", "headers", "choice"
+    kind: str  # "url", "str", "secret", "bool", "float", "int", "headers", "choice", "path"
     label: str
 
 
@@ -91,6 +93,7 @@ FIELDS: tuple[SettingField, ...] = (
         "bool",
         "whether iSales signing always emits the query line",
     ),
+    SettingField("sysinfo_path", "BATCHOPS_SYSINFO_PATH", "path", "the querySysInfo path below the C1 gateway"),
 )
 FIELDS_BY_KEY: dict[str, SettingField] = {f.key: f for f in FIELDS}
 C1_KEYS = ("base_url", "app_key", "app_secret")
@@ -131,6 +134,7 @@ class Settings:
     isales_signed_headers: tuple[str, ...] = DEFAULT_ISALES_SIGNED_HEADERS
     isales_timestamp_format: str = DEFAULT_ISALES_TIMESTAMP_FORMAT
     isales_always_query_line: bool = DEFAULT_ISALES_ALWAYS_QUERY_LINE
+    sysinfo_path: str = DEFAULT_SYSINFO_PATH
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Where each set value came from: ``env BATCHOPS_X`` or ``profile 'p' in /path``; for messages."""
 
@@ -277,6 +281,10 @@ def _convert(spec: SettingField, value: Any, source: str) -> Any:
                 raise bad("an http:// or https:// URL")
             return value.rstrip("/")
         return value
+    if kind == "path":
+        if not isinstance(value, str) or not value.strip().startswith("/") or " " in value.strip():
+            raise bad("a path starting with /, like /apiaccess/CC-Management/v1/querySysInfo")
+        return value.strip()
     if kind == "bool":
         if isinstance(value, bool):
             return value

@@ -15,7 +15,7 @@ from .catalogue import OPERATIONS, Field, Kind, Operation
 from .coerce import LOST_ZERO, CellProblem, coerce_column, resolve_timezone, show_number
 from .errors import InputError
 from .headers import OperationGuess, guess_operation, match_headers
-from .report import Issue, Record, Severity, ValidationReport
+from .report import InputRow, Issue, Severity, ValidationReport
 from .schemas import message_for, run_schema
 from .sheets.table import Damage, RawTable, column_letter
 
@@ -280,6 +280,6 @@ def _build_records(op: Operation, texts: dict[str, list[str | None]], row_number
     keys = ["/".join(parts) for parts in zip(*([c or "" for c in col] for col in key_columns))] \
         if len(key_columns) > 1 else [k or "" for k in key_columns[0]]
     report.records = [
-        Record(number, key, {n: v for n, v in zip(names, row) if v is not None}, number not in bad_rows)
+        InputRow(number, key, {n: v for n, v in zip(names, row) if v is not None}, number not in bad_rows)
         for number, key, row in zip(row_numbers, keys, zip(*texts.values()), strict=True)
     ]

@@ -113,7 +113,10 @@ def child(argv: list[str]) -> None:
     wall = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     summary = json.loads([line for line in buffer.getvalue().splitlines() if line.startswith("{")][-1])
-    summary.update(exit=code, wall=wall, cpu=usage.ru_utime + usage.ru_stime, rss_mb=usage.ru_maxrss / 1024)
+    summary.update(exit=code, wall=wall, cpu=usage.ru_utime + usage.ru_stime, rss_mb=usage.ru_maxrss / 1024,
+                   # apply's one rate is per second of sending; the whole run's is the bench's own figure
+                   rows_per_second_sending=summary["rows_per_second"] or 0.0,
+                   rows_per_second_whole=summary["sent"] / summary["seconds"] if summary["seconds"] else 0.0)
     print(json.dumps(summary))
 
 
@@ -165,8 +168,8 @@ def main() -> None:
             sending = fast["rows_per_second_sending"]
             each = ", ".join(f"{r['rows_per_second_sending']:,.0f}" for r in runs)
             table.append(f"| {concurrency} | {sending:,.0f} ({each}) | {limit:,.0f} | {sending / limit:.0%} | "
-                         f"{'>= 80%' if concurrency == 16 else '>= 70%'} | {fast['rows_per_second']:,.0f} "
-                         f"({fast['rows_per_second'] / limit:.0%}) | {sending / seq:.1f}x | "
+                         f"{'>= 80%' if concurrency == 16 else '>= 70%'} | {fast['rows_per_second_whole']:,.0f} "
+                         f"({fast['rows_per_second_whole'] / limit:.0%}) | {sending / seq:.1f}x | "
                          f"{read['rows_per_second_sending']:,.0f} | {fast['counts']['ok']:,} ok |")
     with sandbox(max(rows, 300), 0) as env:
         sent = apply(path, env, "--concurrency", "32", "--no-before", "--force")
@@ -201,7 +204,7 @@ def main() -> None:
         "",
         (f"Peak memory of an apply of {args.memory_rows:,} rows: {memory['rss_mb']:.0f} MB "
          f"({memory['counts']['ok']:,} ok, {memory['counts']['failed']:,} failed as unknown IDs; "
-         f"{memory['rows_per_second']:,.0f} rows/s). Target < 500 MB."),
+         f"{memory['rows_per_second_sending']:,.0f} rows/s while sending). Target < 500 MB."),
         "",
         "Command: `.venv/bin/python bench/bench_apply.py`",
         "",

@@ -106,7 +106,7 @@ def test_a_csv_number_without_the_zero_its_neighbours_have_is_refused(tmp_path, 
     assert "1 invalid (1 with leading zeros probably lost: --accept-lost-zeros sends them)" in err
     assert run(["validate", str(path), "--no-write", "--accept-lost-zeros", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["lost_zero_rows"] == [3] and report["warnings"] == 1
+    assert report["lost_zero_rows"] == {"held": [], "accepted": [3]} and report["warnings"] == 1
     assert update_requests(sandbox) == []
 
 

@@ -9,11 +9,11 @@ from roundtrip_helpers import cli, cli_json, rows_of, sheet, use_sandbox
 from batchops.catalogue import APPOINTMENT, CALLED_ROUTE
 from batchops.journal import Journal, RowStatus
 from batchops.plan import PLAN_HEADERS, PLAN_SHEET, PlanAction, make_plan
-from batchops.readers import CALLED_ROUTE_QUERY_PATH
 from batchops.settings import load_settings
 from batchops.validation import validate_file
 
 UNKNOWN_ID = "1234567890123456789"
+CALLED_ROUTE_QUERY_PATH = CALLED_ROUTE.read.listing.path
 
 
 @pytest.fixture

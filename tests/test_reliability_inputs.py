@@ -30,7 +30,8 @@ from reliability_helpers import (
 )
 from sheet_builders import DECL, MAIN, sheet_xml, simple_xlsx, write_xlsx
 
-from batchops.cli import apply_cmd, run
+from batchops.cli import run
+from batchops.workflow import job as workflow_job
 
 FILE, ROWS, OK = "file", "rows", "ok"
 
@@ -337,14 +338,14 @@ def test_file_that_vanishes_between_validate_and_apply(tmp_path, sandbox, monkey
     """The file is deleted right after validation read it, before the run starts: nothing is sent."""
     use_sandbox(monkeypatch, sandbox)
     path = _routes_xlsx(tmp_path, sandbox, "gone.xlsx")
-    real = apply_cmd.validate_file
+    real = workflow_job.validate_file
 
     def validate_then_vanish(*args, **kwargs):
         report = real(*args, **kwargs)
         path.unlink()
         return report
 
-    monkeypatch.setattr(apply_cmd, "validate_file", validate_then_vanish)
+    monkeypatch.setattr(workflow_job, "validate_file", validate_then_vanish)
     code = run(["apply", str(path), "--yes", "--journal", str(tmp_path / "j.sqlite3")])
     captured = capsys.readouterr()
     assert_no_traceback(captured.out, captured.err)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -10,12 +11,9 @@ from rich.markup import escape
 
 from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, BatchopsError
-from ..journal import Action, Journal
-from ..replay import LOST_ZEROS_REASON, ApplyOptions, ApplyOutcome, Replay, require_settings
-from ..report import ValidationReport
-from ..results import write_results
-from ..settings import load_settings
-from ..validation import validate_file
+from ..replay import ApplyOptions
+from ..workflow import Applied, ApplyPreview, Job, request_text
+from ..workflow.steps import lost_zero_rows
 from .app import app
 from .options import (
     accept_lost_zeros_option,
@@ -28,8 +26,11 @@ from .options import (
     timezone_option,
 )
 from .output import err, out, print_json, warning_line
-from .progress import RowProgress
+from .progress import ReadProgress, RowProgress
 from .show import lost_zeros_hint, reject_invalid, show_notes
+
+MAX_REQUESTS_SHOWN = 20
+"""Requests a dry run shows on the terminal; the Results have every one."""
 
 
 class NeedsConfirmation(BatchopsError):
@@ -76,93 +77,113 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
     or validation errors (nothing sent); 3 configuration, connection or authentication failure before
     any row succeeded; 130 interrupted.
     """
-    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone,
-                           accept_lost_zeros=accept_lost_zeros)
+    job = Job(file, operation=operation, sheet=sheet, timezone=timezone, profile=profile, config_path=config_path,
+              journal_path=journal_path, accept_lost_zeros=accept_lost_zeros)
+    report = job.validate().report
     if not report.ok and not skip_invalid:
-        return reject_invalid(report, as_json=as_json, what="sent",
+        return reject_invalid(job, as_json=as_json, what="sent",
                               hint=(lost_zeros_hint(report) or "Fix the errors (see the Errors report).")
                               + " Or use --skip-invalid to send the valid rows.")
-    settings = load_settings(profile=profile, config_path=config_path)
-    require_settings(report.operation, settings)
-    secrets = [s.reveal() for s in (settings.app_secret, settings.isales_sk) if s]
-    journal = Journal(journal_path, secret_values=secrets)  # a dry run reads it to show what would be skipped
-    try:
-        options = ApplyOptions(dry_run=dry_run, force=force, skip_invalid=skip_invalid, concurrency=concurrency,
-                               rate=rate, operator=operator, read_before=not no_before,
-                               accept_lost_zeros=accept_lost_zeros)
-        replay = Replay(report, settings, journal=journal, options=options)
-        decisions = replay.decisions()
-        to_send = sum(1 for d in decisions if d.action is Action.SEND)
-        held = len([r for r in report.lost_zero_rows if r in {i.row for i in report.errors}])
-        lost = f" ({held} with leading zeros probably lost: --accept-lost-zeros sends them)" if held else ""
-        line = (f"{'Dry run: ' if dry_run else ''}{report.operation.name} ({report.operation.api}) → "
-                f"{replay.target}: {to_send} rows to send, {len(decisions) - to_send} already applied, "
-                f"{report.invalid_rows} invalid{lost}, from {report.path.name} sheet '{report.sheet}'.")
-        if not as_json:
-            show_notes(report)
-            err.print(escape(line))
-        if not dry_run and to_send and not yes:
-            if not sys.stdin.isatty():
-                raise NeedsConfirmation("nobody is at a terminal to confirm, so nothing was sent.",
-                                        fix="Pass --yes to apply without asking (scheduled runs).")
-            if not click.confirm("Send these changes?", default=False, err=True):
-                err.print("Nothing was sent.")
-                return EXIT_BAD_INPUT
-        with RowProgress(len(decisions), enabled=not as_json) as progress:
-            replay.on_row = progress
-            outcome = replay.run()
-    finally:
-        journal.close()
-    written, warning = write_results(report, outcome)
-    if warning:
-        warning_line(escape(warning))
-    _show(outcome, written, as_json, _lost_zero_rows(report, outcome))
-    return outcome.exit_code()
-
-
-def _lost_zero_rows(report: ValidationReport, outcome: ApplyOutcome) -> dict[str, list[int]]:
-    """Rows with numbers Excel probably stripped of their leading zeros: held back (invalid, or not sent
-    after the before-read) and sent as they are (--accept-lost-zeros)."""
-    errors = {i.row for i in report.errors}
-    held = {r for r in report.lost_zero_rows if r in errors}
-    held |= {r.row for r in outcome.results if r.reason == LOST_ZEROS_REASON}
-    accepted = [r for r in report.lost_zero_rows if r not in errors]
-    return {"held": sorted(held), "accepted": accepted}
-
-
-def _show(outcome: ApplyOutcome, written: Path, as_json: bool, lost_zeros: dict[str, list[int]]) -> None:
-    counts = outcome.counts()
+    options = ApplyOptions(dry_run=dry_run, force=force, skip_invalid=skip_invalid, concurrency=concurrency,
+                           rate=rate, operator=operator, read_before=not no_before,
+                           accept_lost_zeros=accept_lost_zeros)
+    preview = job.preview(options)
+    ask = not dry_run and not yes and preview.to_send > 0
+    if ask:
+        if not sys.stdin.isatty():
+            raise NeedsConfirmation("nobody is at a terminal to confirm, so nothing was sent.",
+                                    fix="Pass --yes to apply without asking (scheduled runs).")
+        if options.read_before and not force:  # count the rows that change nothing out, as plan does
+            with ReadProgress(preview.to_send, enabled=True) as progress:
+                preview = job.preview(options, read=True, on_read=progress)
+    if not as_json:
+        show_notes(report)
+        err.print(escape(preview_line(preview)))
+    if ask and preview.to_send > 0 and not click.confirm(f"Send {preview.to_send} row(s)?", default=False,
+                                                         err=True):
+        err.print("Nothing was sent.")
+        return EXIT_BAD_INPUT
+    with RowProgress(len(report.records), enabled=not as_json) as progress:
+        applied = job.apply(options, on_progress=progress)
+    written = job.write_report()
+    if written.warning:
+        warning_line(escape(written.warning))
     if as_json:
-        print_json({"ok": outcome.exit_code() == 0, "exit_code": outcome.exit_code(), "run_id": outcome.run_id,
-                    "operation": outcome.operation.name, "target": outcome.target, "dry_run": outcome.dry_run,
-                    "counts": counts, "lost_zero_rows": lost_zeros, "rows": len(outcome.results), "seconds": round(outcome.elapsed, 3),
-                    "rows_per_second": round(outcome.rate, 1),
-                    "sending_seconds": round(outcome.send_seconds, 3),
-                    "rows_per_second_sending": round(outcome.send_rate, 1), "results": str(written),
-                    "stopped": outcome.stop_reason.value if outcome.stop_reason else None,
-                    "error": str(outcome.error) if outcome.error else None, "notices": outcome.notices})
-        return
+        print_json(applied.summary())
+    else:
+        _show(applied)
+    return applied.exit_code
+
+
+def preview_line(preview: ApplyPreview) -> str:
+    """What will be sent where, counted as the summary will count it: the line before the question."""
+    op, report = preview.operation, preview.report
+    line = f"{'Dry run: ' if preview.dry_run else ''}{op.name} ({op.api}) → {preview.target}: "
+    line += f"{preview.to_send} row(s) to send"
+    if preview.cannot:
+        line += f" ({preview.cannot} cannot succeed as they are: see `batchops plan`)"
+    if preview.no_change is not None:
+        line += f", {preview.no_change} change nothing"
+    line += f", {preview.already_applied} already applied, {preview.invalid} invalid"
+    held = len(lost_zero_rows(report)["held"])
+    if held:
+        line += f" ({held} with leading zeros probably lost: --accept-lost-zeros sends them)"
+    where = report.path.name if report.kind == "csv" else f"{report.path.name} sheet '{report.sheet}'"
+    line += f", from {where}."
+    if not preview.read and not preview.dry_run and preview.to_send:
+        line += " Each record is read just before its row is sent; a row that changes nothing is skipped."
+    return line
+
+
+def _show(applied: Applied) -> None:
+    outcome = applied.outcome
     for notice in outcome.notices:
         warning_line(escape(notice))
     if outcome.dry_run:
-        for r in outcome.results[:20]:
-            if r.request is not None:
-                out.print(escape(f"row {r.row}: {r.request}"), highlight=False)
-        if sum(1 for r in outcome.results if r.request is not None) > 20:
-            out.print("… every request is in the Results sheet.")
-    if lost_zeros["held"]:
-        rows = ", ".join(str(r) for r in lost_zeros["held"][:10]) + (" …" if len(lost_zeros["held"]) > 10 else "")
-        warning_line(escape(f"{len(lost_zeros['held'])} row(s) held back ({rows}): a number Excel probably stripped "
-                            "of its leading zero (see the Results sheet). Fix the cells, or pass "
-                            "--accept-lost-zeros if the numbers are right."))
+        requests = [r for r in outcome.results if r.request is not None]
+        for r in requests[:MAX_REQUESTS_SHOWN]:
+            out.print(escape(f"row {r.row} ({r.key}):"), highlight=False)
+            out.print(escape(textwrap.indent(request_text(r.request or {}, outcome.target), "  ")), highlight=False)
+        if len(requests) > MAX_REQUESTS_SHOWN:
+            out.print(f"… every request is in the Results ({len(requests)} in all).")
+    held = lost_zero_rows(applied.report, outcome)["held"]
+    if held:
+        rows = ", ".join(str(r) for r in held[:10]) + (" …" if len(held) > 10 else "")
+        warning_line(escape(f"{len(held)} row(s) held back ({rows}): a number Excel probably stripped of its leading "
+                            "zero (see the Results). Fix the cells, or pass --accept-lost-zeros if the numbers are "
+                            "right."))
     if outcome.error is not None:
         warning_line(escape(f"the run stopped: {outcome.error}"))
     elif outcome.stop_reason is StopReason.BUDGET:  # an outage: say why the rest was not sent
         warning_line("the run stopped: the server kept failing and the run's retry budget ran out. "
                      "Run apply again when the server is back; rows already applied are skipped.")
-    parts = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
-    rate = f", {outcome.rate:,.0f} rows/s" if outcome.sent else ""
-    run = f"run {outcome.run_id}: " if outcome.run_id else ""
-    style = "green" if outcome.exit_code() == 0 else "red"
-    out.print(f"[{style}]{escape(run)}{escape(parts or 'no rows')} in {outcome.elapsed:.1f}s{rate}[/{style}]")
-    out.print(f"Results written to {escape(str(written))}")
+    style = "green" if applied.exit_code == 0 else "red"
+    out.print(f"[{style}]{escape(summary_line(applied))}[/{style}]")
+    if applied.written is not None and applied.written.path is not None:
+        out.print(f"Results written to {escape(str(applied.written.path))}")
+    rest = outcome.counts()["not-sent"]
+    if applied.interrupted and rest:
+        out.print(f"Run the same command again to send the other {rest} row(s): rows already applied are skipped.")
+
+
+def summary_line(applied: Applied) -> str:
+    """``run R: 564 ok, 164 skipped (12 already applied, 152 no change), 3272 not-sent in 15.2s, 38 rows/s``."""
+    outcome = applied.outcome
+    counts = outcome.counts()
+    parts = []
+    for name, n in counts.items():
+        if not n:
+            continue
+        text = f"{n} {name}"
+        if name == "skipped":
+            why = [f"{k} {label}" for label, k in (("already applied", applied.skipped["already-applied"]),
+                                                 ("no change", applied.skipped["no-change"])) if k]
+            text += f" ({', '.join(why)})" if why else ""
+        parts.append(text)
+    line = "Interrupted: " if applied.interrupted else "Dry run, nothing sent: " if outcome.dry_run else ""
+    line += f"run {outcome.run_id}: " if outcome.run_id else ""
+    line += (", ".join(parts) or "no rows") + f" in {outcome.elapsed:.1f}s"
+    rate = applied.rate
+    if rate is not None:
+        line += f", {rate:,.0f} rows/s" if rate >= 10 else f", {rate:.1f} rows/s"
+    return line

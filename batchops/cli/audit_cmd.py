@@ -9,11 +9,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..audit import RUN_HEADERS, run_row, write_audit
+from ..audit import RUN_HEADERS, run_row
 from ..catalogue import OPERATIONS
-from ..errors import BatchopsError
-from ..journal import Journal, RunInfo
-from ..settings import load_settings
+from ..journal import RunInfo
+from ..workflow import list_runs, make_audit, settings_if_any
 from .app import app
 from .options import config_option, journal_option, json_option, profile_option
 from .output import out, print_json
@@ -45,14 +44,12 @@ def audit(output: Path, since: str | None, until: str | None, run_id: str | None
     before and after values, status, HTTP status, return code and message. An xlsx also gets a Runs
     sheet with each run's counts.
     """
-    secrets = _configured_secrets(profile, config_path)
-    with Journal(journal_path, secret_values=secrets) as journal:
-        written = write_audit(journal, output, run_id=run_id, since=since, until=until, operation=operation,
-                              secret_values=secrets)
+    audited = make_audit(output, journal_path=journal_path, run_id=run_id, since=since, until=until,
+                         operation=operation, settings=settings_if_any(profile, config_path))
     if as_json:
-        print_json({"ok": True, "file": str(written.path), "rows": written.rows, "runs": len(written.runs),
-                    "summary": str(written.summary_path) if written.summary_path else None})
+        print_json(audited.summary())
         return 0
+    written = audited.written
     out.print(f"Audit of {len(written.runs)} run(s), {written.rows} row(s) written to {escape(str(written.path))}")
     if written.summary_path is not None:
         out.print(f"Run summary written to {escape(str(written.summary_path))}")
@@ -71,11 +68,11 @@ def runs(run_id: str | None, journal_path: str | None, since: str | None, operat
 
     With RUN_ID (or the first characters of one, when only one run starts with them), just that run.
     """
-    with Journal(journal_path) as journal:
-        found = [journal.run(run_id)] if run_id is not None else journal.runs(since=since, operation=operation)
+    listed = list_runs(journal_path, since=since, operation=operation, run_id=run_id)
     if as_json:
-        print_json({"runs": [dict(zip(RUN_HEADERS, run_row(r))) for r in found]})
+        print_json(listed.summary())
         return 0
+    found = listed.runs
     if not found:
         out.print("No runs in the journal" + (" for that selection." if since or operation else "."))
         return 0
@@ -129,12 +126,3 @@ def _line(run: RunInfo) -> str:
     counts = _count_text(run)
     return (f"{run.id} {run.started_at[:19].replace('T', ' ')} {run.status.value} {run.operation} "
             f"{run.file_name} {run.operator}@{run.host}: {run.total} rows" + (f" ({counts})" if counts else ""))
-
-
-def _configured_secrets(profile: str | None, config_path: str | None) -> list[str]:
-    """The secret values of the active settings, to mask wherever they appear; none when unconfigured."""
-    try:
-        settings = load_settings(profile=profile, config_path=config_path)
-    except BatchopsError:
-        return []
-    return [s.reveal() for s in (settings.app_secret, settings.isales_sk) if s]

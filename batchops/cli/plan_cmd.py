@@ -8,13 +8,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..client import Client
-from ..errors import EXIT_OK, JournalError
-from ..journal import Journal, default_journal_path
-from ..plan import Plan, PlanAction, applied_rows, make_plan, shown, write_plan
-from ..replay import require_settings, target_of
-from ..settings import load_settings
-from ..validation import validate_file
+from ..plan import PlanAction, shown
+from ..workflow import Job, Planned
 from .app import app
 from .options import (
     accept_lost_zeros_option,
@@ -61,52 +56,31 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
     (FILE.plan.csv for a CSV). Nothing is changed on the server, and no journal is created. Exit 0 when
     every row can be applied (or is applied already), 1 when some cannot or were not read.
     """
-    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone,
-                           accept_lost_zeros=accept_lost_zeros)
+    job = Job(file, operation=operation, sheet=sheet, timezone=timezone, profile=profile, config_path=config_path,
+              journal_path=journal_path, accept_lost_zeros=accept_lost_zeros)
+    report = job.validate().report
     if not report.ok:
-        return reject_invalid(report, as_json=as_json, what="read", hint=lost_zeros_hint(report))
-    settings = load_settings(profile=profile, config_path=config_path)
-    require_settings(report.operation, settings)
+        return reject_invalid(job, as_json=as_json, what="read", hint=lost_zeros_hint(report))
     if not as_json:
         show_notes(report)
         err.print(escape(f"Reading {len(report.valid_records)} {report.operation.name} record(s) from "
-                         f"{target_of(report.operation, settings)} ..."))
-    applied: dict[int, str] = {}
-    journal_file = Path(journal_path) if journal_path else default_journal_path()
-    if not force and journal_file.exists():
-        try:
-            with Journal(journal_file) as journal:
-                applied = applied_rows(journal, report, target_of(report.operation, settings))
-        except JournalError as exc:  # a plan is still worth having; apply will stop on the same problem
-            warning_line(escape(f"{exc} The plan does not show which rows are applied already."))
-    with Client(settings) as client, ReadProgress(len(report.valid_records), enabled=not as_json) as progress:
-        result = make_plan(report, client, concurrency=concurrency, on_read=progress, applied=applied,
-                           accept_lost_zeros=accept_lost_zeros)
-    written, warning = write_plan(result)
-    if warning:
+                         f"{job.target} ..."))
+    with ReadProgress(len(report.valid_records), enabled=not as_json) as progress:
+        planned = job.plan(concurrency=concurrency, force=force, on_read=progress)
+    for warning in planned.warnings:
         warning_line(escape(warning))
-    code = EXIT_OK if result.counts()["cannot"] + result.counts()["unread"] == 0 else 1
+    written = job.write_report()
+    if written.warning:
+        warning_line(escape(written.warning))
     if as_json:
-        print_json(_json(result, written, code))
+        print_json(planned.summary())
     else:
-        _show(result, written)
-    return code
+        _show(planned)
+    return planned.exit_code
 
 
-def _json(result: Plan, written: Path, code: int) -> dict[str, object]:
-    return {
-        "ok": code == 0, "exit_code": code, "file": str(result.report.path), "operation": result.operation.name,
-        "counts": result.counts(), "fields_changed": result.fields_changed, "plan": str(written),
-        "seconds": round(result.elapsed, 3),
-        "rows": [{"row": r.row, "key": r.key, "action": r.action.value, "message": r.message,
-                  "changes": [{"field": c.field, "before": c.before, "after": c.after}
-                              for c in (r.changed if r.action in (PlanAction.CHANGE, PlanAction.APPLIED)
-                                        else r.changes)]}
-                 for r in result.rows],
-    }
-
-
-def _show(result: Plan, written: Path) -> None:
+def _show(planned: Planned) -> None:
+    result = planned.plan
     op, tz = result.operation, result.report.timezone
     lines = [(r, c) for r in result.rows if r.action is PlanAction.CHANGE for c in r.changed]
     problems = [r for r in result.rows if r.action in (PlanAction.CANNOT, PlanAction.UNREAD)]
@@ -148,4 +122,5 @@ def _show(result: Plan, written: Path) -> None:
                f"{counts['applied']} applied already")
     style = "green" if not problems else "red"
     out.print(f"[{style}]{escape(summary)}[/{style}]. Nothing was changed.")
-    out.print(f"Plan written to {escape(str(written))}")
+    if planned.written is not None and planned.written.path is not None:
+        out.print(f"Plan written to {escape(str(planned.written.path))}")

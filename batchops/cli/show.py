@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.markup import escape
 from rich.table import Table
 
 from ..coerce import LOST_ZERO
 from ..report import Issue, Severity, ValidationReport, plural
-from .output import err, out
+from .output import err, out, print_json, warning_line
+
+if TYPE_CHECKING:
+    from ..workflow import Job
 
 MAX_TABLE_ROWS = 50
 
@@ -43,23 +48,19 @@ def show_validation(report: ValidationReport) -> None:
     out.print(f"[{style}]{escape(report.summary())}[/{style}]")
 
 
-def reject_invalid(report: ValidationReport, *, as_json: bool, what: str, hint: str | None = None) -> int:
+def reject_invalid(job: Job, *, as_json: bool, what: str, hint: str | None = None) -> int:
     """A file with invalid rows, before anything is sent or read: write the Errors report, show it, exit 2."""
-    from ..error_report import write_error_report
-    from ..errors import EXIT_BAD_INPUT, WorkbookLocked
-    from .output import print_json, warning_line
-
-    try:
-        write_error_report(report)
-    except WorkbookLocked as exc:
-        warning_line(escape(str(exc)))
+    validation = job.validation
+    assert validation is not None, "a file is validated before it is refused"
+    written = job.write_report()
+    if written.warning:
+        warning_line(escape(written.warning))
     if as_json:
-        print_json({"ok": False, "file": str(report.path), "operation": report.operation.name,
-                    "errors": len(report.errors), "exit_code": EXIT_BAD_INPUT})
+        print_json(validation.summary())
     else:
-        show_validation(report)
+        show_validation(validation.report)
         err.print(f"Nothing was {what}. " + (hint or "Fix the errors (see the Errors report), then run again."))
-    return EXIT_BAD_INPUT
+    return validation.exit_code
 
 
 def lost_zeros_hint(report: ValidationReport) -> str | None:

@@ -7,9 +7,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ..error_report import write_error_report
-from ..errors import EXIT_BAD_INPUT, EXIT_OK, WorkbookLocked
-from ..validation import validate_file
+from ..workflow import Job
 from .app import app
 from .options import accept_lost_zeros_option, json_option, operation_option, sheet_option, timezone_option
 from .output import out, print_json, warning_line
@@ -32,29 +30,16 @@ def validate(file: Path, operation: str | None, sheet: str | None, timezone: str
     each cell, and the cells are highlighted with a comment; a CSV gets FILE.errors.csv. Exit 0 when
     every row is valid, 2 when not.
     """
-    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone,
-                           accept_lost_zeros=accept_lost_zeros)
-    written: Path | None = None
-    if not no_write:
-        try:
-            written = write_error_report(report)
-        except WorkbookLocked as exc:
-            warning_line(escape(f"{exc} The report was not written; close the file and run validate again."))
+    job = Job(file, operation=operation, sheet=sheet, timezone=timezone, accept_lost_zeros=accept_lost_zeros)
+    validation = job.validate()
+    written = None if no_write else job.write_report()
+    if written is not None and written.warning:
+        warning_line(escape(written.warning))
     if as_json:
-        print_json({
-            "file": str(report.path), "sheet": report.sheet, "operation": report.operation.name,
-            "rows": len(report.records), "valid_rows": len(report.valid_records),
-            "errors": len(report.errors), "warnings": len(report.warnings), "ok": report.ok,
-            "lost_zero_rows": report.lost_zero_rows,
-            "report": str(written) if written else None,
-            "issues": [{"row": i.row, "cell": i.cell, "column": i.header, "value": i.value,
-                        "severity": i.severity.value, "code": i.code, "message": i.message}
-                       for i in report.issues],
-            "notes": report.notes,
-        })
-    else:
-        show_validation(report)
-        if written:
-            out.print(f"Report written to {escape(str(written))}"
-                      + (" (sheet 'Errors')" if written.suffix.lower() == ".xlsx" else ""))
-    return EXIT_OK if report.ok else EXIT_BAD_INPUT
+        print_json(validation.summary())
+        return validation.exit_code
+    show_validation(validation.report)
+    if written is not None and written.path is not None:
+        out.print(f"Report written to {escape(str(written.path))}"
+                  + (" (sheet 'Errors')" if written.path.suffix.lower() == ".xlsx" else ""))
+    return validation.exit_code

@@ -23,7 +23,7 @@ from . import c1, control, isales
 from .faults import Clock, Fault, Faults, FaultSettings
 from .options import SandboxOptions
 from .requestlog import LogEntry, RequestLog
-from .seed import Record
+from .seed import StoredObject
 from .signing import sign
 from .state import SandboxState, record_key
 from .tokens import TokenStore
@@ -270,47 +270,47 @@ class Sandbox:
         """Move the sandbox clock forward (tokens expire, signatures age) without waiting."""
         self.clock.advance(seconds)
 
-    def agents(self) -> list[Record]:
+    def agents(self) -> list[StoredObject]:
         """Every agent as queryAgentInfo answers it (workNo, sipAccount, sipPwd, accountCode)."""
         return self.state.snapshot(self.state.data.agents)
 
-    def agent_setting(self, setting_id: str) -> Record | None:
+    def agent_setting(self, setting_id: str) -> StoredObject | None:
         """One agent setting by its 19-digit ``id``."""
         return self.state.snapshot(self.state.setting(setting_id))
 
-    def agent_setting_for_user(self, user_id: str) -> Record | None:
+    def agent_setting_for_user(self, user_id: str) -> StoredObject | None:
         """One agent setting by its ``userId``."""
         return self.state.snapshot(self.state.setting_for_user(user_id))
 
-    def agent_settings(self) -> list[Record]:
+    def agent_settings(self) -> list[StoredObject]:
         """Every agent setting."""
         return self.state.snapshot(list(self.state.data.agent_settings.values()))
 
-    def route(self, route_id: str) -> Record | None:
+    def route(self, route_id: str) -> StoredObject | None:
         """One called route by ``id`` (with ``editable``)."""
         return self.state.snapshot(self.state.route(route_id))
 
-    def routes(self) -> list[Record]:
+    def routes(self) -> list[StoredObject]:
         """Every called route."""
         return self.state.snapshot(list(self.state.data.routes.values()))
 
-    def silence_rule(self, silence_id: str) -> Record | None:
+    def silence_rule(self, silence_id: str) -> StoredObject | None:
         """One silence rule as stored (numbers as numbers, sentence IDs as strings)."""
         return self.state.snapshot(self.state.silence_rule(silence_id))
 
-    def silence_rules(self) -> list[Record]:
+    def silence_rules(self) -> list[StoredObject]:
         """Every silence rule as stored."""
         return self.state.snapshot(list(self.state.data.silence_rules.values()))
 
-    def sentences(self) -> list[Record]:
+    def sentences(self) -> list[StoredObject]:
         """The sentences a silence rule's exceptions may name."""
         return self.state.snapshot(list(self.state.data.sentences.values()))
 
-    def appointment(self, vdn_id: int, appoint_id: str) -> Record | None:
+    def appointment(self, vdn_id: int, appoint_id: str) -> StoredObject | None:
         """One appointment on a VDN."""
         return self.state.snapshot(self.state.appointment(vdn_id, appoint_id))
 
-    def appointments(self, vdn_id: int | None = None) -> list[Record]:
+    def appointments(self, vdn_id: int | None = None) -> list[StoredObject]:
         """Appointments of one VDN, or of all (each then carries ``vdnId``)."""
         with self.state.lock:
             if vdn_id is not None:

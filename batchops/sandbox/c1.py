@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import codes
 from .options import DEFAULT_TOKEN_EXPIRE, TOKEN_TTL_MAX
-from .seed import SIP_SERVICE_IP, SIP_SERVICE_PORT, Record
+from .seed import SIP_SERVICE_IP, SIP_SERVICE_PORT, StoredObject
 from .state import KIND_ROUTE, KIND_SETTING, KIND_SILENCE, record_key
 from .validate import (
     Invalid,
@@ -313,7 +313,7 @@ def update_silence_rule(sb: Sandbox, req: Request) -> Reply:
                 unknown = [i for i in ids if i not in sb.state.data.sentences]
                 if unknown:
                     return _fail(codes.SQM_BAD_VALUE, f"the sentence {unknown[0]} does not exist", "resultDesc")
-    record: Record = {**current, "name": name, **numbers}
+    record: StoredObject = {**current, "name": name, **numbers}
     if new_other is not None:
         record["other"] = new_other
     if new_exception is not None:
@@ -323,9 +323,9 @@ def update_silence_rule(sb: Sandbox, req: Request) -> Reply:
                  record=record_key(KIND_SILENCE, silence_id))
 
 
-def _rule_view(sb: Sandbox, rule: Record, full: bool) -> Record:
+def _rule_view(sb: Sandbox, rule: StoredObject, full: bool) -> StoredObject:
     """A rule as the query calls answer it: numbers as strings, sentences as objects."""
-    view: Record = {"silence_id": rule["silence_id"], "name": rule["name"], "score": str(rule["score"]),
+    view: StoredObject = {"silence_id": rule["silence_id"], "name": rule["name"], "score": str(rule["score"]),
                     "seconds": str(rule["seconds"]), "times": str(rule["times"])}
     if not full:
         return view
@@ -333,7 +333,7 @@ def _rule_view(sb: Sandbox, rule: Record, full: bool) -> Record:
         view["other"] = {k: str(v) for k, v in rule["other"].items()}
     sentences = sb.state.data.sentences
 
-    def objects(ids: list[str]) -> list[Record]:
+    def objects(ids: list[str]) -> list[StoredObject]:
         return [dict(sentences[i]) for i in ids if i in sentences]
 
     exc = rule.get("exception", {})

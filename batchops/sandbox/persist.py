@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .seed import Record, SeedData
+from .seed import SeedData, StoredObject
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
@@ -67,7 +67,7 @@ class StateFile:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def save(self, kind: str, key: str, record: Record, applied_key: str, applied_n: int) -> None:
+    def save(self, kind: str, key: str, record: StoredObject, applied_key: str, applied_n: int) -> None:
         """Store one updated record and its applied count in one transaction."""
         body = json.dumps(record, ensure_ascii=False)
         with self._lock:

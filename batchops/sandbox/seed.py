@@ -14,7 +14,8 @@ from typing import Any
 
 from .options import WORKNO_MAX, WORKNO_MIN, SandboxOptions
 
-Record = dict[str, Any]
+StoredObject = dict[str, Any]
+"""One JSON object as the sandbox stores and serves it (an agent, a setting, a route, a rule...)."""
 
 SIP_SERVICE_IP = "10.10.96.98"
 SIP_SERVICE_PORT = 5060
@@ -44,14 +45,14 @@ _SENTENCES = (
 class SeedData:
     """Every record the sandbox starts with, keyed as the API addresses them."""
 
-    agents: list[Record] = field(default_factory=list)
-    agent_settings: dict[str, Record] = field(default_factory=dict)
-    routes: dict[str, Record] = field(default_factory=dict)
+    agents: list[StoredObject] = field(default_factory=list)
+    agent_settings: dict[str, StoredObject] = field(default_factory=dict)
+    routes: dict[str, StoredObject] = field(default_factory=dict)
     skill_queues: dict[int, str] = field(default_factory=dict)
     ivrs: dict[int, str] = field(default_factory=dict)
-    sentences: dict[str, Record] = field(default_factory=dict)
-    silence_rules: dict[str, Record] = field(default_factory=dict)
-    appointments: dict[int, dict[str, Record]] = field(default_factory=dict)
+    sentences: dict[str, StoredObject] = field(default_factory=dict)
+    silence_rules: dict[str, StoredObject] = field(default_factory=dict)
+    appointments: dict[int, dict[str, StoredObject]] = field(default_factory=dict)
 
 
 class _Ids:
@@ -104,7 +105,7 @@ def _agents(rng: random.Random, options: SandboxOptions, data: SeedData) -> None
             skip = rng.randint(1, min(room, 9))
             work_no += skip
             room -= skip
-        agent: Record = {
+        agent: StoredObject = {
             "workNo": work_no,
             "sipAccount": _sip_account(i, work_no),
             "sipPwd": "".join(rng.choice(pwd_chars) for _ in range(12)),
@@ -189,7 +190,7 @@ def _silence_rules(rng: random.Random, ids: _Ids, options: SandboxOptions, data:
     sentence_ids = list(data.sentences)
     for n in range(options.silence_rules):
         silence_id = ids.new(18)
-        rule: Record = {
+        rule: StoredObject = {
             "silence_id": silence_id,
             "name": f"静默规则{n + 1:02d}" if n % 3 == 0 else f"silence-rule-{n + 1:02d}",
             "score": rng.randint(1, 100),
