@@ -130,8 +130,14 @@ def is_no_change(changes: Sequence[FieldChange]) -> bool:
 
 def before_values(op: Operation, texts: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
     """The before-values the journal keeps: the record's current text of each field the row sets, keys
-    included, so that undo can put exactly those fields back."""
-    return {name: current.get(name, "") for name in op.columns if name in texts}
+    included, so that undo can put exactly those fields back; and the facts the read side names the record
+    by (``agentName``, ``workNo``), so that the audit can say whose record it was (undo takes columns only)."""
+    values = {name: current.get(name, "") for name in op.columns if name in texts}
+    if op.read is not None:
+        facts = {**current, **(getattr(current, "context", None) or {})}
+        values.update({name: str(facts[name]) for name in op.read.label
+                       if name not in values and facts.get(name) not in (None, "")})
+    return values
 
 
 @dataclass(frozen=True)

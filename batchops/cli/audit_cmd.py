@@ -14,7 +14,7 @@ from ..catalogue import OPERATIONS
 from ..journal import RunInfo
 from ..workflow import list_runs, make_audit, settings_if_any
 from .app import app
-from .options import config_option, journal_option, json_option, profile_option
+from .options import config_option, journal_option, json_option, profile_option, timezone_option
 from .output import out, print_json
 
 _OPERATION = click.option("--operation", "operation", type=click.Choice(list(OPERATIONS)), default=None,
@@ -25,34 +25,44 @@ _SINCE = click.option("--since", default=None, metavar="DATE",
 
 @app.command()
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="The file to write: .xlsx (Audit and Runs sheets) or .csv (plus FILE.runs.csv).")
+              help="The file to write: .xlsx (Changes and Runs sheets) or .csv (plus FILE.runs.csv).")
 @_SINCE
 @click.option("--until", default=None, metavar="DATE",
               help="Only runs started on or before DATE (a date includes that whole day).")
 @click.option("--run", "run_id", default=None, metavar="ID",
               help="Only this run (its ID, or the first characters of it when only one run starts with them).")
 @_OPERATION
+@click.option("--all", "all_rows", is_flag=True,
+              help="Also write the full row log: every row of every run, sent or not (a Rows sheet, or "
+                   "FILE.rows.csv).")
+@timezone_option
 @journal_option
 @profile_option
 @config_option
 @json_option
 def audit(output: Path, since: str | None, until: str | None, run_id: str | None, operation: str | None,
-          journal_path: str | None, profile: str | None, config_path: str | None, as_json: bool) -> int:
-    """Write the audit trail from the journal: one row per row of each run, secrets masked.
+          all_rows: bool, timezone: str | None, journal_path: str | None, profile: str | None,
+          config_path: str | None, as_json: bool) -> int:
+    """Write the audit trail from the journal: what each run changed, one line per field, secrets masked.
 
-    Each row has the run ID, operator, host, time, file name and SHA-256, operation, target, record key,
-    before and after values, status, HTTP status, return code and message. An xlsx also gets a Runs
-    sheet with each run's counts.
+    The Changes sheet has the record, its name (as read before the update), the field, its value before
+    and after, the result and the server's message, the run, the file, the operator and the time (a
+    date-time cell, in --timezone). Rows that were not sent are left out of it; --all adds the full row
+    log (a Rows sheet). A Runs sheet has each run's counts. Every sheet has a filter and a frozen header.
     """
     audited = make_audit(output, journal_path=journal_path, run_id=run_id, since=since, until=until,
-                         operation=operation, settings=settings_if_any(profile, config_path))
+                         operation=operation, settings=settings_if_any(profile, config_path), all_rows=all_rows,
+                         timezone=timezone)
     if as_json:
         print_json(audited.summary())
         return 0
     written = audited.written
-    out.print(f"Audit of {len(written.runs)} run(s), {written.rows} row(s) written to {escape(str(written.path))}")
-    if written.summary_path is not None:
-        out.print(f"Run summary written to {escape(str(written.summary_path))}")
+    log = f" and {written.rows} row(s) of the full log" if all_rows else ""
+    out.print(f"Audit of {len(written.runs)} run(s): {written.changes} field change(s){log} written to "
+              f"{escape(str(written.path))}")
+    for extra, what in ((written.summary_path, "Run summary"), (written.rows_path, "Row log")):
+        if extra is not None:
+            out.print(f"{what} written to {escape(str(extra))}")
     return 0
 
 
