@@ -88,7 +88,7 @@ def test_cli_runs_audit_and_undo_take_a_prefix(journal_with_runs, tmp_path, caps
     assert run(["runs", prefix, "--journal", str(path), "--json"]) == 0
     assert [r["run_id"] for r in json.loads(capsys.readouterr().out)["runs"]] == [third]
     assert run(["audit", "-o", str(tmp_path / "a.csv"), "--run", prefix, "--journal", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["rows"] == 1
+    assert json.loads(capsys.readouterr().out)["changes"] == 1  # callNumber 0755 -> 88001
     assert third in (tmp_path / "a.csv").read_text(encoding="utf-8-sig")
     assert run(["undo", prefix, "-o", str(tmp_path / "undo.xlsx"), "--journal", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["run_id"] == third
