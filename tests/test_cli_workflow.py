@@ -92,6 +92,7 @@ def test_the_prompt_counts_what_plan_counts_and_the_summary_agrees(sandbox, monk
     path, _ = routes_file(sandbox, tmp_path, 1)
     assert cli("apply", path, "--yes") == 0  # the first route applied by this file ...
     first = sandbox.route(routes[0]["id"])
+    before = [sandbox.route(r["id"]) for r in routes]
     sheet(path, "called-route", HEADERS, [  # ... then: that row again, a row that changes nothing, two changes
         [first["id"], str(first["devicetype"]), str(first["deviceId"])],
         [routes[1]["id"], str(routes[1]["devicetype"]), str(routes[1]["deviceId"])],
@@ -108,6 +109,12 @@ def test_the_prompt_counts_what_plan_counts_and_the_summary_agrees(sandbox, monk
     captured = capsys.readouterr()
     assert (f"called-route (calledRoute/modifyCalledRoute) → {sandbox.url}: 2 row(s) to send, 1 change nothing, "
             "1 already applied, 0 invalid, from routes.xlsx sheet 'called-route'.") in captured.err
+    for row, route in ((4, before[2]), (5, before[3])):
+        codes = ", ".join(f"{k} {route[k]}" for k in ("accessCode", "extCode") if route.get(k))
+        name = f"{route['id']} ({codes})"
+        changes = [f"{field} {route[field]} -> {value}" for field, value in
+                   (("devicetype", 3), ("deviceId", min(sandbox.ivrs()))) if route[field] != value]
+        assert f"  row {row} {name}: {', '.join(changes)}\n" in captured.err, captured.err
     assert "Send 2 row(s)? [y/N]" in captured.err
     assert re.search(r"^run \S+: 2 ok, 2 skipped \(1 already applied, 1 no change\) in \d+\.\ds$",
                      captured.out, re.MULTILINE), captured.out
@@ -205,3 +212,47 @@ def test_runs_audit_undo_and_export_json_are_their_summaries(sandbox, monkeypatc
     code, printed = cli_json(capsys, "export", "called-routes", "-o", tmp_path / "routes-now.xlsx")
     assert code == 0 and printed == as_printed(exports[0].summary())
     assert printed["rows"] == len(sandbox.routes()) and printed["operation"] == "called-route"
+
+
+def readme_keys() -> dict[str, set[str]]:
+    """The keys the README's "JSON output" section names for each ``COMMAND --json``."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## JSON output", 1)[1].split("\n### ", 1)[0]
+    bullets = re.findall(r"^- `(\w+) --json`: (.*?)(?=^- |\Z)", section, re.MULTILINE | re.DOTALL)
+    return {command: set(re.findall(r"`([\w-]+)`", body)) for command, body in bullets}
+
+
+def test_the_readme_names_every_key_of_every_summary(sandbox, monkeypatch, tmp_path):
+    from batchops.replay import ApplyOptions
+    from batchops.settings import load_settings
+    from batchops.workflow import export_data, list_runs, make_audit, make_undo
+
+    journal = use_sandbox(sandbox, monkeypatch, tmp_path)
+    path, _ = routes_file(sandbox, tmp_path, 2)
+    job = Job(path, journal_path=journal)
+    summaries = {"validate": job.validate().summary(), "plan": job.plan().summary(),
+                 "apply": job.apply(ApplyOptions(read_before=True)).summary()}
+    summaries["runs"] = list_runs(journal).summary()
+    summaries["audit"] = make_audit(tmp_path / "audit.xlsx", journal_path=journal).summary()
+    summaries["undo"] = make_undo(summaries["apply"]["run_id"], tmp_path / "undo.xlsx", journal_path=journal).summary()
+    summaries["export"] = export_data("called-routes", tmp_path / "export.xlsx", settings=load_settings()).summary()
+    documented = readme_keys()
+    assert set(documented) == set(summaries)
+    for command, summary in summaries.items():
+        assert set(summary) <= documented[command], (command, set(summary) - documented[command])
+    assert set(summaries["runs"]["runs"][0]) <= documented["runs"]
+
+
+def test_the_line_before_sending_says_rows_that_change_nothing_are_skipped_only_when_they_are(sandbox, monkeypatch,
+                                                                                               tmp_path, capsys):
+    use_sandbox(sandbox, monkeypatch, tmp_path)
+    path, _ = routes_file(sandbox, tmp_path, 2)
+    skipped = "Each record is read just before its row is sent; a row that changes nothing is skipped."
+    assert cli("apply", path, "--yes") == 0
+    assert skipped in capsys.readouterr().err
+    for flag in ("--force", "--no-before"):
+        assert cli("apply", path, "--yes", "--force", flag) == 0
+        err = capsys.readouterr().err
+        assert "2 row(s) to send, 0 already applied, 0 invalid" in err and skipped not in err

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, BatchopsError
+from ..plan import PlanAction, shown
 from ..replay import ApplyOptions
 from ..workflow import Applied, ApplyPreview, Job, request_text
 from ..workflow.steps import lost_zero_rows
@@ -31,6 +32,8 @@ from .show import lost_zeros_hint, reject_invalid, show_notes
 
 MAX_REQUESTS_SHOWN = 20
 """Requests a dry run shows on the terminal; the Results have every one."""
+MAX_ROWS_SHOWN = 5
+"""Rows listed before the question; `batchops plan` lists them all."""
 
 
 class NeedsConfirmation(BatchopsError):
@@ -94,11 +97,12 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
             raise NeedsConfirmation("nobody is at a terminal to confirm, so nothing was sent.",
                                     fix="Pass --yes to apply without asking (scheduled runs).")
         if options.read_before and not force:  # count the rows that change nothing out, as plan does
-            with ReadProgress(preview.to_send, enabled=True) as progress:
+            with ReadProgress(len(report.valid_records), enabled=True) as progress:
                 preview = job.preview(options, read=True, on_read=progress)
     if not as_json:
         show_notes(report)
         err.print(escape(preview_line(preview)))
+        _show_rows_to_send(preview)
     if ask and preview.to_send > 0 and not click.confirm(f"Send {preview.to_send} row(s)?", default=False,
                                                          err=True):
         err.print("Nothing was sent.")
@@ -130,9 +134,24 @@ def preview_line(preview: ApplyPreview) -> str:
         line += f" ({held} with leading zeros probably lost: --accept-lost-zeros sends them)"
     where = report.path.name if report.kind == "csv" else f"{report.path.name} sheet '{report.sheet}'"
     line += f", from {where}."
-    if not preview.read and not preview.dry_run and preview.to_send:
+    if preview.skips_no_change and not preview.read and not preview.dry_run and preview.to_send:
         line += " Each record is read just before its row is sent; a row that changes nothing is skipped."
     return line
+
+
+def _show_rows_to_send(preview: ApplyPreview) -> None:
+    """The first rows that will be sent, each record named as the read side knows it, for the person asked."""
+    rows = preview.rows_to_send()
+    op, tz = preview.operation, preview.report.timezone
+    for r in rows[:MAX_ROWS_SHOWN]:
+        name = f"{r.key} ({r.label})" if r.label else r.key
+        changes = ", ".join(f"{c.field} {shown(op, c.field, c.before, tz)} -> {shown(op, c.field, c.after, tz)}"
+                            for c in r.changed)
+        if r.action is not PlanAction.CHANGE or not changes:
+            changes = f"{r.action.value}: {r.message}"
+        err.print(escape(f"  row {r.row} {name}: {changes}"), highlight=False)
+    if len(rows) > MAX_ROWS_SHOWN:
+        err.print(f"  … and {len(rows) - MAX_ROWS_SHOWN} more (`batchops plan` lists every one).")
 
 
 def _show(applied: Applied) -> None:
@@ -163,7 +182,8 @@ def _show(applied: Applied) -> None:
         out.print(f"Results written to {escape(str(applied.written.path))}")
     rest = outcome.counts()["not-sent"]
     if applied.interrupted and rest:
-        out.print(f"Run the same command again to send the other {rest} row(s): rows already applied are skipped.")
+        again = "apply again without --force" if applied.options.force else "the same command again"
+        out.print(f"Run {again} to send the other {rest} row(s): rows already applied are skipped.")
 
 
 def summary_line(applied: Applied) -> str:

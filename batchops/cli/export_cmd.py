@@ -31,7 +31,8 @@ WHAT:
   called-routes    every called route, in the called-route template layout
   silence-rules    every silence rule, in the silence-rule template layout
   appointments     the appointments of one VDN (--vdn), in the appointment template layout
-  agent-settings   the settings of the users listed in --users FILE, agent-settings layout
+  agent-settings   every agent's settings (or those of --users FILE), agent-settings layout;
+                   agents are matched to their settings through querySysInfo
 
 Every cell is text, so IDs keep all their digits and leading zeros; values that a spreadsheet
 would take for a formula are neutralised. An xlsx export also has a Context sheet (read-only facts
@@ -42,7 +43,8 @@ such as a route's editable flag), an Info sheet and the template stamp, so `batc
 Examples:
   batchops export called-routes -o routes.xlsx
   batchops export appointments --vdn 1 -o appointments.xlsx
-  batchops export agent-settings --users users.txt -o settings.xlsx
+  batchops export agent-settings -o settings.xlsx
+  batchops export agent-settings --users agents.xlsx -o settings.xlsx
 """
 
 
@@ -53,7 +55,8 @@ Examples:
 @click.option("--vdn", "vdn_id", type=click.IntRange(_VDN.minimum, _VDN.maximum), default=None,
               help="The VDN whose appointments to export (appointments only).")
 @click.option("--users", "users_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="A text or CSV file with one user ID a line (agent-settings only).")
+              help="Only these agents (agent-settings only): a file of user IDs, workNos or account codes, "
+                   "one a line; the agents export (xlsx or csv); or a workNo,userId file.")
 @click.option("--include-secrets", is_flag=True,
               help="Write the agents' SIP passwords in clear text (agents only; the file is marked).")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
@@ -70,8 +73,6 @@ def export_command(what: str, output: Path, vdn_id: int | None, users_file: Path
         raise click.UsageError("--include-secrets applies to agents only.")
     if what == "appointments" and vdn_id is None:
         raise click.UsageError("appointments needs --vdn N.")
-    if what == "agent-settings" and users_file is None:
-        raise click.UsageError("agent-settings needs --users FILE.")
     settings = load_settings(profile=profile, config_path=config_path)
     with _Bar(what, enabled=not as_json) as bar:
         exported = export_data(what, output, settings=settings, vdn_id=vdn_id, users_file=users_file,

@@ -8,6 +8,7 @@ What it serves (one port; C1 gateway and iSales paths side by side)::
 
     POST /apigovernance/api/oauth/tokenByAkSk                          token (X-Token-Expire, max 3600)
     GET  /apiaccess/CC-Management/v1/queryAgentInfo                    C1: Bearer token + X-APP-Key
+    GET  /apiaccess/CC-Management/v1/querySysInfo                      agents with accountId (also CC-Mangemant)
     POST /apiaccess/CC-Management/v1/openapp/agentsettings/update      returnCode "0" + id
     POST /apiaccess/CC-Management/v1/openapp/agentsettings/query       {"userId"} -> the record, top level
     POST /apiaccess/rest/cc-management/v1/calledRoute/modifyCalledRoute returnCode "0"

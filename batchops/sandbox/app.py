@@ -60,6 +60,7 @@ ROUTES: dict[str, dict[str, tuple[Handler, str]]] = {
     SILENCE_UPDATE_PATH: {"POST": (c1.update_silence_rule, AUTH_TOKEN)},
     SILENCE_QUERY_PATH: {"POST": (c1.query_silence_rule, AUTH_TOKEN)},
     SILENCE_LIST_PATH: {"POST": (c1.query_silence_rules, AUTH_TOKEN)},
+    **{path: {"GET": (c1.query_sys_info, AUTH_TOKEN)} for path in c1.SYS_INFO_PATHS},
 }
 ISALES_ROUTES: dict[str, dict[str, tuple[Handler, str]]] = {
     "appoint/update": {"POST": (isales.update_appointment, AUTH_SIGNATURE)},

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import codes
 from .options import DEFAULT_TOKEN_EXPIRE, TOKEN_TTL_MAX
-from .seed import SIP_SERVICE_IP, SIP_SERVICE_PORT, StoredObject
+from .seed import SERVICE_IP, SERVICE_PORT, SIP_SERVICE_IP, SIP_SERVICE_PORT, StoredObject
 from .state import KIND_ROUTE, KIND_SETTING, KIND_SILENCE, record_key
 from .validate import (
     Invalid,
@@ -384,11 +384,36 @@ def query_silence_rules(sb: Sandbox, req: Request) -> Reply:
 
 # -- queryAgentInfo ---------------------------------------------------------------------------------
 
+AGENT_INFO_FIELDS = ("workNo", "sipAccount", "sipPwd", "accountCode")
+"""The agent fields of the queryAgentInfo page (1.3.1-1.3.4); an agent without an account has no accountCode."""
+
+
 def query_agent_info(sb: Sandbox, req: Request) -> Reply:
     """GET .../CC-Management/v1/queryAgentInfo: the softphone of every agent, passwords included."""
     if sb.agent_info_cache is None:
         port: int | str = str(SIP_SERVICE_PORT) if sb.options.sip_port_as_string else SIP_SERVICE_PORT
-        answer = {"sipServiceIp": SIP_SERVICE_IP, "sipServicePort": port, "agents": sb.state.data.agents}
+        agents = [{k: a[k] for k in AGENT_INFO_FIELDS if k in a} for a in sb.state.data.agents]
+        answer = {"sipServiceIp": SIP_SERVICE_IP, "sipServicePort": port, "agents": agents}
         # Agents never change, and 60,000 of them take a while to serialise: do it once.
         sb.agent_info_cache = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
     return Reply(200, None, raw=sb.agent_info_cache)
+
+
+SYS_INFO_PATHS = ("/apiaccess/CC-Management/v1/querySysInfo", "/apiaccess/CC-Mangemant/v1/querySysInfo")
+"""querySysInfo as the English edition spells it, and as the Chinese edition of 2025 does (api-notes.md):
+real deployments answer one or the other, the sandbox both, and its request log says which was asked."""
+SYS_AGENT_FIELDS = ("workNo", "sipAccount", "sipPwd", "password", "id", "ccRoleId", "accountId", "accountCode",
+                    "accountName", "agentType", "selfPhone", "createInCtiFlag", "guId", "singlePhoneFlag",
+                    "agentpara", "partdbId", "tenantId", "agentStatus", "timeRemaining")
+"""Each agent's fields in the Chinese edition (api-notes.md); an agent without a value leaves the field out."""
+
+
+def query_sys_info(sb: Sandbox, req: Request) -> Reply:
+    """GET .../querySysInfo: the service and SIP servers (strings) and every agent, secrets included.
+
+    No body, no paging, no return code: the notes list none. Not cached like queryAgentInfo: only a walk
+    from agents to their settings asks for it, once.
+    """
+    agents = [{k: a[k] for k in SYS_AGENT_FIELDS if k in a and a[k] != ""} for a in sb.state.data.agents]
+    return Reply(200, {"serviceIp": SERVICE_IP, "servicePort": SERVICE_PORT, "sipServiceIp": SIP_SERVICE_IP,
+                       "sipServicePort": str(SIP_SERVICE_PORT), "agents": agents})

@@ -30,13 +30,14 @@ def issue_shape(issue: Issue) -> dict[str, Any]:
 
 
 def plan_row_shape(row: RowPlan) -> dict[str, Any]:
-    """``{"row", "key", "action", "message", "changes": [{"field", "before", "after"}]}``.
+    """``{"row", "key", "label", "action", "message", "changes": [{"field", "before", "after"}]}``; ``label`` is
+    the name the read side knows the record by ('' when none), for a front end to show beside the key.
 
     ``changes``: the fields that change for a row to change (or applied already); every field the row sets
     for a row that cannot be applied or was not read; those of a no-change row (all equal).
     """
     changes = row.changed if row.action in (PlanAction.CHANGE, PlanAction.APPLIED) else row.changes
-    return {"row": row.row, "key": row.key, "action": row.action.value, "message": row.message,
+    return {"row": row.row, "key": row.key, "label": row.label, "action": row.action.value, "message": row.message,
             "changes": [{"field": c.field, "before": c.before, "after": c.after} for c in changes]}
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from ..catalogue import Operation
 from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_ROWS_FAILED
-from ..plan import Plan
-from ..replay import LOST_ZEROS_REASON, ApplyOutcome, Status
+from ..plan import Plan, PlanAction, RowPlan
+from ..replay import LOST_ZEROS_REASON, ApplyOptions, ApplyOutcome, Status
 from ..report import ValidationReport
 from .live import RunState, rows_per_second
 from .shapes import DEFAULT_PAGE, issue_shape, page, plan_row_shape, result_shape
@@ -58,7 +58,8 @@ class Validation:
         report = self.report
         shape: dict[str, Any] = {
             "ok": report.ok, "exit_code": self.exit_code, **_where(report),
-            "rows": len(report.records), "valid_rows": len(report.valid_records),
+            "rows": report.data_rows if report.data_rows is not None else len(report.records),
+            "valid_rows": len(report.valid_records),
             "invalid_rows": report.invalid_rows, "errors": len(report.errors), "warnings": len(report.warnings),
             "report": _path(self.written), "report_warning": self.written.warning if self.written else None,
             "notes": list(report.notes), "lost_zero_rows": lost_zero_rows(report),
@@ -146,6 +147,9 @@ class ApplyPreview:
     invalid: int
     already_applied: int
     to_send: int
+    skips_no_change: bool
+    """True when the run reads each record first and skips a row that changes nothing (not --force or
+    --no-before): without ``plan``, such rows are still counted in ``to_send``."""
     plan: Plan | None = None
 
     @property
@@ -165,13 +169,28 @@ class ApplyPreview:
     def unread(self) -> int | None:
         return self.plan.counts()["unread"] if self.plan is not None else None
 
+    def rows_to_send(self) -> list[RowPlan]:
+        """The rows that will be sent, with their records' names and changes (empty when not read)."""
+        if self.plan is None:
+            return []
+        sent = {PlanAction.CHANGE, PlanAction.CANNOT, PlanAction.UNREAD}
+        if not self.skips_no_change:
+            sent.add(PlanAction.NO_CHANGE)
+        return [r for r in self.plan.rows if r.action in sent]
+
+    def rows_page(self, offset: int = 0, limit: int = DEFAULT_PAGE) -> dict[str, Any]:
+        """``{"total", "offset", "limit", "rows": [plan row, ...]}``: the rows that will be sent."""
+        return page(self.rows_to_send(), plan_row_shape, key="rows", offset=offset, limit=limit)
+
     def summary(self) -> dict[str, Any]:
         """``{"file", "sheet", "kind", "operation", "target", "dry_run", "rows", "invalid", "lost_zero_rows",
-        "already_applied",
-        "no_change", "cannot", "unread", "to_send", "read"}``; the three read counts are null when not read."""
+        "already_applied", "no_change", "cannot", "unread", "to_send", "read", "skips_no_change"}``; the three
+        read counts are null when not read."""
         return {**_where(self.report), "target": self.target, "dry_run": self.dry_run, "rows": self.rows,
-                "invalid": self.invalid, "lost_zero_rows": lost_zero_rows(self.report), "already_applied": self.already_applied, "no_change": self.no_change,
-                "cannot": self.cannot, "unread": self.unread, "to_send": self.to_send, "read": self.read}
+                "invalid": self.invalid, "lost_zero_rows": lost_zero_rows(self.report),
+                "already_applied": self.already_applied, "no_change": self.no_change,
+                "cannot": self.cannot, "unread": self.unread, "to_send": self.to_send, "read": self.read,
+                "skips_no_change": self.skips_no_change}
 
 
 @dataclass
@@ -180,6 +199,7 @@ class Applied:
 
     outcome: ApplyOutcome
     report: ValidationReport
+    options: ApplyOptions
     written: Written | None = None
 
     @property

@@ -136,10 +136,12 @@ class Exported:
     result: Any  # export.ExportResult
 
     def summary(self) -> dict[str, Any]:
-        """``{"ok", "file", "what", "operation", "rows", "contains_secrets", "missing", "blocked", "notes"}``."""
+        """``{"ok", "file", "what", "operation", "rows", "contains_secrets", "missing", "blocked", "unmatched", "notes"}``."""
         r = self.result
         return {"ok": True, "file": str(r.path), "what": r.what, "operation": r.operation, "rows": r.rows,
                 "contains_secrets": r.contains_secrets, "missing": list(r.missing), "blocked": r.blocked,
+                "unmatched": [{"workNo": u.work_no, "accountCode": u.account_code, "userId": u.user_id,
+                               "why": u.why} for u in r.unmatched],
                 "notes": list(r.notes)}
 
 
@@ -148,11 +150,11 @@ def export_data(what: str, output: Path, *, settings: Settings, vdn_id: int | No
                 on_progress: Callable[[int, int | None], None] | None = None) -> Exported:
     """Read ``what`` from the servers into ``output``, ready to edit and apply."""
     from ..client import Client
-    from ..export import export, read_user_ids
+    from ..export import export, read_users
 
     refuse_to_replace(output, force=force)
-    user_ids = read_user_ids(users_file) if users_file is not None else None
+    users = read_users(users_file) if users_file is not None else None
     with Client(settings) as client:
         client.require("isales" if what == "appointments" else "c1")
-        return Exported(export(client, what, output, vdn_id=vdn_id, user_ids=user_ids,
+        return Exported(export(client, what, output, vdn_id=vdn_id, users=users,
                                include_secrets=include_secrets, on_progress=on_progress))
