@@ -92,8 +92,8 @@ def runs(run_id: str | None, journal_path: str | None, since: str | None, operat
 
 _COUNT_COLUMNS = ("ok", "failed", "skipped", "invalid", "not-sent", "unknown")
 _STARTED_WIDTH = 19  # 2026-12-02 10:57:57
-_TABLE_OVERHEAD = 3 * 7 + 1  # borders and padding of the table's seven columns
-_NARROWEST_REST = 12 + 10 + 8 + 8 + 16  # status, operation, file, operator, rows: folded to this at least
+_TABLE_OVERHEAD = 3 * 8 + 1  # borders and padding of the table's eight columns
+_NARROWEST_REST = 12 + 10 + 8 + 8 + 16 + 16  # status, operation, file, operator, rows, settled: at least
 
 
 def show_runs(console: Console, found: list[RunInfo]) -> None:
@@ -123,16 +123,26 @@ def _table(found: list[RunInfo], id_width: int) -> Table:
     for name in ("status", "operation", "file", "operator"):
         table.add_column(name, overflow="fold")
     table.add_column("rows", overflow="fold")
+    table.add_column("settled req/s", justify="right", no_wrap=True)
     for r in found:
         counts = _counts(r)
         style = "green" if r.status.value == "finished" and not counts["failed"] else "yellow"
         rows = f"{r.total}" + (f": {_count_text(r)}" if _count_text(r) else "")
         table.add_row(r.id, r.started_at[:19].replace("T", " "), f"[{style}]{r.status.value}[/{style}]",
-                      r.operation, escape(r.file_name), escape(f"{r.operator}@{r.host}"), escape(rows))
+                      r.operation, escape(r.file_name), escape(f"{r.operator}@{r.host}"), escape(rows),
+                      _settled(r))
     return table
 
 
 def _line(run: RunInfo) -> str:
     counts = _count_text(run)
+    pace = f"; throttled, settled at {_settled(run)} requests/s" if run.settled_rate is not None else ""
     return (f"{run.id} {run.started_at[:19].replace('T', ' ')} {run.status.value} {run.operation} "
-            f"{run.file_name} {run.operator}@{run.host}: {run.total} rows" + (f" ({counts})" if counts else ""))
+            f"{run.file_name} {run.operator}@{run.host}: {run.total} rows" + (f" ({counts})" if counts else "")
+            + pace)
+
+
+def _settled(run: RunInfo) -> str:
+    """The rate the server let the run go at when it throttled it (the next run's start), or empty."""
+    return f"{run.settled_rate:,.1f}" if run.settled_rate is not None else ""
+
