@@ -200,8 +200,9 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
     blocked = sum(1 for record in rows if blockers(op, record))
     result = ExportResult(target, op.name, len(rows), operation=op.name, blocked=blocked)
     if blocked:
-        where = "" if _is_csv(target) else " (see the Context sheet)"
-        result.notes.append(f"{blocked} row(s) cannot be updated as they stand{where}; `batchops plan` lists them.")
+        where = "" if _is_csv(target) else " (the Context sheet says why)"
+        result.notes.append(f"{blocked} row(s) cannot be changed{where}: edits to them would be refused; left "
+                            f"as they are, plan shows them as no change and apply skips them.")
     if _is_csv(target):
         _write_csv(target, op.columns, _counted(data_rows, len(data_rows), on_progress))
         return result

@@ -1,9 +1,11 @@
 """The plan of a file: what ``apply`` would change, row by row and field by field. Nothing is sent.
 
 For every valid row the record's current values are read (``current.read_current``) and compared
-with the row: ``change`` (before → after for each field the row sets), ``no-change`` (``apply`` skips
-such a row and reports it ``skipped``), ``cannot`` (an unknown ID, a route whose ``editable`` forbids it,
-an automatic appointment) or ``unread`` (the read itself failed). A row whose content the journal records
+with the row: ``change`` (before → after for each field the row sets), ``no-change`` (the record already
+has the row's values: ``apply`` skips such a row and reports it ``skipped``, so a row that could not be
+changed but is left as it was, like an untouched route whose ``editable`` forbids edits in an export, is
+``no-change`` too), ``cannot`` (an unknown ID, or a row that would change a record that cannot be changed:
+a route whose ``editable`` forbids it, an automatic appointment) or ``unread`` (the read itself failed). A row whose content the journal records
 as applied is ``applied``: ``apply`` skips it without a request, as ``applied_rows`` tells (and says
 so when the record no longer has the row's values, changed since elsewhere). The **Plan** sheet is
 written into the workbook (``FILE.plan.csv`` beside a CSV), one line per field, from the same data the
@@ -135,11 +137,12 @@ def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current:
     if current.record is None:
         return RowPlan(row, key, PlanAction.CANNOT, [], f"unknown ID: there is no {op.name} {key}")
     changes = field_changes(op, texts, current.record)
+    # Values already in effect come first: apply skips such a row whatever could or could not be changed.
+    if is_no_change(changes):
+        return RowPlan(row, key, PlanAction.NO_CHANGE, changes, NO_CHANGE_MESSAGE)
     reasons = current.blockers(op)
     if reasons:
         return RowPlan(row, key, PlanAction.CANNOT, changes, "; ".join(reasons))
-    if is_no_change(changes):
-        return RowPlan(row, key, PlanAction.NO_CHANGE, changes, NO_CHANGE_MESSAGE)
     return RowPlan(row, key, PlanAction.CHANGE, changes,
                    f"{len([c for c in changes if c.changed])} of {len(changes)} field(s) change")
 
@@ -153,12 +156,12 @@ def shown(op: Operation, name: str, text: str, tz: tzinfo) -> str:
 
 
 def plan_rows(plan: Plan) -> Iterator[list[Any]]:
-    """The Plan sheet's lines (``PLAN_HEADERS``): one per field that changes (or would be set, for rows that
-    cannot be applied or were not read), one for a row that changes nothing or has no fields to show."""
+    """The Plan sheet's lines (``PLAN_HEADERS``): one per field that changes (or would be set, for rows whose
+    record was not read), one for a row that changes nothing or has no fields to show."""
     op, tz = plan.operation, plan.report.timezone
     for r in plan.rows:
-        lines = r.changed if r.action in (PlanAction.CHANGE, PlanAction.APPLIED) else (
-            r.changes if r.action in (PlanAction.CANNOT, PlanAction.UNREAD) else [])
+        lines = r.changed if r.action in (PlanAction.CHANGE, PlanAction.APPLIED, PlanAction.CANNOT) else (
+            r.changes if r.action is PlanAction.UNREAD else [])
         if not lines:
             yield [r.row, r.key, r.action.value, "", "", "", r.message]
             continue
