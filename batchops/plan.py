@@ -29,11 +29,13 @@ from .errors import SheetError, WorkbookLocked
 from .journal import Journal, Reason, content_hash
 from .report import ValidationReport
 
-__all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan", "plan_rows",
-           "write_plan"]
+__all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "change_lines", "make_plan",
+           "plan_rows", "write_plan"]
 
 PLAN_SHEET = "Plan"
-PLAN_HEADERS = ("row", "key", "action", "field", "before", "after", "message")
+PLAN_HEADERS = ("row", "key", "name", "action", "field", "before", "after", "message")
+"""``name``: what the read side knows the record by (agent name and workNo, access code, rule name, called
+number), beside its long key."""
 
 
 class PlanAction(str, Enum):
@@ -60,6 +62,11 @@ class RowPlan:
     message: str = ""
     label: str = ""
     """The name the read side knows the record by, shown beside the key (``calledNo 0755…``)."""
+
+    @property
+    def named(self) -> str:
+        """The key with the record's name beside it, as people are shown it: ``1125… (accessCode 4001…)``."""
+        return f"{self.key} ({self.label})" if self.label else self.key
 
     @property
     def changed(self) -> list[FieldChange]:
@@ -163,11 +170,22 @@ def plan_rows(plan: Plan) -> Iterator[list[Any]]:
         lines = r.changed if r.action in (PlanAction.CHANGE, PlanAction.APPLIED, PlanAction.CANNOT) else (
             r.changes if r.action is PlanAction.UNREAD else [])
         if not lines:
-            yield [r.row, r.key, r.action.value, "", "", "", r.message]
+            yield [r.row, r.key, r.label, r.action.value, "", "", "", r.message]
             continue
         for c in lines:
-            yield [r.row, r.key, r.action.value, c.field, shown(op, c.field, c.before, tz),
+            yield [r.row, r.key, r.label, r.action.value, c.field, shown(op, c.field, c.before, tz),
                    shown(op, c.field, c.after, tz), r.message]
+
+
+def change_lines(plan: Plan, limit: int = 10) -> list[str]:
+    """The rows that would change, one line each with the record's name beside its key and the fields that
+    change, for a front end to show before it asks (``row 2 1125… (accessCode 4001…): deviceId``); the last
+    line says how many more there are."""
+    rows = [r for r in plan.rows if r.action is PlanAction.CHANGE]
+    lines = [f"row {r.row} {r.named}: {', '.join(c.field for c in r.changed)}" for r in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"… and {len(rows) - limit} more row(s) that change (the Plan sheet has them all)")
+    return lines
 
 
 def plan_csv_path(path: Path) -> Path:
@@ -192,5 +210,6 @@ def write_plan(plan: Plan) -> tuple[Path, str | None]:
         return add_sheet(report.path, PLAN_SHEET, PLAN_HEADERS, plan_rows(plan)), None
     except (WorkbookLocked, SheetError) as exc:
         target = sibling(report.path, ".plan.xlsx")
-        write_xlsx(target, [SheetSpec(PLAN_SHEET, PLAN_HEADERS, plan_rows(plan), text_columns=(1, 3, 4, 5, 6))])
+        text = [i for i, name in enumerate(PLAN_HEADERS) if name not in ("row", "action")]
+        write_xlsx(target, [SheetSpec(PLAN_SHEET, PLAN_HEADERS, plan_rows(plan), text_columns=text)])
         return target, f"{exc} The plan was written to {target.name} instead."

@@ -3,6 +3,8 @@ and apply's side of it: before-values read first, rows that change nothing skipp
 
 from __future__ import annotations
 
+import csv
+
 import openpyxl
 import pytest
 from roundtrip_helpers import cli, cli_json, rows_of, sheet, use_sandbox
@@ -16,6 +18,11 @@ from batchops.validation import validate_file
 
 UNKNOWN_ID = "1234567890123456789"
 CALLED_ROUTE_QUERY_PATH = CALLED_ROUTE.read.listing.path
+
+
+def name(route: dict) -> str:
+    """What plan shows beside a route's ID: its access code, and its extension code when it has one."""
+    return f"accessCode {route['accessCode']}" + (f", extCode {route['extCode']}" if route["extCode"] else "")
 
 
 @pytest.fixture
@@ -41,9 +48,10 @@ def test_plan_shows_before_and_after_and_writes_the_plan_sheet(routes, sandbox, 
     capsys.readouterr()
     assert cli("plan", path) == 1  # some rows cannot be applied
     text = capsys.readouterr().out
-    assert f"row 2 {changed['id']}: devicetype: {changed['devicetype']} -> " in text
-    assert f"row 2 {changed['id']}: deviceId: {changed['deviceId']} -> 2" in text
-    assert f"row 4 {locked['id']}: cannot: the called route {locked['id']} cannot be edited" in text
+    # Each record by its long ID and, beside it, the access code the read side knows it by.
+    assert f"row 2 {changed['id']} ({name(changed)}): devicetype: {changed['devicetype']} -> " in text
+    assert f"row 2 {changed['id']} ({name(changed)}): deviceId: {changed['deviceId']} -> 2" in text
+    assert f"row 4 {locked['id']} ({name(locked)}): cannot: the called route {locked['id']} cannot be edited" in text
     assert f"row 5 {UNKNOWN_ID}: cannot: unknown ID" in text
     assert ("4 rows: 1 change (2 fields), 1 no change, 2 cannot, 0 unread, 0 applied already. Nothing was changed."
             in text)
@@ -58,6 +66,7 @@ def test_plan_shows_before_and_after_and_writes_the_plan_sheet(routes, sandbox, 
         ("deviceId", str(changed["deviceId"]), "2"),
     ]
     assert all(x["key"] == changed["id"] and x["action"] == "change" for x in by_row[2])
+    assert {x["name"] for x in by_row[2]} == {name(changed)} and not by_row[5][0]["name"]
     assert [x["action"] for x in by_row[3]] == ["no-change"]
     assert {x["action"] for x in by_row[4]} == {"cannot"} and "editable" in by_row[4][0]["message"]
     assert [(x["action"], x["key"]) for x in by_row[5]] == [("cannot", UNKNOWN_ID)]
@@ -125,9 +134,9 @@ def test_plan_of_a_csv_goes_beside_it(sandbox, monkeypatch, tmp_path):
     path = tmp_path / "routes.csv"
     path.write_text(f"id,devicetype,deviceId\n{route['id']},{route['devicetype']},5\n", encoding="utf-8")
     assert cli("plan", path) == 0
-    plan = (tmp_path / "routes.plan.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert plan[0] == ",".join(PLAN_HEADERS)
-    assert plan[1].startswith(f"2,{route['id']},change,deviceId,{route['deviceId']},5,")
+    plan = list(csv.reader((tmp_path / "routes.plan.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert plan[0] == list(PLAN_HEADERS)
+    assert plan[1][:7] == ["2", route["id"], name(route), "change", "deviceId", str(route["deviceId"]), "5"]
 
 
 def test_an_invalid_file_is_not_read(sandbox, monkeypatch, tmp_path):

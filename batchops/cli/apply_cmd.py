@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, BatchopsError
+from ..plan import change_lines
 from ..replay import ApplyOptions
 from ..workflow import Applied, ApplyPreview, Job, request_text
 from .app import app
@@ -93,6 +94,9 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
                 preview = job.preview(options, read=True, on_read=progress)
     if not as_json:
         err.print(escape(preview_line(preview)))
+    if ask and preview.plan is not None:  # the rows about to change, each by its name as well as its key
+        for line in change_lines(preview.plan):
+            err.print(escape(f"  {line}"), highlight=False)
     if ask and preview.to_send > 0 and not click.confirm(f"Send {preview.to_send} row(s)?", default=False,
                                                          err=True):
         err.print("Nothing was sent.")
@@ -133,7 +137,7 @@ def _show(applied: Applied) -> None:
     if outcome.dry_run:
         requests = [r for r in outcome.results if r.request is not None]
         for r in requests[:MAX_REQUESTS_SHOWN]:
-            out.print(escape(f"row {r.row} ({r.key}):"), highlight=False)
+            out.print(escape(f"row {r.row} ({r.key}{', ' + r.name if r.name else ''}):"), highlight=False)
             out.print(escape(textwrap.indent(request_text(r.request or {}, outcome.target), "  ")), highlight=False)
         if len(requests) > MAX_REQUESTS_SHOWN:
             out.print(f"… every request is in the Results ({len(requests)} in all).")

@@ -87,7 +87,7 @@ def _show(planned: Planned) -> None:
             for name in ("row", "key", "field", "before", "after"):
                 table.add_column(name, overflow="fold", max_width=40)
             for r, c in lines[:MAX_SHOWN]:
-                table.add_row(str(r.row), escape(r.key), c.field, f"[red]{escape(shown(op, c.field, c.before, tz))}[/red]",
+                table.add_row(str(r.row), escape(r.named), c.field, f"[red]{escape(shown(op, c.field, c.before, tz))}[/red]",
                               f"[green]{escape(shown(op, c.field, c.after, tz))}[/green]")
             out.print(table)
         if problems:
@@ -95,21 +95,21 @@ def _show(planned: Planned) -> None:
             for name in ("row", "key", "action", "why"):
                 table.add_column(name, overflow="fold", max_width=70)
             for r in problems[:MAX_SHOWN]:
-                table.add_row(str(r.row), escape(r.key), f"[red]{r.action.value}[/red]", escape(r.message))
+                table.add_row(str(r.row), escape(r.named), f"[red]{r.action.value}[/red]", escape(r.message))
             out.print(table)
         if drifted:
             table = Table(header_style="bold", title="Applied already, changed since: apply skips them")
             for name in ("row", "key", "why"):
                 table.add_column(name, overflow="fold", max_width=70)
             for r in drifted[:MAX_SHOWN]:
-                table.add_row(str(r.row), escape(r.key), f"[yellow]{escape(r.message)}[/yellow]")
+                table.add_row(str(r.row), escape(r.named), f"[yellow]{escape(r.message)}[/yellow]")
             out.print(table)
     else:
         for r, c in lines[:MAX_SHOWN]:
-            out.print(escape(f"row {r.row} {r.key}: {c.field}: {shown(op, c.field, c.before, tz)!s} -> "
+            out.print(escape(f"row {r.row} {r.named}: {c.field}: {shown(op, c.field, c.before, tz)!s} -> "
                              f"{shown(op, c.field, c.after, tz)}"), highlight=False)
         for r in problems[:MAX_SHOWN] + drifted[:MAX_SHOWN]:
-            out.print(escape(f"row {r.row} {r.key}: {r.action.value}: {r.message}"), highlight=False)
+            out.print(escape(f"row {r.row} {r.named}: {r.action.value}: {r.message}"), highlight=False)
     if max(len(lines), len(problems), len(drifted)) > MAX_SHOWN:
         out.print("… every row is in the Plan sheet.")
     counts = result.counts()
