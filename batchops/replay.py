@@ -64,7 +64,7 @@ class RowResult:
     finished_at: str = ""
     reason: str = ""
     request: dict[str, Any] | None = None  # masked; shown on a dry run
-    name: str = ""  # what the read side knows the record by (readers.label_of), when it was read
+    label: str = ""  # the name the read side knows the record by (readers.label_of), when it was read
 
 
 @dataclass
@@ -180,7 +180,7 @@ class Replay:
         self._results: dict[int, RowResult] = {}
         self._calls: dict[int, PreparedCall] = {}
         self._before: dict[int, dict[str, str]] = {}
-        self._names: dict[int, str] = {}  # row → the record's name, from the read before its update
+        self._labels: dict[int, str] = {}  # row → the record's label, from the read before its update
         self._marked: set[int] = set()  # rows marked in flight (queued for the journal or committed)
         self._order: list[int] = []  # rows to send, in sending order (when they can be marked ahead)
         self._position: dict[int, int] = {}
@@ -343,7 +343,7 @@ class Replay:
 
         if current.record is None:
             return False  # unknown record or unreadable: send it, the server has the last word
-        self._names[row] = current.label(self.op)
+        self._labels[row] = current.label(self.op)
         texts = self._texts[row]
         before = before_values(self.op, texts, current.record)
         if self.options.force or not is_no_change(field_changes(self.op, texts, current.record)):
@@ -464,8 +464,8 @@ class Replay:
                                reason=decision.reason.value))
 
     def _finish(self, result: RowResult) -> None:
-        if not result.name and result.row in self._names:
-            result.name = self._names[result.row]
+        if not result.label and result.row in self._labels:
+            result.label = self._labels[result.row]
         self._results[result.row] = result
         if self.on_row is not None:
             self.on_row(result)

@@ -34,7 +34,7 @@ def result_headers(outcome: ApplyOutcome) -> list[str]:
 def result_rows(outcome: ApplyOutcome) -> Iterator[list[Any]]:
     """One row per data row, in the file's order."""
     for r in outcome.results:
-        row: list[Any] = [r.row, r.key, r.name, r.status.value, r.http_status, r.code, r.message, r.attempts,
+        row: list[Any] = [r.row, r.key, r.label, r.status.value, r.http_status, r.code, r.message, r.attempts,
                           r.finished_at, r.reason]
         if outcome.dry_run:
             row.append(json.dumps(r.request, ensure_ascii=False) if r.request is not None else "")

@@ -177,9 +177,7 @@ def load_settings(
     ``profile`` (``--profile``) wins over ``$BATCHOPS_PROFILE``, which wins over the file's ``default_profile``.
     """
     env = os.environ if env is None else env
-    explicit_path = config_path if config_path is not None else env.get(ENV_CONFIG) or None
-    path = Path(explicit_path).expanduser() if explicit_path else default_config_path()
-    document = _read_config(path, required=explicit_path is not None)
+    path, document = _config_document(config_path, env)
     profiles = document.get("profiles", {})
     if not isinstance(profiles, dict):
         raise ConfigError(f"{path}: [profiles] must be a table.", fix="Write profiles as [profiles.NAME].")
@@ -223,6 +221,20 @@ def load_settings(
         sources=sources,
         **values,
     )
+
+
+def configured_profiles(config_path: str | Path | None = None, env: Mapping[str, str] | None = None) -> list[str]:
+    """The profile names the config file defines, sorted; none when there is no config file."""
+    _path, document = _config_document(config_path, os.environ if env is None else env)
+    profiles = document.get("profiles", {})
+    return sorted(profiles) if isinstance(profiles, dict) else []
+
+
+def _config_document(config_path: str | Path | None, env: Mapping[str, str]) -> tuple[Path, dict[str, Any]]:
+    """The config file's path (``--config``, else ``$BATCHOPS_CONFIG``, else the default) and its content."""
+    explicit_path = config_path if config_path is not None else env.get(ENV_CONFIG) or None
+    path = Path(explicit_path).expanduser() if explicit_path else default_config_path()
+    return path, _read_config(path, required=explicit_path is not None)
 
 
 def _read_config(path: Path, *, required: bool) -> dict[str, Any]:

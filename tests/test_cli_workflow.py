@@ -203,3 +203,47 @@ def test_runs_audit_undo_and_export_json_are_their_summaries(sandbox, monkeypatc
     code, printed = cli_json(capsys, "export", "called-routes", "-o", tmp_path / "routes-now.xlsx")
     assert code == 0 and printed == as_printed(exports[0].summary())
     assert printed["rows"] == len(sandbox.routes()) and printed["operation"] == "called-route"
+
+
+def readme_keys() -> dict[str, set[str]]:
+    """The keys the README's "JSON output" section names for each ``COMMAND --json``."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## JSON output", 1)[1].split("\n### ", 1)[0]
+    bullets = re.findall(r"^- `(\w+) --json`: (.*?)(?=^- |\Z)", section, re.MULTILINE | re.DOTALL)
+    return {command: set(re.findall(r"`([\w-]+)`", body)) for command, body in bullets}
+
+
+def test_the_readme_names_every_key_of_every_summary(sandbox, monkeypatch, tmp_path):
+    from batchops.replay import ApplyOptions
+    from batchops.settings import load_settings
+    from batchops.workflow import export_data, list_runs, make_audit, make_undo
+
+    journal = use_sandbox(sandbox, monkeypatch, tmp_path)
+    path, _ = routes_file(sandbox, tmp_path, 2)
+    job = Job(path, journal_path=journal)
+    summaries = {"validate": job.validate().summary(), "plan": job.plan().summary(),
+                 "apply": job.apply(ApplyOptions(read_before=True)).summary()}
+    summaries["runs"] = list_runs(journal).summary()
+    summaries["audit"] = make_audit(tmp_path / "audit.xlsx", journal_path=journal).summary()
+    summaries["undo"] = make_undo(summaries["apply"]["run_id"], tmp_path / "undo.xlsx", journal_path=journal).summary()
+    summaries["export"] = export_data("called-routes", tmp_path / "export.xlsx", settings=load_settings()).summary()
+    documented = readme_keys()
+    assert set(documented) == set(summaries)
+    for command, summary in summaries.items():
+        assert set(summary) <= documented[command], (command, set(summary) - documented[command])
+    assert set(summaries["runs"]["runs"][0]) <= documented["runs"]
+
+
+def test_the_line_before_sending_says_rows_that_change_nothing_are_skipped_only_when_they_are(sandbox, monkeypatch,
+                                                                                               tmp_path, capsys):
+    use_sandbox(sandbox, monkeypatch, tmp_path)
+    path, _ = routes_file(sandbox, tmp_path, 2)
+    skipped = "Each record is read just before its row is sent; a row that changes nothing is skipped."
+    assert cli("apply", path, "--yes") == 0
+    assert skipped in capsys.readouterr().err
+    for flag in ("--force", "--no-before"):
+        assert cli("apply", path, "--yes", "--force", flag) == 0
+        err = capsys.readouterr().err
+        assert "2 row(s) to send, 0 already applied, 0 invalid" in err and skipped not in err

@@ -90,7 +90,7 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
             raise NeedsConfirmation("nobody is at a terminal to confirm, so nothing was sent.",
                                     fix="Pass --yes to apply without asking (scheduled runs).")
         if options.read_before and not force:  # count the rows that change nothing out, as plan does
-            with ReadProgress(preview.to_send, enabled=True) as progress:
+            with ReadProgress(len(report.valid_records), enabled=True) as progress:
                 preview = job.preview(options, read=True, on_read=progress)
     if not as_json:
         err.print(escape(preview_line(preview)))
@@ -125,7 +125,7 @@ def preview_line(preview: ApplyPreview) -> str:
     line += f", {preview.already_applied} already applied, {preview.invalid} invalid"
     where = report.path.name if report.kind == "csv" else f"{report.path.name} sheet '{report.sheet}'"
     line += f", from {where}."
-    if not preview.read and not preview.dry_run and preview.to_send:
+    if preview.skips_no_change and not preview.read and not preview.dry_run and preview.to_send:
         line += " Each record is read just before its row is sent; a row that changes nothing is skipped."
     return line
 
@@ -137,7 +137,7 @@ def _show(applied: Applied) -> None:
     if outcome.dry_run:
         requests = [r for r in outcome.results if r.request is not None]
         for r in requests[:MAX_REQUESTS_SHOWN]:
-            out.print(escape(f"row {r.row} ({r.key}{', ' + r.name if r.name else ''}):"), highlight=False)
+            out.print(escape(f"row {r.row} ({r.key}{', ' + r.label if r.label else ''}):"), highlight=False)
             out.print(escape(textwrap.indent(request_text(r.request or {}, outcome.target), "  ")), highlight=False)
         if len(requests) > MAX_REQUESTS_SHOWN:
             out.print(f"… every request is in the Results ({len(requests)} in all).")
@@ -152,7 +152,8 @@ def _show(applied: Applied) -> None:
         out.print(f"Results written to {escape(str(applied.written.path))}")
     rest = outcome.counts()["not-sent"]
     if applied.interrupted and rest:
-        out.print(f"Run the same command again to send the other {rest} row(s): rows already applied are skipped.")
+        again = "apply again without --force" if applied.options.force else "the same command again"
+        out.print(f"Run {again} to send the other {rest} row(s): rows already applied are skipped.")
 
 
 def summary_line(applied: Applied) -> str:

@@ -10,6 +10,7 @@ from . import (
     info,  # noqa: F401
     plan_cmd,  # noqa: F401
     sandbox_cmd,  # noqa: F401
+    serve_cmd,  # noqa: F401
     template_cmd,  # noqa: F401
     undo_cmd,  # noqa: F401
     validate_cmd,  # noqa: F401

@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..plan import PlanAction, shown
+from ..plan import PlanAction, RowPlan, shown
 from ..workflow import Job, Planned
 from .app import app
 from .options import (
@@ -87,7 +87,7 @@ def _show(planned: Planned) -> None:
             for name in ("row", "key", "field", "before", "after"):
                 table.add_column(name, overflow="fold", max_width=40)
             for r, c in lines[:MAX_SHOWN]:
-                table.add_row(str(r.row), escape(r.named), c.field, f"[red]{escape(shown(op, c.field, c.before, tz))}[/red]",
+                table.add_row(str(r.row), escape(_named(r)), c.field, f"[red]{escape(shown(op, c.field, c.before, tz))}[/red]",
                               f"[green]{escape(shown(op, c.field, c.after, tz))}[/green]")
             out.print(table)
         if problems:
@@ -95,21 +95,21 @@ def _show(planned: Planned) -> None:
             for name in ("row", "key", "action", "why"):
                 table.add_column(name, overflow="fold", max_width=70)
             for r in problems[:MAX_SHOWN]:
-                table.add_row(str(r.row), escape(r.named), f"[red]{r.action.value}[/red]", escape(r.message))
+                table.add_row(str(r.row), escape(_named(r)), f"[red]{r.action.value}[/red]", escape(r.message))
             out.print(table)
         if drifted:
             table = Table(header_style="bold", title="Applied already, changed since: apply skips them")
             for name in ("row", "key", "why"):
                 table.add_column(name, overflow="fold", max_width=70)
             for r in drifted[:MAX_SHOWN]:
-                table.add_row(str(r.row), escape(r.named), f"[yellow]{escape(r.message)}[/yellow]")
+                table.add_row(str(r.row), escape(_named(r)), f"[yellow]{escape(r.message)}[/yellow]")
             out.print(table)
     else:
         for r, c in lines[:MAX_SHOWN]:
-            out.print(escape(f"row {r.row} {r.named}: {c.field}: {shown(op, c.field, c.before, tz)!s} -> "
+            out.print(escape(f"row {r.row} {_named(r)}: {c.field}: {shown(op, c.field, c.before, tz)!s} -> "
                              f"{shown(op, c.field, c.after, tz)}"), highlight=False)
         for r in problems[:MAX_SHOWN] + drifted[:MAX_SHOWN]:
-            out.print(escape(f"row {r.row} {r.named}: {r.action.value}: {r.message}"), highlight=False)
+            out.print(escape(f"row {r.row} {_named(r)}: {r.action.value}: {r.message}"), highlight=False)
     if max(len(lines), len(problems), len(drifted)) > MAX_SHOWN:
         out.print("… every row is in the Plan sheet.")
     counts = result.counts()
@@ -120,3 +120,8 @@ def _show(planned: Planned) -> None:
     out.print(f"[{style}]{escape(summary)}[/{style}]. Nothing was changed.")
     if planned.written is not None and planned.written.path is not None:
         out.print(f"Plan written to {escape(str(planned.written.path))}")
+
+
+def _named(row: RowPlan) -> str:
+    """The record's key, and the name the read side knows it by when there is one."""
+    return f"{row.key} ({row.label})" if row.label else row.key

@@ -152,7 +152,7 @@ class Job:
             to_send = rows_to_send(plan, force=options.force, read_before=options.read_before)
         return ApplyPreview(report.operation, target, report, options.dry_run, rows=len(report.records),
                             invalid=report.invalid_rows, already_applied=len(applied), to_send=to_send,
-                            plan=plan)
+                            skips_no_change=options.read_before and not options.force, plan=plan)
 
     def apply(self, options: ApplyOptions, *, on_progress: Callable[[RowResult], None] | None = None,
               cancel: Cancel | None = None) -> Applied:
@@ -185,7 +185,7 @@ class Job:
         finally:
             if forget is not None:
                 forget()
-        self.applied = Applied(outcome, report)
+        self.applied = Applied(outcome, report, options)
         self._last = self.applied
         progress.finish(self.applied.state, outcome.run_id)
         return self.applied

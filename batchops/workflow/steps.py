@@ -14,7 +14,7 @@ from ..catalogue import Operation
 from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_ROWS_FAILED
 from ..plan import Plan
-from ..replay import ApplyOutcome, Status
+from ..replay import ApplyOptions, ApplyOutcome, Status
 from ..report import ValidationReport
 from .live import RunState, rows_per_second
 from .shapes import DEFAULT_PAGE, issue_shape, page, plan_row_shape, result_shape
@@ -57,7 +57,8 @@ class Validation:
         report = self.report
         shape: dict[str, Any] = {
             "ok": report.ok, "exit_code": self.exit_code, **_where(report),
-            "rows": len(report.records), "valid_rows": len(report.valid_records),
+            "rows": report.data_rows if report.data_rows is not None else len(report.records),
+            "valid_rows": len(report.valid_records),
             "invalid_rows": report.invalid_rows, "errors": len(report.errors), "warnings": len(report.warnings),
             "report": _path(self.written), "report_warning": self.written.warning if self.written else None,
             "notes": list(report.notes),
@@ -145,6 +146,9 @@ class ApplyPreview:
     invalid: int
     already_applied: int
     to_send: int
+    skips_no_change: bool
+    """True when the run reads each record first and skips a row that changes nothing (not --force or
+    --no-before): without ``plan``, such rows are still counted in ``to_send``."""
     plan: Plan | None = None
 
     @property
@@ -166,10 +170,12 @@ class ApplyPreview:
 
     def summary(self) -> dict[str, Any]:
         """``{"file", "sheet", "kind", "operation", "target", "dry_run", "rows", "invalid", "already_applied",
-        "no_change", "cannot", "unread", "to_send", "read"}``; the three read counts are null when not read."""
+        "no_change", "cannot", "unread", "to_send", "read", "skips_no_change"}``; the three read counts are
+        null when not read."""
         return {**_where(self.report), "target": self.target, "dry_run": self.dry_run, "rows": self.rows,
                 "invalid": self.invalid, "already_applied": self.already_applied, "no_change": self.no_change,
-                "cannot": self.cannot, "unread": self.unread, "to_send": self.to_send, "read": self.read}
+                "cannot": self.cannot, "unread": self.unread, "to_send": self.to_send, "read": self.read,
+                "skips_no_change": self.skips_no_change}
 
 
 @dataclass
@@ -178,6 +184,7 @@ class Applied:
 
     outcome: ApplyOutcome
     report: ValidationReport
+    options: ApplyOptions
     written: Written | None = None
 
     @property
