@@ -37,7 +37,7 @@ from typing import Any
 
 from . import __version__
 from .agentinfo import AgentInfo, read_agent_info
-from .catalogue import OPERATIONS, Kind, Operation
+from .catalogue import OPERATIONS, Field, Kind, Operation
 from .client import Client
 from .coerce import local_timezone, show_timestamp
 from .errors import InputError
@@ -196,7 +196,8 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
     Instructions, stamp)."""
     target = _target(path)
     rows = list(records)
-    data_rows = [[record.get(name) or None for name in op.columns] for record in rows]
+    zone = tz or local_timezone()
+    data_rows = [_data_row(op, record, zone, csv=_is_csv(target)) for record in rows]
     blocked = sum(1 for record in rows if blockers(op, record))
     result = ExportResult(target, op.name, len(rows), operation=op.name, blocked=blocked)
     if blocked:
@@ -206,8 +207,11 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
     if _is_csv(target):
         _write_csv(target, op.columns, _counted(data_rows, len(data_rows), on_progress))
         return result
-    zone = tz or local_timezone()
     context_headers, context_rows = _context(op, rows, zone)
+    if any(f.kind in EPOCH_KINDS for f in op.fields):
+        zone_note = (f"in {zone}, as validate, plan and apply read them unless --timezone (or BATCHOPS_TIMEZONE) "
+                     f"names another zone; epoch numbers are accepted too")
+        info = [*info, ("date-times", zone_note)]
     facts = [("exported from", source), ("read call", read_side(op).describe()), ("exported at", _now()),
              ("operation", f"{op.name} ({op.api})"), *info, ("rows", str(len(rows))),
              ("how to use", (f"Edit the sheet '{data_sheet_name(op)}' and check it with `batchops validate FILE`, "
@@ -225,6 +229,35 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
     ]
     _write_xlsx(target, sheets)
     return result
+
+
+EPOCH_KINDS = (Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S)
+
+
+def _data_row(op: Operation, record: LiveRecord, zone: tzinfo, *, csv: bool) -> list[Any]:
+    """A record's cells: texts, and date-times as date-time values (see :func:`date_time`)."""
+    return [date_time(f, record.get(f.name, ""), zone, csv=csv) if f.kind in EPOCH_KINDS
+            else record.get(f.name) or None for f in op.fields]
+
+
+def date_time(fld: Field, text: str, zone: tzinfo, *, csv: bool = False) -> datetime | str | None:
+    """An epoch text as a cell value that validation reads back as exactly that epoch value.
+
+    In a workbook: the wall-clock time in ``zone`` as a naive ``datetime`` (a real date-time cell,
+    milliseconds kept), which validation reads in the same zone. A time the clocks show twice (the hour
+    they go back) is text with its UTC offset instead, as is every date-time in a CSV, which has no cell
+    types and which Excel would otherwise rewrite in the computer's own date order. Not an epoch: as is.
+    """
+    if not text.isdigit():
+        return text or None
+    value = int(text)
+    moment = datetime.fromtimestamp(value / 1000 if fld.kind is Kind.TIMESTAMP_MS else value, zone)
+    if fld.kind is Kind.TIMESTAMP_MS:  # exact milliseconds: a float division may be a microsecond off
+        moment = moment.replace(microsecond=(value % 1000) * 1000)
+    repeated = moment.replace(fold=1 - moment.fold).utcoffset() != moment.utcoffset()
+    if csv or repeated:
+        return moment.isoformat(sep=" ", timespec="milliseconds" if moment.microsecond else "seconds")
+    return moment.replace(tzinfo=None)
 
 
 def _stamp_sheet(op: Operation) -> SheetSpec:

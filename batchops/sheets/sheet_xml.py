@@ -17,6 +17,11 @@ What a cell becomes, in one place:
   format ``@``, so a value typed there later stays text too, and an ``int`` or ``float`` is written
   as its digits. Elsewhere an ``int`` within 2**53 and a finite ``float`` are numbers; a larger
   ``int`` is text (a float could not hold it exactly).
+* A naive ``datetime`` is a real date-time cell (Excel's serial day number, shown ``yyyy-mm-dd hh:mm:ss``,
+  with milliseconds when it has them) where the styles have a date style (new workbooks: exports); it is the
+  wall-clock time as given, so the caller picks the time zone. A ``datetime`` that carries a time zone is
+  text in ISO form with its offset (a wall-clock time a cell cannot hold exactly, such as the repeated hour
+  when clocks go back, stays exact that way).
 * Characters XML cannot hold, and CR (which an XML parser would turn into LF), are escaped the way
   Excel escapes them (``_x000D_``), by :func:`batchops.sheets.xmltext.escape_text`.
 """
@@ -52,6 +57,11 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 TEXT_FORMAT = 49
 """Excel's built-in number format ``@`` (Text)."""
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+DATETIME_MS_FORMAT = "yyyy-mm-dd hh:mm:ss.000"
+"""Date-time cells in ISO order, read the same in every locale; the second for times with milliseconds."""
+EXCEL_EPOCH = datetime(1899, 12, 30)
+"""Day 0 of Excel's 1900 date system as serial numbers count it (Lotus's 1900 leap-year bug included)."""
 
 _MAX_WIDTH = 60.0
 _MIN_WIDTH = 8.0
@@ -103,10 +113,13 @@ class CellStyles:
     link: int
     quoted: int
     text: int = 0
+    date: int = 0
+    date_ms: int = 0
 
 
-def add_cell_styles(styles: StylesEditor, *, text: bool = False) -> CellStyles:
-    """Add (or find) the cell styles in ``styles``: bold header, link, quote prefix, and Text if asked.
+def add_cell_styles(styles: StylesEditor, *, text: bool = False, dates: bool = False) -> CellStyles:
+    """Add (or find) the cell styles in ``styles``: bold header, link, quote prefix, and Text and date-times
+    if asked.
 
     The fonts are derived from the workbook's default font, so a report sheet looks like the rest
     of the user's workbook.
@@ -129,7 +142,13 @@ def add_cell_styles(styles: StylesEditor, *, text: bool = False) -> CellStyles:
             "cellXfs", xf.format(n=TEXT_FORMAT, f=0, extra=' applyNumberFormat="1" quotePrefix="1"')
         ),
         text=styles.add("cellXfs", xf.format(n=TEXT_FORMAT, f=0, extra=' applyNumberFormat="1"')) if text else 0,
+        date=_number_style(styles, xf, DATETIME_FORMAT) if dates else 0,
+        date_ms=_number_style(styles, xf, DATETIME_MS_FORMAT) if dates else 0,
     )
+
+
+def _number_style(styles: StylesEditor, xf: str, code: str) -> int:
+    return styles.add("cellXfs", xf.format(n=styles.number_format(code), f=0, extra=' applyNumberFormat="1"'))
 
 
 # --- widths ----------------------------------------------------------------------------------
@@ -160,13 +179,23 @@ class _Attrs:
     link: str
     quoted: str
     text: str
+    date: str
+    date_ms: str
 
     @classmethod
     def of(cls, styles: CellStyles) -> _Attrs:
         def attr(n: int) -> str:
             return f' s="{n}"' if n else ""
 
-        return cls(attr(styles.link), attr(styles.quoted), attr(styles.text))
+        return cls(attr(styles.link), attr(styles.quoted), attr(styles.text), attr(styles.date),
+                   attr(styles.date_ms))
+
+
+def excel_serial(moment: datetime) -> str:
+    """A naive date-time as Excel's serial day number, exact to the millisecond when read back."""
+    delta = moment - EXCEL_EPOCH
+    millis = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return repr(millis / 86_400_000)
 
 
 def _text_cell(ref: str, text: str, style: str) -> str:
@@ -224,6 +253,9 @@ def _cell(ref: str, value: Any, text_column: bool, attrs: _Attrs, links: list[tu
     elif isinstance(value, Link):
         links.append((ref, value.location))
         text, style = value.text, attrs.link
+    elif isinstance(value, datetime) and value.tzinfo is None and attrs.date:
+        style = attrs.date_ms if value.microsecond else attrs.date
+        return f'<c r="{ref}"{style}><v>{excel_serial(value)}</v></c>'
     else:
         text = _other_text(value)
     if text.startswith(FORMULA_TRIGGERS):
