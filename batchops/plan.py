@@ -29,7 +29,7 @@ from .errors import SheetError, WorkbookLocked
 from .journal import Journal, Reason, content_hash
 from .report import ValidationReport
 
-__all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "change_lines", "make_plan",
+__all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan",
            "plan_rows", "write_plan"]
 
 PLAN_SHEET = "Plan"
@@ -62,11 +62,6 @@ class RowPlan:
     message: str = ""
     label: str = ""
     """The name the read side knows the record by, shown beside the key (``calledNo 0755…``)."""
-
-    @property
-    def named(self) -> str:
-        """The key with the record's name beside it, as people are shown it: ``1125… (accessCode 4001…)``."""
-        return f"{self.key} ({self.label})" if self.label else self.key
 
     @property
     def changed(self) -> list[FieldChange]:
@@ -175,17 +170,6 @@ def plan_rows(plan: Plan) -> Iterator[list[Any]]:
         for c in lines:
             yield [r.row, r.key, r.label, r.action.value, c.field, shown(op, c.field, c.before, tz),
                    shown(op, c.field, c.after, tz), r.message]
-
-
-def change_lines(plan: Plan, limit: int = 10) -> list[str]:
-    """The rows that would change, one line each with the record's name beside its key and the fields that
-    change, for a front end to show before it asks (``row 2 1125… (accessCode 4001…): deviceId``); the last
-    line says how many more there are."""
-    rows = [r for r in plan.rows if r.action is PlanAction.CHANGE]
-    lines = [f"row {r.row} {r.named}: {', '.join(c.field for c in r.changed)}" for r in rows[:limit]]
-    if len(rows) > limit:
-        lines.append(f"… and {len(rows) - limit} more row(s) that change (the Plan sheet has them all)")
-    return lines
 
 
 def plan_csv_path(path: Path) -> Path:

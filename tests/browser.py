@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1280,900", "--lang=en-US")
+MAX_SHOT_HEIGHT = 2400
+"""Pixels: a taller page is cut there, so a screenshot stays readable."""
 WAIT = 30.0
 """Seconds an explicit wait gives the page to reach a state (a busy CI machine can be slow)."""
 
@@ -99,7 +101,7 @@ class Shots:
 
         self.count += 1
         height = int(driver.execute_script("return document.documentElement.scrollHeight"))
-        metrics = {"width": 1280, "height": max(600, min(height, 6000)), "deviceScaleFactor": 1, "mobile": False}
+        metrics = {"width": 1280, "height": max(600, min(height, MAX_SHOT_HEIGHT)), "deviceScaleFactor": 1, "mobile": False}
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         try:
             shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})

@@ -92,6 +92,7 @@ def test_the_prompt_counts_what_plan_counts_and_the_summary_agrees(sandbox, monk
     path, _ = routes_file(sandbox, tmp_path, 1)
     assert cli("apply", path, "--yes") == 0  # the first route applied by this file ...
     first = sandbox.route(routes[0]["id"])
+    before = [sandbox.route(r["id"]) for r in routes]
     sheet(path, "called-route", HEADERS, [  # ... then: that row again, a row that changes nothing, two changes
         [first["id"], str(first["devicetype"]), str(first["deviceId"])],
         [routes[1]["id"], str(routes[1]["devicetype"]), str(routes[1]["deviceId"])],
@@ -108,6 +109,12 @@ def test_the_prompt_counts_what_plan_counts_and_the_summary_agrees(sandbox, monk
     captured = capsys.readouterr()
     assert (f"called-route (calledRoute/modifyCalledRoute) → {sandbox.url}: 2 row(s) to send, 1 change nothing, "
             "1 already applied, 0 invalid, from routes.xlsx sheet 'called-route'.") in captured.err
+    for row, route in ((4, before[2]), (5, before[3])):
+        codes = ", ".join(f"{k} {route[k]}" for k in ("accessCode", "extCode") if route.get(k))
+        name = f"{route['id']} ({codes})"
+        changes = [f"{field} {route[field]} -> {value}" for field, value in
+                   (("devicetype", 3), ("deviceId", min(sandbox.ivrs()))) if route[field] != value]
+        assert f"  row {row} {name}: {', '.join(changes)}\n" in captured.err, captured.err
     assert "Send 2 row(s)? [y/N]" in captured.err
     assert re.search(r"^run \S+: 2 ok, 2 skipped \(1 already applied, 1 no change\) in \d+\.\ds$",
                      captured.out, re.MULTILINE), captured.out

@@ -21,11 +21,6 @@ SHEET_CODE = ("batchops.sheets", "batchops.validation", "batchops.schemas", "bat
               "xlsxwriter", "python_calamine", "pandas", "pandera", "defusedxml")
 """Reading and writing workbooks and checking their rows."""
 
-STILL_WRITTEN_TWICE = {("batchops/readers.py", "the limit 100000000000")}
-"""Known repeats being removed elsewhere (issue 13 §2: the read side takes its facts from the catalogue). A
-repeat found that is not listed here fails; one listed here may go away."""
-
-
 def planted(tmp_path: Path, files: dict[str, str]) -> ImportGraph:
     """A package ``batchops`` of ``files`` (relative path → source) in ``tmp_path``, and its import graph."""
     root = tmp_path / "batchops"
@@ -104,4 +99,4 @@ def test_each_api_limit_is_written_once_in_the_catalogue():
             continue  # the sandbox reads the API pages on its own, on purpose
         found.update((relative, what) for _, what in limits_written_again(path.read_text(encoding="utf-8"),
                                                                            ranges, values))
-    assert found <= STILL_WRITTEN_TWICE, sorted(found - STILL_WRITTEN_TWICE)
+    assert sorted(found) == []

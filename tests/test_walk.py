@@ -224,7 +224,7 @@ def test_no_sip_password_or_agent_password_reaches_a_file_a_log_or_the_journal(e
 
 
 def test_plan_results_and_the_prompt_name_agent_settings_by_agent_and_workno(env, tmp_path, capsys):
-    from batchops.plan import change_lines, make_plan
+    from batchops.plan import make_plan
 
     matched, _ = expected_walk(env)
     work_no, setting = next(iter(matched.items()))
@@ -238,7 +238,7 @@ def test_plan_results_and_the_prompt_name_agent_settings_by_agent_and_workno(env
     book.save(path)
     with Client(load_settings()) as client:
         plan = make_plan(validate_file(path), client)
-    assert change_lines(plan) == [f"row 2 {setting['id']} ({named}): callType"]
+    assert [(r.key, r.label) for r in plan.rows] == [(setting["id"], named)]
     capsys.readouterr()
     assert cli("plan", path) == 0
     assert f"row 2 {setting['id']} ({named}): callType: {setting['callType']} -> " in capsys.readouterr().out

@@ -126,3 +126,63 @@ def test_without_the_token_the_browser_sees_nothing(tmp_path):
         assert "open the link that `batchops serve` printed" in driver.find_element(By.TAG_NAME, "body").text
         driver.get(f"{running.url}/?token=wrong")
         assert "Unauthorized" in driver.find_element(By.TAG_NAME, "body").text
+
+
+def test_the_whole_walk_against_the_sandbox(sandbox, monkeypatch, tmp_path):
+    """Upload a flawed workbook → errors → the fixed one → plan → apply → results → download: all ok."""
+    from roundtrip_helpers import rows_of
+    from web_helpers import sandbox_rows
+
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    rows = sandbox_rows(sandbox, 40)
+    flawed = [list(r) for r in rows]
+    flawed[2][2] = "5"
+    flawed[7][0] = "1.30714525966221E+18"
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    shots = Shots("walk")
+    with serving(tmp_path) as running, browser(downloads) as driver:
+        driver.get(running.link)
+        wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "1", "the start page")
+        assert sandbox.url in text_of(driver, "target")
+        shots.take(driver, "start")
+
+        upload_with(driver, "file-input", settings_workbook(tmp_path / "team.xlsx", flawed))
+        wait_for(driver, lambda d: text_of(d, "verdict").startswith("2 errors in 2 rows"), "the two errors")
+        shots.take(driver, "check flawed")
+
+        upload_with(driver, "replace-input", settings_workbook(tmp_path / "team.xlsx", rows))
+        wait_for(driver, lambda d: text_of(d, "verdict") == "Every row is valid.", "the fixed file valid")
+        shots.take(driver, "check fixed")
+
+        driver.find_element(By.ID, "to-plan").click()
+        wait_for(driver, lambda d: d.find_elements(By.ID, "make-plan"), "the plan step")
+        driver.find_element(By.ID, "make-plan").click()
+        wait_for(driver, lambda d: "40 change" in text_of(d, "plan-counts"), "the plan's counts")
+        before_after = driver.find_elements(By.CSS_SELECTOR, "#plan-table td.after")
+        assert before_after and before_after[0].text.startswith("0755")
+        shots.take(driver, "plan")
+
+        driver.find_element(By.ID, "to-apply").click()
+        wait_for(driver, lambda d: text_of(d, "to-send") == "40", "the confirmation")
+        assert text_of(driver, "apply-target") == sandbox.url
+        shots.take(driver, "confirm")
+        driver.find_element(By.ID, "apply-button").click()
+        wait_for(driver, lambda d: d.find_elements(By.ID, "run-verdict"), "the run's outcome")
+        assert text_of(driver, "run-verdict").startswith("40 ok")
+        statuses = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#results-table td b")]
+        assert statuses == ["ok"] * 40
+        shots.take(driver, "results")
+
+        driver.find_element(By.ID, "download-results").click()
+        target = downloads / "team.xlsx"
+        wait_for(driver, lambda d: target.exists() and not list(downloads.glob("*.crdownload")), "the download")
+        assert [r["status"] for r in rows_of(target, "Results")] == ["ok"] * 40
+
+        driver.find_element(By.ID, "journal-run").click()
+        wait_for(driver, lambda d: d.find_elements(By.ID, "download-audit"), "the run in the journal")
+        shots.take(driver, "journal run")
+        driver.get(f"{running.url}/runs")
+        wait_for(driver, lambda d: d.find_elements(By.ID, "journal-runs"), "the runs")
+        shots.take(driver, "runs")

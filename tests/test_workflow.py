@@ -92,6 +92,10 @@ def test_plan_preview_and_apply_count_the_same_rows(sandbox, mixed):
         "no_change": None, "cannot": None, "unread": None, "to_send": 3, "read": False, "skips_no_change": True}
     read = job.preview(options, read=True)
     assert (read.to_send, read.no_change, read.already_applied, read.cannot, read.read) == (2, 1, 1, 0, True)
+    to_send = read.rows_page()
+    assert to_send["total"] == 2 and [r["row"] for r in to_send["rows"]] == [4, 5]
+    assert all(r["action"] == "change" and r["label"].startswith("accessCode ") for r in to_send["rows"])
+    assert quick.rows_to_send() == []  # nothing read, nothing to list
     before = sum(sandbox.applied_counts().values())
     applied = job.apply(options)
     summary = applied.summary()

@@ -37,6 +37,10 @@ def test_live_counts_rate_and_eta_from_the_answers():
     progress.finish(RunState.CANCELLED, "20261203-1")
     assert progress.snapshot()["state"] == "cancelled" and progress.snapshot()["eta_seconds"] is None
     assert progress.snapshot()["run_id"] == "20261203-1"
+    progress.start(5)  # the next run on the same job counts afresh
+    assert progress.snapshot() == {"state": "running", "run_id": None, "total": 5, "done": 0,
+                                   "counts": {"ok": 0, "failed": 0, "invalid": 0, "skipped": 0, "not-sent": 0},
+                                   "sent": 0, "rows_per_second": None, "eta_seconds": None}
 
 
 def test_cancel_calls_its_listeners_once_and_late_ones_at_once():

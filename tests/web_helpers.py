@@ -64,3 +64,28 @@ def upload(client: httpx.Client, path: Path, name: str | None = None, url: str =
     with path.open("rb") as fh:
         return client.post(url, files={"file": (name or path.name, fh, "application/octet-stream")},
                            data=fields)
+
+
+def sandbox_rows(sandbox: Any, count: int) -> list[list[str]]:
+    """``count`` valid agent-settings rows for the sandbox's own records, with new numbers (as the demo does)."""
+    settings = sorted(sandbox.agent_settings(), key=lambda s: s["id"])[:count]
+    rows = []
+    for i, record in enumerate(settings):
+        number = f"0755{3000 + i:04d}"
+        rows.append([str(record["id"]), str(record["userId"]), "1", f"{number},{number}1", number, number,
+                     f"0755{9000 + i}"])
+    return rows
+
+
+def wait_for_end(client: httpx.Client, run_id: str) -> dict[str, Any]:
+    """Follow the run's event stream until its ``end`` event; returns that event's data."""
+    import json
+
+    kind = None
+    with client.stream("GET", f"/api/runs/{run_id}/events") as answer:
+        for line in answer.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind == "end":
+                return json.loads(line[6:])  # type: ignore[no-any-return]
+    raise AssertionError("the event stream ended without an end event")

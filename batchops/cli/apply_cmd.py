@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, BatchopsError
-from ..plan import change_lines
+from ..plan import PlanAction, shown
 from ..replay import ApplyOptions
 from ..workflow import Applied, ApplyPreview, Job, request_text
 from .app import app
@@ -30,6 +30,8 @@ from .show import reject_invalid
 
 MAX_REQUESTS_SHOWN = 20
 """Requests a dry run shows on the terminal; the Results have every one."""
+MAX_ROWS_SHOWN = 5
+"""Rows listed before the question; `batchops plan` lists them all."""
 
 
 class NeedsConfirmation(BatchopsError):
@@ -94,9 +96,7 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
                 preview = job.preview(options, read=True, on_read=progress)
     if not as_json:
         err.print(escape(preview_line(preview)))
-    if ask and preview.plan is not None:  # the rows about to change, each by its name as well as its key
-        for line in change_lines(preview.plan):
-            err.print(escape(f"  {line}"), highlight=False)
+        _show_rows_to_send(preview)
     if ask and preview.to_send > 0 and not click.confirm(f"Send {preview.to_send} row(s)?", default=False,
                                                          err=True):
         err.print("Nothing was sent.")
@@ -130,6 +130,21 @@ def preview_line(preview: ApplyPreview) -> str:
     return line
 
 
+def _show_rows_to_send(preview: ApplyPreview) -> None:
+    """The first rows that will be sent, each record named as the read side knows it, for the person asked."""
+    rows = preview.rows_to_send()
+    op, tz = preview.operation, preview.report.timezone
+    for r in rows[:MAX_ROWS_SHOWN]:
+        name = f"{r.key} ({r.label})" if r.label else r.key
+        changes = ", ".join(f"{c.field} {shown(op, c.field, c.before, tz)} -> {shown(op, c.field, c.after, tz)}"
+                            for c in r.changed)
+        if r.action is not PlanAction.CHANGE or not changes:
+            changes = f"{r.action.value}: {r.message}"
+        err.print(escape(f"  row {r.row} {name}: {changes}"), highlight=False)
+    if len(rows) > MAX_ROWS_SHOWN:
+        err.print(f"  … and {len(rows) - MAX_ROWS_SHOWN} more (`batchops plan` lists every one).")
+
+
 def _show(applied: Applied) -> None:
     outcome = applied.outcome
     for notice in outcome.notices:
@@ -137,7 +152,7 @@ def _show(applied: Applied) -> None:
     if outcome.dry_run:
         requests = [r for r in outcome.results if r.request is not None]
         for r in requests[:MAX_REQUESTS_SHOWN]:
-            out.print(escape(f"row {r.row} ({r.key}{', ' + r.label if r.label else ''}):"), highlight=False)
+            out.print(escape(f"row {r.row} ({r.key}):"), highlight=False)
             out.print(escape(textwrap.indent(request_text(r.request or {}, outcome.target), "  ")), highlight=False)
         if len(requests) > MAX_REQUESTS_SHOWN:
             out.print(f"… every request is in the Results ({len(requests)} in all).")

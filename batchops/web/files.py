@@ -1,15 +1,16 @@
-"""The files uploaded to this server: where each is stored, what it is called, what checking it found.
+"""The files uploaded to this server: where each is stored, its client name, and the library ``Job`` on it.
 
-A file is checked by the library's own reader and validation (``read_table``, ``resolve_operation``,
-``validate_table``: what ``validate_file`` does, with the read table kept so that the data grid can page
-through the cells the user typed). Pages of errors and of rows are cut here on the server: a
-100,000-row file never goes to the browser whole.
+Every step on a file is the ``Job``'s (validate, plan, preview, apply, write_report), the same as the
+CLI's; this module only keeps the jobs by id and cuts the data grid into pages. The grid shows the cells
+as the reader read them (``read_table``, the library's reader, read once when a page first asks for it):
+a 100,000-row file never goes to the browser whole.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,30 +19,46 @@ from typing import Any
 
 from ..coerce import show_number
 from ..errors import BatchopsError
-from ..report import Issue, ValidationReport
 from ..sheets.table import RawTable, column_letter
+from ..workflow import Job, Validation
 
 MAX_PAGE = 500
-"""The most errors or rows one page may hold."""
+"""The most rows one page of the grid may hold."""
 DEFAULT_PAGE = 50
 
 
 @dataclass
 class FileEntry:
-    """One uploaded file and what is known about it."""
+    """One uploaded file: where it is stored, the client's name (display only), its job."""
 
     id: str
     name: str
     path: Path
     size: int
-    operation: str | None = None
-    sheet: str | None = None
+    job: Job
     uploaded: float = field(default_factory=time.time)
-    table: RawTable | None = None
-    report: ValidationReport | None = None
     problem: str | None = None
     """Why the file could not be read at all (one line naming file, sheet and fix), or None."""
     seconds: float = 0.0
+    _table: RawTable | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def validation(self) -> Validation | None:
+        return self.job.validation
+
+    def shown(self, text: str) -> str:
+        """A library message with the stored file's made-up name replaced by the client's."""
+        return text.replace(str(self.path), self.name).replace(self.path.name, self.name)
+
+    def table(self) -> RawTable:
+        """The sheet as read (raw cells), read once on first use, for the data grid."""
+        from ..sheets.reader import read_table
+
+        with self._lock:
+            if self._table is None:
+                self._table = read_table(self.path, self.job.sheet)
+            return self._table
 
 
 class FileRegistry:
@@ -66,41 +83,34 @@ def new_file_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-def check(entry: FileEntry, timezone: str | None) -> FileEntry:
-    """Read and validate the stored file with the library's code; a file that cannot be read is a problem."""
-    from ..coerce import resolve_timezone
-    from ..errors import InputError
-    from ..sheets.reader import read_table
-    from ..validation import resolve_operation, validate_table
-
+def check(entry: FileEntry) -> FileEntry:
+    """Validate the stored file with the job and write its Errors sheet, as ``batchops validate`` does."""
     started = time.perf_counter()
-    entry.table = entry.report = None
     entry.problem = None
+    entry._table = None
     try:
-        try:
-            tz = resolve_timezone(timezone)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        table = read_table(entry.path, entry.sheet)
-        op = resolve_operation(table, entry.operation)
-        entry.report = validate_table(table, op, tz)
-        entry.table = table
+        entry.job.validate()
+        entry.job.write_report()
     except BatchopsError as exc:
-        entry.problem = str(exc).replace(entry.path.name, entry.name)
+        entry.problem = entry.shown(str(exc))
     entry.seconds = time.perf_counter() - started
     return entry
 
 
-def issue_json(issue: Issue) -> dict[str, Any]:
-    """One issue as JSON, as ``batchops validate --json`` lists it."""
-    return {"row": issue.row, "cell": issue.cell, "column": issue.header, "value": issue.value,
-            "severity": issue.severity.value, "code": issue.code, "message": issue.message}
-
-
-def select_issues(report: ValidationReport, column: str | None = None, code: str | None = None) -> list[Issue]:
-    """The issues of ``report`` for one column (header text) and/or one kind (code)."""
-    return [i for i in report.issues
-            if (not column or i.header == column) and (not code or i.code == code)]
+def file_json(entry: FileEntry) -> dict[str, Any]:
+    """What ``POST /api/files`` answers: the validation summary (``validate --json`` without the issue list,
+    which ``/errors`` pages) with the file's ``id`` and client ``name``; ``valid`` and ``error_count`` name
+    ``ok`` and ``errors`` as the API documents them. Server paths are not shown: ``file`` is the name."""
+    out: dict[str, Any] = {"id": entry.id, "name": entry.name, "size": entry.size}
+    if entry.validation is None:
+        return {**out, "ok": False, "valid": False, "problem": entry.problem}
+    summary = entry.validation.summary(issues=False)
+    summary["file"] = entry.name
+    summary["report"] = entry.name if summary.get("report") else None
+    if summary.get("report_warning"):
+        summary["report_warning"] = entry.shown(summary["report_warning"])
+    return {**out, **summary, "valid": summary["ok"], "error_count": summary["errors"],
+            "seconds": round(entry.seconds, 3)}
 
 
 def page_bounds(offset: int | None, limit: int | None, total: int) -> tuple[int, int]:
@@ -110,11 +120,10 @@ def page_bounds(offset: int | None, limit: int | None, total: int) -> tuple[int,
     return offset, limit
 
 
-def facets(report: ValidationReport) -> tuple[list[str], list[str]]:
+def facets(validation: Validation) -> tuple[list[str], list[str]]:
     """The columns and the kinds (codes) that have issues, for the error table's filters."""
-    columns = sorted({i.header for i in report.issues if i.header})
-    codes = sorted({i.code for i in report.issues})
-    return columns, codes
+    issues = validation.report.issues
+    return sorted({i.header for i in issues if i.header}), sorted({i.code for i in issues})
 
 
 def cell_text(value: Any) -> str:
@@ -125,8 +134,10 @@ def cell_text(value: Any) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, float)):
         return show_number(value)
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
     return str(value)
 
 
@@ -143,46 +154,36 @@ class GridPage:
     limit: int
     total: int
 
+    def as_json(self) -> dict[str, Any]:
+        return {"total": self.total, "offset": self.offset, "limit": self.limit, "headers": self.headers,
+                "columns": self.letters,
+                "rows": [{"row": n, "error": self.bad_rows.get(n),
+                          "cells": [{"value": text, "error": message} for text, message in cells]}
+                         for n, cells in self.rows]}
 
-def grid_page(table: RawTable, report: ValidationReport | None, offset: int | None, limit: int | None,
-              *, only_bad: bool = False) -> GridPage:
+
+def grid_page(entry: FileEntry, offset: int | None, limit: int | None, *, only_bad: bool = False) -> GridPage:
     """One page of the sheet's data rows, bad cells marked with their message."""
+    table = entry.table()
+    errors = entry.validation.report.errors if entry.validation else []
     bad_cells: dict[tuple[int, int], str] = {}
     bad_rows: dict[int, str] = {}
-    for issue in (report.errors if report else ()):
+    for issue in errors:
         if issue.column is None:
             bad_rows.setdefault(issue.row, issue.message)
         else:
             bad_cells.setdefault((issue.row, issue.column), issue.message)
     indexes: Iterable[int] = range(len(table.rows))
     if only_bad:
-        rows_with_problems = {r for r, _ in bad_cells} | set(bad_rows)
-        indexes = [i for i, n in enumerate(table.row_numbers) if n in rows_with_problems]
+        with_problems = {r for r, _ in bad_cells} | set(bad_rows)
+        indexes = [i for i, n in enumerate(table.row_numbers) if n in with_problems]
     indexes = list(indexes)
     start, size = page_bounds(offset, limit, len(indexes))
-    page = []
+    rows = []
     for i in indexes[start:start + size]:
         number = table.row_numbers[i]
-        cells = [(cell_text(value), bad_cells.get((number, table.columns[j])))
-                 for j, value in enumerate(table.rows[i])]
-        page.append((number, cells))
-    return GridPage(headers=list(table.headers), letters=[column_letter(c) for c in table.columns], rows=page,
-                    bad_rows={n: bad_rows[n] for n, _ in page if n in bad_rows},
-                    offset=start, limit=size, total=len(indexes))
-
-
-def file_json(entry: FileEntry) -> dict[str, Any]:
-    """What ``POST /api/files`` and ``GET /api/files/{id}`` answer."""
-    report = entry.report
-    out: dict[str, Any] = {"id": entry.id, "name": entry.name, "size": entry.size, "problem": entry.problem,
-                           "seconds": round(entry.seconds, 3)}
-    if report is None:
-        out.update({"operation": None, "sheet": None, "rows": 0, "valid": False, "error_count": 0})
-        return out
-    out.update({
-        "operation": report.operation.name, "sheet": report.sheet, "kind": report.kind,
-        "rows": len(report.records), "valid_rows": len(report.valid_records), "valid": report.ok,
-        "error_count": len(report.errors), "warning_count": len(report.warnings),
-        "rows_with_errors": len({i.row for i in report.errors}), "notes": report.notes,
-    })
-    return out
+        rows.append((number, [(cell_text(value), bad_cells.get((number, table.columns[j])))
+                              for j, value in enumerate(table.rows[i])]))
+    return GridPage(headers=list(table.headers), letters=[column_letter(c) for c in table.columns], rows=rows,
+                    bad_rows={n: bad_rows[n] for n, _ in rows if n in bad_rows}, offset=start, limit=size,
+                    total=len(indexes))

@@ -17,22 +17,14 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
+
+from ..workflow.live import Cancel, RunState
 
 TICK = 0.25
 """Seconds between two progress events of a run (4 a second; the issue asks for at least 2)."""
 KEEPALIVE = 15.0
 """Seconds of silence after which a comment line keeps an idle event stream open through proxies."""
-
-
-class RunState(str, Enum):
-    """What a run is doing, as ``GET /api/runs/{id}`` says it."""
-
-    RUNNING = "running"
-    DONE = "done"
-    STOPPED = "stopped"
-    CANCELLED = "cancelled"
 
 
 Work = Callable[["RunHandle"], Awaitable[Mapping[str, Any]]]
@@ -47,31 +39,42 @@ class WebRun:
     file_id: str | None
     total: int
     label: str = ""
+    kind: str = "apply"
+    """What the run does: ``apply`` (a file's rows sent) or ``export`` (live data read into a file)."""
     state: RunState = RunState.RUNNING
     progress: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] | None = None
     error: str | None = None
     started: float = field(default_factory=time.time)
-    cancel_requested: bool = False
+    cancel: Cancel = field(default_factory=Cancel)
+    """The library's cancel token: Cancel on the page and Ctrl-C take one path."""
+    poll: Callable[[], Mapping[str, Any]] | None = field(default=None, repr=False)
+    """Where the live counts are read (the library's ``RunProgress.snapshot``), by the ticker."""
+    result: Any = field(default=None, repr=False)
+    """What the run's body made (a job's ``Applied``, an ``Exported``…), for the pages that show it."""
     version: int = 0
     seq: int = 0
     """Counts snapshots, so a page can drop one that arrives after a newer one (a fetch and the stream race)."""
     _listeners: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set, repr=False)
-    _cancel_hooks: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
     def finished(self) -> bool:
         return self.state is not RunState.RUNNING
 
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel.cancelled
+
     def snapshot(self) -> dict[str, Any]:
         """The run as JSON: ``{"run_id", "state", "total", "counts", …}`` plus the latest progress."""
         self.seq += 1
         out: dict[str, Any] = {"seq": self.seq, "run_id": self.id, "file_id": self.file_id, "label": self.label,
-                               "state": self.state.value, "total": self.total, "counts": {},
+                               "kind": self.kind, "state": self.state.value, "total": self.total, "counts": {},
                                "cancel_requested": self.cancel_requested}
         out.update(self.progress)
         out["run_id"], out["state"], out["seq"] = self.id, self.state.value, self.seq
+        out["total"] = out.get("total") or self.total
         if self.summary is not None:
             out["summary"] = self.summary
         if self.error is not None:
@@ -101,11 +104,22 @@ class RunHandle:
             self._run.progress = dict(snapshot)
             self._run.version += 1
 
+    def keep(self, result: Any) -> None:
+        """Keep what the run made (a job's ``Applied``, an ``Exported``) for the pages that show it."""
+        self._run.result = result
+
+    def poll(self, source: Callable[[], Mapping[str, Any]]) -> None:
+        """Read the live counts from ``source`` at every tick (the library's state, not a copy kept here)."""
+        self._run.poll = source
+
     def on_cancel(self, hook: Callable[[], None]) -> None:
         """Call ``hook`` when the user presses Cancel (at once if already pressed)."""
-        self._run._cancel_hooks.append(hook)
-        if self._run.cancel_requested:
-            hook()
+        self._run.cancel.on_cancel(hook)
+
+    @property
+    def cancel(self) -> Cancel:
+        """The library's cancel token, to pass to ``Job.apply``."""
+        return self._run.cancel
 
     @property
     def cancelled(self) -> bool:
@@ -122,6 +136,10 @@ class RunRegistry:
         """The run with this id, or None."""
         return self.runs.get(run_id)
 
+    def unique(self) -> list[WebRun]:
+        """Every run once (a renamed run is under two ids), newest first."""
+        return sorted({id(r): r for r in self.runs.values()}.values(), key=lambda r: r.started, reverse=True)
+
     def active_for(self, file_id: str) -> WebRun | None:
         """The run under way for this file, if any (one at a time per file)."""
         return next((r for r in self.runs.values() if r.file_id == file_id and not r.finished), None)
@@ -132,9 +150,9 @@ class RunRegistry:
             self.runs[run_id] = run
             run.id = run_id
 
-    def start(self, work: Work, *, file_id: str | None, total: int, label: str = "") -> WebRun:
+    def start(self, work: Work, *, file_id: str | None, total: int, label: str = "", kind: str = "apply") -> WebRun:
         """Start ``work`` as a task of the running loop and return its run at once."""
-        run = WebRun(id=f"web-{secrets.token_hex(6)}", file_id=file_id, total=total, label=label)
+        run = WebRun(id=f"web-{secrets.token_hex(6)}", file_id=file_id, total=total, label=label, kind=kind)
         self.runs[run.id] = run
         run._task = asyncio.get_running_loop().create_task(self._drive(run, work))
         return run
@@ -153,12 +171,13 @@ class RunRegistry:
             run.state = RunState.STOPPED
         else:
             run.summary = dict(summary)
-            run.state = RunState(summary.get("state", RunState.DONE.value)) if "state" in summary else (
+            run.state = RunState(summary["state"]) if "state" in summary else (
                 RunState.CANCELLED if run.cancel_requested else RunState.DONE)
         finally:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+            self._read(run)
             self._emit(run, "progress")
             self._emit(run, "end")
 
@@ -166,9 +185,20 @@ class RunRegistry:
         seen = -1
         while True:
             await asyncio.sleep(TICK)
+            self._read(run)
             if run.version != seen:
                 seen = run.version
                 self._emit(run, "progress")
+
+    @staticmethod
+    def _read(run: WebRun) -> None:
+        """Take the latest counts from the run's source, when it has one and they changed."""
+        if run.poll is None:
+            return
+        latest = dict(run.poll())
+        if latest != run.progress:
+            run.progress = latest
+            run.version += 1
 
     def _emit(self, run: WebRun, kind: str) -> None:
         event = {"event": kind, "data": run.snapshot()}
@@ -179,9 +209,7 @@ class RunRegistry:
         """Ask the run to stop as Ctrl-C does: calls in flight finish, results and journal are written."""
         if run.finished or run.cancel_requested:
             return
-        run.cancel_requested = True
-        for hook in list(run._cancel_hooks):
-            hook()
+        run.cancel.cancel()
         self._emit(run, "state")
 
     async def events(self, run: WebRun) -> AsyncIterator[dict[str, Any]]:
@@ -213,7 +241,7 @@ class RunRegistry:
 
     async def close(self, grace: float = 30.0) -> None:
         """At server stop: cancel what runs (as Ctrl-C), give it ``grace`` seconds to write its results."""
-        active = list({id(r): r for r in self.runs.values() if not r.finished}.values())
+        active = [r for r in self.unique() if not r.finished]
         for run in active:
             self.cancel(run)
         tasks = [r._task for r in active if r._task is not None]

@@ -71,6 +71,11 @@ class Job:
             self._settings = load_settings(profile=self.profile, config_path=self.config_path)
         return self._settings
 
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        """Use these settings from now on (a front end whose user switched to another profile)."""
+        self._settings = value
+
     @property
     def target(self) -> str:
         """The base URL this file's calls go to; raises ConfigError when a setting they need is missing."""

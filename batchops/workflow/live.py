@@ -93,10 +93,14 @@ class RunProgress:
         self._last_answer: float | None = None
 
     def start(self, total: int) -> None:
-        """The run begins: ``total`` rows will each get a result."""
+        """A run begins: ``total`` rows will each get a result (the counts of an earlier run are dropped)."""
         with self._lock:
             self.total = total
             self.state = RunState.RUNNING
+            self.run_id = None
+            self._counts = {s.value: 0 for s in Status}
+            self._sent = 0
+            self._first_answer = self._last_answer = None
 
     def row_done(self, result: RowResult) -> None:
         """Count one row's result (called in the run's thread)."""

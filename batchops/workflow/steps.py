@@ -13,7 +13,7 @@ from typing import Any
 from ..catalogue import Operation
 from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_ROWS_FAILED
-from ..plan import Plan
+from ..plan import Plan, PlanAction, RowPlan
 from ..replay import ApplyOptions, ApplyOutcome, Status
 from ..report import ValidationReport
 from .live import RunState, rows_per_second
@@ -167,6 +167,19 @@ class ApplyPreview:
     @property
     def unread(self) -> int | None:
         return self.plan.counts()["unread"] if self.plan is not None else None
+
+    def rows_to_send(self) -> list[RowPlan]:
+        """The rows that will be sent, with their records' names and changes (empty when not read)."""
+        if self.plan is None:
+            return []
+        sent = {PlanAction.CHANGE, PlanAction.CANNOT, PlanAction.UNREAD}
+        if not self.skips_no_change:
+            sent.add(PlanAction.NO_CHANGE)
+        return [r for r in self.plan.rows if r.action in sent]
+
+    def rows_page(self, offset: int = 0, limit: int = DEFAULT_PAGE) -> dict[str, Any]:
+        """``{"total", "offset", "limit", "rows": [plan row, ...]}``: the rows that will be sent."""
+        return page(self.rows_to_send(), plan_row_shape, key="rows", offset=offset, limit=limit)
 
     def summary(self) -> dict[str, Any]:
         """``{"file", "sheet", "kind", "operation", "target", "dry_run", "rows", "invalid", "already_applied",

@@ -99,7 +99,8 @@ function showRun(run) {
   const counts = Object.entries(run.counts || {}).filter(([, n]) => n).map(([k, n]) => n + " " + k);
   let line = done + " / " + run.total;
   if (counts.length) line += " · " + counts.join(", ");
-  if (run.rate) line += " · " + Number(run.rate).toFixed(1) + " rows/s";
+  const rate = run.rows_per_second || run.rate;
+  if (rate) line += " · " + Number(rate).toFixed(1) + " rows/s";
   if (run.eta_seconds != null && run.state === "running") line += " · about " + Math.ceil(run.eta_seconds) + " s left";
   if (run.throttled) line += " · held back by throttling: " + run.throttled;
   $("run-counts").textContent = line;
@@ -110,6 +111,7 @@ function showRun(run) {
 function wireRun() {
   const panel = $("run");
   if (!panel) return;
+  if (panel.dataset.state !== "running") { document.body.dataset.runEnded = "1"; return; }
   const source = new EventSource(panel.dataset.events);
   for (const kind of ["state", "progress"]) {
     source.addEventListener(kind, (e) => showRun(JSON.parse(e.data)));
@@ -117,7 +119,7 @@ function wireRun() {
   source.addEventListener("end", (e) => {
     showRun(JSON.parse(e.data));
     source.close();
-    document.body.dataset.runEnded = "1";
+    window.location.reload();  // the finished run's page: its outcome, results and downloads
   });
   $("run-cancel").addEventListener("click", async () => {
     $("run-cancel").disabled = true;
@@ -125,7 +127,62 @@ function wireRun() {
   });
 }
 
+// -- plan, apply, export: the steps that start something on the server ------------------------------
+function wirePlan() {
+  const button = $("make-plan");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    say($("plan-status"), "Reading the current value of every record …");
+    try {
+      await postJSON($("plan").dataset.plan, {});
+      window.location.assign(window.location.pathname);
+    } catch (e) {
+      button.disabled = false;
+      say($("plan-status"), e.message, "bad");
+    }
+  });
+}
+
+function wireApply() {
+  const form = $("apply-form");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    $("apply-button").disabled = true;
+    say($("apply-status"), "Starting …");
+    try {
+      const started = await postJSON(form.dataset.apply, {confirm: true, concurrency: Number($("concurrency").value)});
+      window.location.assign("/runs/" + encodeURIComponent(started.run_id));
+    } catch (err) {
+      $("apply-button").disabled = false;
+      say($("apply-status"), err.message, "bad");
+    }
+  });
+}
+
+function wireExport() {
+  const form = $("export-form");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {what: $("export-what").value};
+    if ($("export-vdn").value) body.vdn_id = Number($("export-vdn").value);
+    $("export-button").disabled = true;
+    try {
+      const started = await postJSON(form.dataset.export, body);
+      window.location.assign("/runs/" + encodeURIComponent(started.run_id));
+    } catch (err) {
+      $("export-button").disabled = false;
+      say($("export-status"), err.message, "bad");
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  wirePlan();
+  wireApply();
+  wireExport();
   wireUpload($("upload-form"));
   wireUpload($("replace-form"));
   wireProfile();
