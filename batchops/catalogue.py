@@ -216,7 +216,7 @@ class Operation:
         """The record's identity as text, e.g. ``1307145259662215169`` or ``12/17472992…``."""
         return "/".join(str(values.get(name, "")) for name in self.key)
 
-    def build_call(self, values: Mapping[str, Any], *, user_id: str | None = None) -> PreparedCall:
+    def build_call(self, values: Mapping[str, Any]) -> PreparedCall:
         """The request for one validated row; ``values`` holds typed values of the non-empty cells."""
         body: dict[str, Any] = {}
         path_args: dict[str, str] = {}
@@ -231,8 +231,8 @@ class Operation:
             for part in f.path[:-1]:
                 node = node.setdefault(part, {})
             node[f.path[-1]] = value
-        headers = {"x-UserId": user_id} if self.sends_user_id and user_id else {}
-        return PreparedCall(self.family, "POST", self.path.format(**path_args), body, headers)
+        return PreparedCall(self.family, "POST", self.path.format(**path_args), body,
+                            operator_id=self.sends_user_id)
 
     def outcome(self, result: CallResult) -> Outcome:
         """Read a call's answer: success only when the documented success code is there."""
@@ -257,6 +257,9 @@ def _short(text: str, limit: int = 200) -> str:
 
 
 C1_SUCCESS = Success(("returnCode",), ("0",), ("returnDesc", "description"))
+# The update pages answer returnCode at the top level ("0" success); modifyCalledRoute's table numbers it 1.1
+# and marks it optional, but its sample has it at the top level too. An HTTP 200 without a code is not taken
+# for success on a write (outcome says so); a read answer without one is (queryAgentInfo documents none).
 
 AGENT_SETTINGS = Operation(
     name="agent-settings",

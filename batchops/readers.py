@@ -165,7 +165,8 @@ def label_of(op: Operation, record: Mapping[str, str] | None) -> str:
 
 
 def _key_call(op: Operation, query: KeyQuery, texts: Mapping[str, str]) -> PreparedCall:
-    return PreparedCall(op.family, query.method, query.path, {name: _key(texts, name) for name in query.params})
+    return PreparedCall(op.family, query.method, query.path, {name: _key(texts, name) for name in query.params},
+                        operator_id=op.sends_user_id)
 
 
 def _key_answer(op: Operation, query: KeyQuery, result: CallResult, texts: Mapping[str, str]) -> LiveRecord | None:
@@ -219,7 +220,8 @@ def _page(client: Client, op: Operation, listing: Listing, scope: Mapping[str, s
     """One page of a listing: its records and the total the server gives (None when it gives none)."""
     path = listing.path.format(**{name: _key(scope, name) for name in listing.scope})
     body = json_object(client.send(PreparedCall(op.family, listing.method, path,
-                                                {**(filters or {}), **listing.paging.params(index, size)})), path)
+                                                {**(filters or {}), **listing.paging.params(index, size)},
+                                                operator_id=op.sends_user_id)), path)
     require_success(body, op.read_success, path)
     items = first_at(body, listing.items)
     records = [record_from(op, item, scope) for item in items if isinstance(item, Mapping)] if isinstance(

@@ -12,9 +12,11 @@ The config file (``--config``, else ``$BATCHOPS_CONFIG``, else ``config.toml`` i
     isales_ak = "..."
     isales_sk = "..."
     user_id = "operator-1"
+    user_id_on_every_call = false     # x-UserId only where the pages document it (silence rules)
     verify_tls = true
     timeout = 30
     token_ttl = 600
+    throttle_timeout = 300
     isales_signed_headers = ["host"]
     isales_timestamp_format = "iso-seconds"
     isales_always_query_line = false
@@ -49,6 +51,8 @@ ENV_PROFILE = "BATCHOPS_PROFILE"
 DEFAULT_PROFILE = "default"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_TOKEN_TTL = 600
+DEFAULT_THROTTLE_TIMEOUT = 300.0
+"""Seconds of nothing but 429 answers after which a run stops, leaving the rest not-sent."""
 MAX_TOKEN_TTL = 3600
 DEFAULT_VERIFY_TLS = True
 DEFAULT_ISALES_SIGNED_HEADERS: tuple[str, ...] = ("host",)
@@ -78,9 +82,13 @@ FIELDS: tuple[SettingField, ...] = (
     SettingField("isales_ak", "BATCHOPS_ISALES_AK", "str", "the CC-iSales access key (AK)"),
     SettingField("isales_sk", "BATCHOPS_ISALES_SK", "secret", "the CC-iSales secret key (SK)"),
     SettingField("user_id", "BATCHOPS_USER_ID", "str", "the operator id for silence-rule calls"),
+    SettingField("user_id_on_every_call", "BATCHOPS_USER_ID_ON_EVERY_CALL", "bool",
+                 "whether x-UserId goes on every C1 call, not only the silence-rule calls the pages document"),
     SettingField("verify_tls", "BATCHOPS_VERIFY_TLS", "bool", "TLS certificate checking"),
     SettingField("timeout", "BATCHOPS_TIMEOUT", "float", "the request timeout in seconds"),
     SettingField("token_ttl", "BATCHOPS_TOKEN_TTL", "int", "the token lifetime in seconds"),
+    SettingField("throttle_timeout", "BATCHOPS_THROTTLE_TIMEOUT", "float",
+                 "the seconds of nothing but throttling (HTTP 429) after which a run stops"),
     SettingField(
         "isales_signed_headers", "BATCHOPS_ISALES_SIGNED_HEADERS", "headers", "the iSales signed headers"
     ),
@@ -119,9 +127,12 @@ class Settings:
     isales_ak: str | None = None
     isales_sk: Secret | None = None
     user_id: str | None = None
+    user_id_on_every_call: bool = False
+    """The pages document ``x-UserId`` on the silence-rule calls only; on, it goes on every C1 call."""
     verify_tls: bool = DEFAULT_VERIFY_TLS
     timeout: float = DEFAULT_TIMEOUT
     token_ttl: int = DEFAULT_TOKEN_TTL
+    throttle_timeout: float = DEFAULT_THROTTLE_TIMEOUT
     isales_signed_headers: tuple[str, ...] = DEFAULT_ISALES_SIGNED_HEADERS
     isales_timestamp_format: str = DEFAULT_ISALES_TIMESTAMP_FORMAT
     isales_always_query_line: bool = DEFAULT_ISALES_ALWAYS_QUERY_LINE

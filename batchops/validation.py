@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from pathlib import Path
 
@@ -33,12 +33,18 @@ def validate_file(
     operation: str | None = None,
     sheet: str | None = None,
     timezone: str | tzinfo | None = None,
+    on_table: Callable[[RawTable], None] | None = None,
 ) -> ValidationReport:
-    """Read and validate a sheet; raises InputError/SheetError only when the file cannot be read at all."""
+    """Read and validate a sheet; raises InputError/SheetError only when the file cannot be read at all.
+
+    ``on_table`` is handed the sheet as read (raw cells), for a front end that shows them (a data grid).
+    """
     from .sheets.reader import read_table
 
     tz = timezone if isinstance(timezone, tzinfo) else _timezone(timezone)
     table = read_table(Path(path), sheet)
+    if on_table is not None:
+        on_table(table)
     op, note = _resolve(table, operation)
     report = validate_table(table, op, tz)
     if note:

@@ -54,11 +54,11 @@ def test_appointment_vdn_goes_into_the_url_not_the_body():
 def test_silence_rule_nesting_and_operator_header():
     call = SILENCE_RULE.build_call(
         {"silence_id": "9", "name": "n", "score": 4, "seconds": 5, "times": 4, "call_end": 2,
-         "before_customer": []}, user_id="161")
+         "before_customer": []})
     assert call.body == {"setting": {"silence_id": "9", "name": "n", "score": 4, "seconds": 5, "times": 4,
                                      "other": {"call_end": 2}},
                          "exception": {"before": {"customer": []}}}
-    assert call.headers == {"x-UserId": "161"}
+    assert call.operator_id and not call.headers  # the client adds the configured operator id
 
 
 def test_outcome_reads_the_documented_success_codes():

@@ -30,13 +30,38 @@ def flawed_workbook(tmp_path):
     return settings_workbook(tmp_path / "agent-settings.xlsx", rows)
 
 
+@pytest.fixture(scope="module")
+def chromium_session(tmp_path_factory):
+    """One headless Chromium for the module (each test has its own server, so its own cookie)."""
+    downloads = tmp_path_factory.mktemp("downloads")
+    with browser(downloads) as driver:
+        yield driver, downloads
+
+
 @pytest.fixture
-def page(tmp_path):
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    with serving(tmp_path) as running, browser(downloads) as driver:
-        driver.get(running.link)
-        wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "1", "the start page")
+def downloads(chromium_session):
+    """The browser's downloads folder, emptied for this test."""
+    folder = chromium_session[1]
+    for old in folder.iterdir():
+        old.unlink()
+    return folder
+
+
+@pytest.fixture
+def driver(chromium_session, downloads):
+    """The module's browser."""
+    return chromium_session[0]
+
+
+def open_page(driver, running):
+    driver.get(running.link)
+    wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "1", "the start page")
+
+
+@pytest.fixture
+def page(tmp_path, driver, downloads):
+    with serving(tmp_path) as running:
+        open_page(driver, running)
         yield running, driver, downloads
 
 
@@ -80,14 +105,11 @@ def test_check_a_flawed_workbook_then_its_correction(page, tmp_path):
     shots.take(driver, "corrected file")
 
 
-def test_a_file_too_large_is_refused_on_the_page(tmp_path):
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
+def test_a_file_too_large_is_refused_on_the_page(tmp_path, driver):
     big = tmp_path / "big.xlsx"
     big.write_bytes(b"\0" * (1024 * 1024 + 10))
-    with serving(tmp_path, max_upload_bytes=1024 * 1024) as running, browser(downloads) as driver:
-        driver.get(running.link)
-        wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "1", "the page")
+    with serving(tmp_path, max_upload_bytes=1024 * 1024) as running:
+        open_page(driver, running)
         upload_with(driver, "file-input", big)
         wait_for(driver, lambda d: "larger than the upload limit" in text_of(d, "upload-status"), "the refusal")
 
@@ -118,17 +140,15 @@ def test_a_run_page_follows_the_run_live_and_can_cancel_it(page):
     shots.take(driver, "run cancelled")
 
 
-def test_without_the_token_the_browser_sees_nothing(tmp_path):
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    with serving(tmp_path) as running, browser(downloads) as driver:
-        driver.get(f"{running.url}/")
+def test_without_the_token_the_browser_sees_nothing(tmp_path, driver):
+    with serving(tmp_path) as running:
+        driver.get(f"{running.url}/runs")
         assert "open the link that `batchops serve` printed" in driver.find_element(By.TAG_NAME, "body").text
         driver.get(f"{running.url}/?token=wrong")
         assert "Unauthorized" in driver.find_element(By.TAG_NAME, "body").text
 
 
-def test_the_whole_walk_against_the_sandbox(sandbox, monkeypatch, tmp_path):
+def test_the_whole_walk_against_the_sandbox(sandbox, monkeypatch, tmp_path, driver, downloads):
     """Upload a flawed workbook → errors → the fixed one → plan → apply → results → download: all ok."""
     from roundtrip_helpers import rows_of
     from web_helpers import sandbox_rows
@@ -139,12 +159,9 @@ def test_the_whole_walk_against_the_sandbox(sandbox, monkeypatch, tmp_path):
     flawed = [list(r) for r in rows]
     flawed[2][2] = "5"
     flawed[7][0] = "1.30714525966221E+18"
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
     shots = Shots("walk")
-    with serving(tmp_path) as running, browser(downloads) as driver:
-        driver.get(running.link)
-        wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "1", "the start page")
+    with serving(tmp_path) as running:
+        open_page(driver, running)
         assert sandbox.url in text_of(driver, "target")
         shots.take(driver, "start")
 

@@ -178,7 +178,7 @@ def test_many_progress_reports_become_a_few_events():
 
     received = asyncio.run(scenario())
     assert received[0] == "state" and received[-1] == "end"
-    assert received.count("progress") < 50  # coalesced by the ticker, not one per row
+    assert received.count("progress") < 50  # one per tick, not one per row
 
 
 def test_an_unknown_run_is_404(web):

@@ -247,3 +247,15 @@ def test_a_template_is_downloaded_as_the_library_writes_it(web, tmp_path):
         assert "xl/workbook.xml" in z.namelist()
     from batchops.validation import validate_file
     assert validate_file(target).operation.name == "called-route"
+
+
+def test_a_job_keeps_the_sheet_as_read_only_when_asked(tmp_path):
+    from batchops.workflow import Job
+
+    path = settings_workbook(tmp_path / "agents.xlsx", settings_rows(4))
+    kept = Job(path, keep_table=True)
+    kept.validate()
+    assert kept.table is not None and kept.table.row_numbers == [2, 3, 4, 5]
+    plain = Job(path)
+    plain.validate()
+    assert plain.table is None  # the command line keeps no second copy of a big sheet

@@ -150,3 +150,80 @@ def test_an_export_runs_with_progress_and_downloads(web, sandbox, tmp_path):
         assert end["state"] == "stopped" and end["error"].startswith("exporting appointments needs vdnId")
     wb = openpyxl.load_workbook(tmp_path / "routes.xlsx")
     assert wb.sheetnames[0] == "called-route"
+
+
+def test_no_secret_reaches_a_page_or_an_answer_along_the_walk(web, sandbox, tmp_path):
+    secrets = [sandbox.options.app_secret, sandbox.options.isales_sk]
+    path = settings_workbook(tmp_path / "s.xlsx", sandbox_rows(sandbox, 5))
+    with client_for(web) as client:
+        file_id = upload(client, path).json()["id"]
+        texts = [client.post(f"/api/files/{file_id}/plan").text]
+        run_id = client.post(f"/api/files/{file_id}/apply", json={"confirm": True}).json()["run_id"]
+        end = wait_for_end(client, run_id)
+        journal_id = end["summary"]["run_id"]
+        for url in ("/", "/runs", f"/files/{file_id}", f"/files/{file_id}/plan", f"/files/{file_id}/apply",
+                    f"/runs/{run_id}", f"/runs/{journal_id}?journal=1", f"/api/runs/{run_id}", "/api/runs",
+                    f"/api/runs/{journal_id}/rows", f"/api/files/{file_id}/plan", f"/api/files/{file_id}/results",
+                    f"/api/files/{file_id}/preview", "/api/target"):
+            answer = client.get(url)
+            assert answer.status_code == 200, url
+            texts.append(answer.text)
+        texts.append(str(end))
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+
+
+def test_agent_settings_export_from_the_page(web, sandbox, tmp_path):
+    with client_for(web) as client:
+        end = wait_for_end(client, client.post("/api/exports", json={"what": "agent-settings"}).json()["run_id"])
+        assert end["state"] == "done" and end["summary"]["rows"] > 0
+        assert end["summary"]["operation"] == "agent-settings"
+
+
+def test_a_nightly_csv_goes_the_same_way_with_its_reports_beside_it(web, sandbox, tmp_path):
+    import csv
+
+    routes = [r for r in sandbox.routes() if r["editable"] not in (1, 3)][:4]
+    queues = sorted(sandbox.skill_queues())
+    path = tmp_path / "routes.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "devicetype", "deviceId"])
+        writer.writerow([routes[0]["id"], 7, queues[0]])  # devicetype 7 is not allowed
+        for route in routes[1:]:
+            writer.writerow([route["id"], 1, queues[0]])
+    with client_for(web) as client:
+        body = upload(client, path).json()
+        assert (body["kind"], body["operation"], body["valid"]) == ("csv", "called-route", False)
+        report = client.get(f"/api/files/{body['id']}/report/errors")
+        assert report.status_code == 200 and "devicetype" in report.text
+        assert 'filename="routes.errors.csv"' in report.headers["content-disposition"]
+        path.write_text(path.read_text(encoding="utf-8").replace(",7,", ",1,"), encoding="utf-8")
+        file_id = upload(client, path, url=f"/api/files/{body['id']}").json()["id"]
+        end = wait_for_end(client, client.post(f"/api/files/{file_id}/apply", json={"confirm": True}).json()["run_id"])
+        assert end["summary"]["counts"]["ok"] + end["summary"]["counts"]["skipped"] == 4
+        results = client.get(f"/api/files/{file_id}/report/results")
+        assert results.status_code == 200
+        assert [r["status"] for r in csv.DictReader(results.text.splitlines())] == ["ok"] * 4
+
+
+def test_a_file_does_one_step_at_a_time(web, sandbox, tmp_path):
+    import threading
+
+    sandbox.set_faults(latency_ms=300)
+    path = settings_workbook(tmp_path / "one.xlsx", sandbox_rows(sandbox, 3))
+    with client_for(web) as client:
+        file_id = upload(client, path).json()["id"]
+        first: dict = {}
+        planning = threading.Thread(target=lambda: first.update(
+            answer=client.post(f"/api/files/{file_id}/plan", json={"concurrency": 1})))
+        planning.start()
+        while not sandbox.request_log("agentsettings/query"):  # the plan is reading: the file is busy
+            threading.Event().wait(0.01)
+        second = client.post(f"/api/files/{file_id}/plan")
+        applying = client.post(f"/api/files/{file_id}/apply", json={"confirm": True})
+        planning.join(60)
+    assert second.status_code == 409 and applying.status_code == 409
+    assert second.json() == {"error": "this file is being planned or replaced; wait for that to end."}
+    assert first["answer"].status_code == 200

@@ -101,7 +101,8 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
                                                          err=True):
         err.print("Nothing was sent.")
         return EXIT_BAD_INPUT
-    with RowProgress(len(report.records), enabled=not as_json) as progress:
+    with RowProgress(len(report.records), enabled=not as_json, rate=lambda: job.progress.snapshot()["rows_per_second"],
+                     held_back=lambda: job.replay is not None and job.replay.live().held_back) as progress:
         applied = job.apply(options, on_progress=progress)
     written = job.write_report()
     if written.warning:
@@ -161,6 +162,15 @@ def _show(applied: Applied) -> None:
     elif outcome.stop_reason is StopReason.BUDGET:  # an outage: say why the rest was not sent
         warning_line("the run stopped: the server kept failing and the run's retry budget ran out. "
                      "Run apply again when the server is back; rows already applied are skipped.")
+    elif outcome.stop_reason is StopReason.THROTTLED:
+        warning_line(f"the run stopped: the server answered nothing but 429 (too many requests) for "
+                     f"{outcome.throttle_timeout:.0f} s. Run apply again later (rows already applied are "
+                     "skipped), ask for a higher API allowance, or raise throttle_timeout "
+                     "(BATCHOPS_THROTTLE_TIMEOUT).")
+    if outcome.throttled:
+        settled = f"; it let {outcome.settled_rate:,.1f} requests/s through" if outcome.settled_rate else ""
+        warning_line(f"the server throttled this run: {outcome.throttled} answers were 429 (too many requests), "
+                     f"each sent again{settled}. The next run to {outcome.target} starts at that rate.")
     style = "green" if applied.exit_code == 0 else "red"
     out.print(f"[{style}]{escape(summary_line(applied))}[/{style}]")
     if applied.written is not None and applied.written.path is not None:

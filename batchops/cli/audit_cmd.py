@@ -89,19 +89,26 @@ def _table(found: list[RunInfo]) -> Table:
     table = Table(header_style="bold")
     for name in ("run", "started", "status", "operation", "file", "operator"):
         table.add_column(name, overflow="fold")
-    for name in ("rows", *_COUNT_COLUMNS):
+    for name in ("rows", *_COUNT_COLUMNS, "settled req/s"):
         table.add_column(name, justify="right")
     for r in found:
         counts = _counts(r)
         style = "green" if r.status.value == "finished" and not counts["failed"] else "yellow"
         table.add_row(r.id, r.started_at[:19].replace("T", " "), f"[{style}]{r.status.value}[/{style}]",
                       r.operation, escape(r.file_name), escape(f"{r.operator}@{r.host}"), str(r.total),
-                      *(str(counts[name]) for name in _COUNT_COLUMNS))
+                      *(str(counts[name]) for name in _COUNT_COLUMNS), _settled(r))
     return table
 
 
 def _line(run: RunInfo) -> str:
     counts = ", ".join(f"{n} {name}" for name, n in _counts(run).items() if n)
+    pace = f"; throttled, settled at {_settled(run)} requests/s" if run.settled_rate is not None else ""
     return (f"{run.id} {run.started_at[:19].replace('T', ' ')} {run.status.value} {run.operation} "
-            f"{run.file_name} {run.operator}@{run.host}: {run.total} rows" + (f" ({counts})" if counts else ""))
+            f"{run.file_name} {run.operator}@{run.host}: {run.total} rows" + (f" ({counts})" if counts else "")
+            + pace)
+
+
+def _settled(run: RunInfo) -> str:
+    """The rate the server let the run go at when it throttled it (the next run's start), or empty."""
+    return f"{run.settled_rate:,.1f}" if run.settled_rate is not None else ""
 

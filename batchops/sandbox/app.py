@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import c1, control, isales
-from .faults import Clock, Fault, Faults, FaultSettings
+from .faults import RATE_LIMITED, Clock, Fault, Faults, FaultSettings
 from .options import SandboxOptions
 from .requestlog import LogEntry, RequestLog
 from .seed import StoredObject
@@ -156,13 +156,23 @@ class Sandbox:
         handler, auth = found
         req.params = params
         settings = self.faults.settings
+        # The gateway's flow control admits or refuses at arrival, before anything reaches the service.
+        refused_for = self.faults.over_limit(req.path, self.clock.now()) if settings.rate_limit else None
         if settings.latency_ms:
             # Counted from the request's arrival; asyncio.sleep never blocks other requests meanwhile.
             delay = settings.latency_ms / 1000 - (time.perf_counter() - started)
             if delay > 0:
                 await asyncio.sleep(delay)
+        if refused_for is not None:
+            entry.fault = RATE_LIMITED
+            reply = gateway_error(429, "too many requests (rate limit)")
+            reply.headers.append((b"retry-after", str(refused_for).encode()))
+            return reply
         fault = self.faults.pick(req.path, req.path == TOKEN_PATH)
-        if fault is not None and fault is not Fault.LOST_RESPONSE:
+        if fault is Fault.TOKEN_EXPIRY:
+            entry.fault = fault.value
+            self.tokens.expire_all()  # as if the tokens' lifetime ran out now: the request meets a 401
+        elif fault is not None and fault is not Fault.LOST_RESPONSE:
             entry.fault = fault.value
             return await self._fault_reply(fault, settings)
         refused = None
@@ -256,12 +266,13 @@ class Sandbox:
 
     def set_faults(self, **changes: float | bool | None) -> FaultSettings:
         """Change fault knobs: latency_ms, error_rate, throttle_rate, timeout_rate, retry_after_seconds,
-        timeout_hold_seconds, token_ttl, token_faults."""
+        timeout_hold_seconds, token_ttl, token_faults, rate_limit, rate_limit_burst."""
         return self.faults.update(**changes)
 
-    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "") -> None:
-        """The next ``count`` API requests whose path contains ``path_contains`` suffer ``fault``."""
-        self.faults.queue(fault, count, path_contains)
+    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "", after: int = 0) -> None:
+        """The next ``count`` API requests whose path contains ``path_contains`` suffer ``fault``, once ``after``
+        of them have gone by."""
+        self.faults.queue(fault, count, path_contains, after)
 
     def expire_tokens(self) -> None:
         """Revoke every issued token."""

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from .errors import SandboxError
 from .seed import SeedData, StoredObject
 
 _SCHEMA = """
@@ -38,7 +38,7 @@ class StateFile:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
-            raise ConfigError(f"Cannot open the sandbox state file {path}: {exc}.", path=path) from exc
+            raise SandboxError(f"Cannot open the sandbox state file {path}: {exc}.", path=path) from exc
 
     def is_empty(self) -> bool:
         """True when the file holds no seeded state yet."""

@@ -11,8 +11,8 @@ from typing import Any
 
 import uvicorn
 
-from ..errors import ConfigError
 from .app import Sandbox
+from .errors import SandboxError
 from .faults import Fault, FaultSettings
 from .options import SandboxOptions
 from .protocol import JoinedWritesProtocol
@@ -72,7 +72,7 @@ class RunningSandbox:
             sock.bind((self.host, self.port))
         except OSError as exc:
             sock.close()
-            raise ConfigError(f"Cannot listen on {self.host}:{self.port}: {exc.strerror}.",
+            raise SandboxError(f"Cannot listen on {self.host}:{self.port}: {exc.strerror}.",
                               fix="Choose another --port, or stop what is using it.") from exc
         sock.listen(1024)
         sock.setblocking(False)
@@ -91,7 +91,7 @@ class RunningSandbox:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise ConfigError(f"The sandbox did not start on {self.url}: {self._error or 'timed out'}.")
+                raise SandboxError(f"The sandbox did not start on {self.url}: {self._error or 'timed out'}.")
             time.sleep(0.005)
         return self
 
@@ -195,9 +195,9 @@ class RunningSandbox:
         timeout_hold_seconds, token_ttl, token_faults (rates spare tokenByAkSk unless it is True)."""
         return self.sandbox.set_faults(**changes)
 
-    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "") -> None:
-        """The next ``count`` matching API requests suffer ``fault``."""
-        self.sandbox.queue_fault(fault, count, path_contains)
+    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "", after: int = 0) -> None:
+        """The next ``count`` matching API requests suffer ``fault``, once ``after`` of them have gone by."""
+        self.sandbox.queue_fault(fault, count, path_contains, after)
 
     def expire_tokens(self) -> None:
         """Revoke every token."""

@@ -104,6 +104,11 @@ def int_param(request: Request, name: str) -> int | None:
         raise UploadError(400, f"'{name}' must be a whole number.") from None
 
 
+def paging(request: Request) -> tuple[int, int]:
+    """``offset`` and ``limit`` of a page request (the library caps the limit)."""
+    return int_param(request, "offset") or 0, int_param(request, "limit") or DEFAULT_ERRORS
+
+
 # -- files ------------------------------------------------------------------------------------------
 
 
@@ -112,7 +117,7 @@ def new_job(request: Request, path: Path, operation: str | None, sheet: str | No
     web = web_of(request)
     return Job(path, operation=operation, sheet=sheet, timezone=web.options.timezone,
                profile=web.target.profile, config_path=web.target.config_path,
-               journal_path=web.journal_path)
+               journal_path=web.journal_path, keep_table=True)
 
 
 async def receive_and_check(request: Request, replace: FileEntry | None = None) -> FileEntry:
@@ -151,7 +156,8 @@ async def replace_file(request: Request) -> Response:
     """``POST /api/files/{id}``: a corrected file in place of the one uploaded, checked again."""
     old = file_or_404(request)
     refuse_while_running(request, old)
-    entry = await receive_and_check(request, replace=old)
+    async with old.step:
+        entry = await receive_and_check(request, replace=old)
     if entry.problem is not None:
         discard(entry)
         return error_json(422, entry.problem)
@@ -162,9 +168,11 @@ async def replace_file(request: Request) -> Response:
 
 
 def refuse_while_running(request: Request, entry: FileEntry) -> None:
-    """409 while a run on this file is under way: its file and job are in use."""
+    """409 while a run or another step on this file is under way: its file and job are in use."""
     if web_of(request).runs.active_for(entry.id) is not None:
         raise UploadError(409, "a run on this file is under way; wait for it to end (or cancel it).")
+    if entry.step.locked():
+        raise UploadError(409, "this file is being planned or replaced; wait for that to end.")
 
 
 async def get_file(request: Request) -> Response:
@@ -179,10 +187,8 @@ async def get_errors(request: Request) -> Response:
     if validation is None:
         return JSONResponse({"total": 0, "offset": 0, "limit": 0, "errors": []})
     q = request.query_params
-    return JSONResponse(validation.issues_page(int_param(request, "offset") or 0,
-                                               int_param(request, "limit") or DEFAULT_ERRORS,
-                                               column=q.get("column") or None, code=q.get("code") or None,
-                                               severity=q.get("severity") or None))
+    return JSONResponse(validation.issues_page(*paging(request), column=q.get("column") or None,
+                                               code=q.get("code") or None, severity=q.get("severity") or None))
 
 
 async def get_rows(request: Request) -> Response:
@@ -251,11 +257,11 @@ async def post_plan(request: Request) -> Response:
     """``POST /api/files/{id}/plan`` (optional ``{"concurrency": N, "force": bool}``): read every record and
     write the Plan sheet; answers the plan summary (``counts`` per action) without its rows (page them)."""
     entry = file_or_404(request)
-    refuse_while_running(request, entry)
     require_valid(entry)
     body = await read_json(request)
     concurrency = bounded(body.get("concurrency"), DEFAULT_READ_CONCURRENCY, 1, 64, "concurrency")
     force = body.get("force") is True
+    refuse_while_running(request, entry)  # no await between this check and taking the step lock
 
     def plan() -> dict[str, Any]:
         retarget(request, entry)
@@ -263,7 +269,8 @@ async def post_plan(request: Request) -> Response:
         entry.job.write_report()
         return planned.summary(rows=False)
 
-    summary = await run_in_threadpool(plan)
+    async with entry.step:
+        summary = await run_in_threadpool(plan)
     return JSONResponse(shown_paths(entry, {"id": entry.id, **summary}))
 
 
@@ -272,8 +279,7 @@ async def get_plan_rows(request: Request) -> Response:
     entry = file_or_404(request)
     if entry.job.planned is None:
         raise HTTPException(404, "this file has no plan yet: POST /api/files/{id}/plan makes one.")
-    return JSONResponse(entry.job.planned.rows_page(int_param(request, "offset") or 0,
-                                                   int_param(request, "limit") or DEFAULT_ERRORS,
+    return JSONResponse(entry.job.planned.rows_page(*paging(request),
                                                    action=request.query_params.get("action") or None))
 
 
@@ -328,7 +334,8 @@ async def post_apply(request: Request) -> Response:
         retarget(request, entry)
         return entry.job.preview(options).summary()  # raises here (settings, invalid rows) before any run
 
-    preview = await run_in_threadpool(prepare)
+    async with entry.step:  # checked free just above, with no await in between
+        preview = await run_in_threadpool(prepare)
     job = entry.job
 
     async def work(handle: RunHandle) -> dict[str, Any]:
@@ -350,8 +357,7 @@ async def get_results(request: Request) -> Response:
     entry = file_or_404(request)
     if entry.job.applied is None:
         raise HTTPException(404, "this file has not been applied on this server.")
-    return JSONResponse(entry.job.applied.results_page(int_param(request, "offset") or 0,
-                                                      int_param(request, "limit") or DEFAULT_ERRORS,
+    return JSONResponse(entry.job.applied.results_page(*paging(request),
                                                       status=request.query_params.get("status") or None))
 
 
@@ -454,8 +460,8 @@ async def get_run_rows(request: Request) -> Response:
     _info, rows = await run_in_threadpool(journal_run, request, request.path_params["run_id"])
     status = request.query_params.get("status")
     rows = [r for r in rows if not status or r.status.value == status]
-    return JSONResponse(page(rows, journal_row_shape, key="rows", offset=int_param(request, "offset") or 0,
-                             limit=int_param(request, "limit") or DEFAULT_ERRORS))
+    offset, limit = paging(request)
+    return JSONResponse(page(rows, journal_row_shape, key="rows", offset=offset, limit=limit))
 
 
 async def run_events(request: Request) -> Response:
@@ -590,8 +596,8 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def on_internal_error(request: Request, exc: Exception) -> Response:
-    message = (f"internal error ({type(exc).__name__}). Please report it; the server's terminal has the "
-               "details when started with BATCHOPS_DEBUG=1.")
+    message = (f"internal error ({type(exc).__name__}). Please report it; the terminal running batchops serve "
+               "shows the details.")
     if wants_json(request):
         return error_json(500, message)
     from .pages import error_page

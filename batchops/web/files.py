@@ -2,12 +2,13 @@
 
 Every step on a file is the ``Job``'s (validate, plan, preview, apply, write_report), the same as the
 CLI's; this module only keeps the jobs by id and cuts the data grid into pages. The grid shows the cells
-as the reader read them (``read_table``, the library's reader, read once when a page first asks for it):
-a 100,000-row file never goes to the browser whole.
+as the job's validation read them (``Job(keep_table=True)``): a 100,000-row file never goes to the browser
+whole.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 import threading
@@ -40,8 +41,9 @@ class FileEntry:
     problem: str | None = None
     """Why the file could not be read at all (one line naming file, sheet and fix), or None."""
     seconds: float = 0.0
-    _table: RawTable | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    step: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    """Held while a step (a plan, a correction) works on the job: a job does one thing at a time."""
 
     @property
     def validation(self) -> Validation | None:
@@ -52,13 +54,13 @@ class FileEntry:
         return text.replace(str(self.path), self.name).replace(self.path.name, self.name)
 
     def table(self) -> RawTable:
-        """The sheet as read (raw cells), read once on first use, for the data grid."""
+        """The sheet as the job's validation read it (raw cells), for the data grid."""
         from ..sheets.reader import read_table
 
         with self._lock:
-            if self._table is None:
-                self._table = read_table(self.path, self.job.sheet)
-            return self._table
+            if self.job.table is None:  # not kept (a file checked before): read it once more
+                self.job.table = read_table(self.path, self.job.sheet)
+            return self.job.table
 
 
 class FileRegistry:
@@ -87,7 +89,6 @@ def check(entry: FileEntry) -> FileEntry:
     """Validate the stored file with the job and write its Errors sheet, as ``batchops validate`` does."""
     started = time.perf_counter()
     entry.problem = None
-    entry._table = None
     try:
         entry.job.validate()
         entry.job.write_report()

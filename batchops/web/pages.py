@@ -67,7 +67,7 @@ async def start(request: Request) -> Response:
     web = web_of(request)
     runs = await run_in_threadpool(journal_runs, request, RECENT_RUNS)
     return render(request, "start.html", step="start", operations=list(OPERATIONS.values()),
-                  exports=[(what, op) for what, op in exports().items() if what != "agent-settings"],
+                  exports=list(exports().items()),
                   files=web.files.recent(), runs=runs,
                   max_upload_mb=web.options.max_upload_bytes // (1024 * 1024))
 

@@ -23,6 +23,7 @@ from ..replay import ApplyOptions, Replay, RowResult, require_settings, target_o
 from ..report import ValidationReport
 from ..results import write_results
 from ..settings import Settings, load_settings
+from ..sheets.table import RawTable
 from ..validation import validate_file
 from .live import Cancel, RunProgress, RunState
 from .steps import Applied, ApplyPreview, Planned, Validation, Written, rows_to_send
@@ -42,7 +43,8 @@ class Job:
 
     def __init__(self, path: str | Path, *, operation: str | None = None, sheet: str | None = None,
                  timezone: str | None = None, settings: Settings | None = None, profile: str | None = None,
-                 config_path: str | None = None, journal_path: str | Path | None = None) -> None:
+                 config_path: str | None = None, journal_path: str | Path | None = None,
+                 keep_table: bool = False) -> None:
         self.path = Path(path)
         self.operation = operation
         self.sheet = sheet
@@ -51,11 +53,16 @@ class Job:
         self.config_path = config_path
         self.journal_path = Path(journal_path) if journal_path is not None else None
         self._settings = settings
+        self.keep_table = keep_table
+        self.table: RawTable | None = None
+        """The sheet as read (raw cells), kept by ``validate`` when ``keep_table``: a page's data grid."""
         self.validation: Validation | None = None
         self.planned: Planned | None = None
         self.applied: Applied | None = None
         self._last: Validation | Planned | Applied | None = None
         self.progress = RunProgress()
+        self.replay: Replay | None = None
+        """The apply under way or last run (its live pace: ``Replay.live``; ``Replay.cancel``)."""
 
     # --- what the steps share -------------------------------------------------------------------------
 
@@ -93,11 +100,16 @@ class Job:
 
     def validate(self) -> Validation:
         """Read and check the file (again, if it changed): every issue, by sheet, row and column."""
-        report = validate_file(self.path, operation=self.operation, sheet=self.sheet, timezone=self.timezone)
+        self.table = None
+        report = validate_file(self.path, operation=self.operation, sheet=self.sheet, timezone=self.timezone,
+                               on_table=self._keep_table if self.keep_table else None)
         self.validation = Validation(report)
         self.planned = self.applied = None
         self._last = self.validation
         return self.validation
+
+    def _keep_table(self, table: RawTable) -> None:
+        self.table = table
 
     # --- plan -------------------------------------------------------------------------------------------
 
@@ -181,6 +193,7 @@ class Job:
         try:
             with self._journal() as journal:  # a dry run reads it to show what would be skipped
                 replay = Replay(report, self.settings, journal=journal, options=options, on_row=row_done)
+                self.replay = replay
                 if cancel is not None:
                     forget = cancel.on_cancel(replay.stop)
                 outcome = replay.run()

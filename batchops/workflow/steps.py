@@ -207,7 +207,7 @@ class Applied:
     @property
     def interrupted(self) -> bool:
         """Ctrl-C or Cancel: calls in flight finished, the rest was not sent (running again sends it)."""
-        return self.outcome.stop_reason is StopReason.INTERRUPTED
+        return self.outcome.stop_reason in (StopReason.INTERRUPTED, StopReason.CANCELLED)
 
     @property
     def state(self) -> RunState:
@@ -234,7 +234,8 @@ class Applied:
     def summary(self) -> dict[str, Any]:
         """``{"ok", "exit_code", "state", "interrupted", "stopped", "run_id", "file", "sheet", "kind",
         "operation", "target", "dry_run", "rows", "counts", "skipped", "sent", "seconds", "sending_seconds",
-        "rows_per_second", "results", "results_warning", "error", "notices"}``."""
+        "rows_per_second", "throttled_answers", "settled_rate", "results", "results_warning", "error",
+        "notices"}``."""
         outcome = self.outcome
         rate = self.rate
         return {
@@ -246,6 +247,8 @@ class Applied:
             "sent": outcome.sent, "seconds": round(outcome.elapsed, 3),
             "sending_seconds": round(outcome.send_seconds, 3),
             "rows_per_second": round(rate, 1) if rate is not None else None,
+            "throttled_answers": outcome.throttled,
+            "settled_rate": round(outcome.settled_rate, 1) if outcome.settled_rate is not None else None,
             "results": _path(self.written), "results_warning": self.written.warning if self.written else None,
             "error": str(outcome.error) if outcome.error else None, "notices": list(outcome.notices),
         }

@@ -41,8 +41,9 @@ def refuse_to_replace(path: Path, *, force: bool) -> None:
 
 
 def run_shape(run: RunInfo) -> dict[str, Any]:
-    """One run as the Runs sheet has it: ``RUN_HEADERS`` → value."""
-    return dict(zip(RUN_HEADERS, run_row(run)))
+    """One run as the Runs sheet has it: ``RUN_HEADERS`` → value; then how the server throttled it."""
+    return {**dict(zip(RUN_HEADERS, run_row(run))), "throttled_answers": run.throttled,
+            "settled_rate": round(run.settled_rate, 1) if run.settled_rate is not None else None}
 
 
 @dataclass

@@ -97,7 +97,8 @@ function showRun(run) {
   bar.max = run.total || 1;
   bar.value = done;
   const counts = Object.entries(run.counts || {}).filter(([, n]) => n).map(([k, n]) => n + " " + k);
-  let line = done + " / " + run.total;
+  let line = run.kind === "export" ? done + " rows read" + (run.total ? " of " + run.total : "")
+                                   : done + " / " + run.total;
   if (counts.length) line += " · " + counts.join(", ");
   const rate = run.rows_per_second || run.rate;
   if (rate) line += " · " + Number(rate).toFixed(1) + " rows/s";
@@ -144,38 +145,38 @@ function wirePlan() {
   });
 }
 
-function wireApply() {
-  const form = $("apply-form");
+// A form that starts a run on the server (apply, export): on success, the run's own page follows it.
+function wireRunForm(form, button, status, url, body) {
   if (!form) return;
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    $("apply-button").disabled = true;
-    say($("apply-status"), "Starting …");
+    $(button).disabled = true;
+    say($(status), "Starting …");
     try {
-      const started = await postJSON(form.dataset.apply, {confirm: true, concurrency: Number($("concurrency").value)});
+      const started = await postJSON(url, body());
       window.location.assign("/runs/" + encodeURIComponent(started.run_id));
     } catch (err) {
-      $("apply-button").disabled = false;
-      say($("apply-status"), err.message, "bad");
+      $(button).disabled = false;
+      say($(status), err.message, "bad");
     }
   });
+}
+
+function wireApply() {
+  const form = $("apply-form");
+  if (form) {
+    wireRunForm(form, "apply-button", "apply-status", form.dataset.apply,
+                () => ({confirm: true, concurrency: Number($("concurrency").value)}));
+  }
 }
 
 function wireExport() {
   const form = $("export-form");
   if (!form) return;
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
+  wireRunForm(form, "export-button", "export-status", form.dataset.export, () => {
     const body = {what: $("export-what").value};
     if ($("export-vdn").value) body.vdn_id = Number($("export-vdn").value);
-    $("export-button").disabled = true;
-    try {
-      const started = await postJSON(form.dataset.export, body);
-      window.location.assign("/runs/" + encodeURIComponent(started.run_id));
-    } catch (err) {
-      $("export-button").disabled = false;
-      say($("export-status"), err.message, "bad");
-    }
+    return body;
   });
 }
 
