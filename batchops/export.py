@@ -219,7 +219,9 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
                              f"The sheets '{CONTEXT_SHEET}' and '{INFO_SHEET}' are for reading only.")),
              ("made by", f"batchops {__version__}")]
     sheets = [
-        SheetSpec(data_sheet_name(op), list(op.columns), _counted(data_rows, len(data_rows), on_progress)),
+        # Text columns but the date-times, which are date-time cells (sheets.sheet_xml).
+        SheetSpec(data_sheet_name(op), list(op.columns), _counted(data_rows, len(data_rows), on_progress),
+                  text_columns=[i for i, f in enumerate(op.fields) if f.kind not in EPOCH_KINDS]),
         SheetSpec(CONTEXT_SHEET, context_headers, context_rows),
         *extra_sheets,
         info_sheet(facts, name=INFO_SHEET),
@@ -243,10 +245,11 @@ def _data_row(op: Operation, record: LiveRecord, zone: tzinfo, *, csv: bool) -> 
 def date_time(fld: Field, text: str, zone: tzinfo, *, csv: bool = False) -> datetime | str | None:
     """An epoch text as a cell value that validation reads back as exactly that epoch value.
 
-    In a workbook: the wall-clock time in ``zone`` as a naive ``datetime`` (a real date-time cell,
-    milliseconds kept), which validation reads in the same zone. A time the clocks show twice (the hour
-    they go back) is text with its UTC offset instead, as is every date-time in a CSV, which has no cell
-    types and which Excel would otherwise rewrite in the computer's own date order. Not an epoch: as is.
+    In a workbook: the wall-clock time in ``zone`` as a naive ``datetime`` (a real date-time cell), which
+    validation reads in the same zone. Text with its UTC offset instead: a time the clocks show twice (the
+    hour they go back), one with milliseconds (a date-time cell shows whole seconds, and a value that looks
+    the same but is not would confuse), and every date-time in a CSV, which has no cell types and which
+    Excel would otherwise rewrite in the computer's own date order. Not an epoch: as is.
     """
     if not text.isdigit():
         return text or None
@@ -255,7 +258,7 @@ def date_time(fld: Field, text: str, zone: tzinfo, *, csv: bool = False) -> date
     if fld.kind is Kind.TIMESTAMP_MS:  # exact milliseconds: a float division may be a microsecond off
         moment = moment.replace(microsecond=(value % 1000) * 1000)
     repeated = moment.replace(fold=1 - moment.fold).utcoffset() != moment.utcoffset()
-    if csv or repeated:
+    if csv or repeated or moment.microsecond:
         return moment.isoformat(sep=" ", timespec="milliseconds" if moment.microsecond else "seconds")
     return moment.replace(tzinfo=None)
 

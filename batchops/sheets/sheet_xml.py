@@ -17,11 +17,6 @@ What a cell becomes, in one place:
   format ``@``, so a value typed there later stays text too, and an ``int`` or ``float`` is written
   as its digits. Elsewhere an ``int`` within 2**53 and a finite ``float`` are numbers; a larger
   ``int`` is text (a float could not hold it exactly).
-* A naive ``datetime`` is a real date-time cell (Excel's serial day number, shown ``yyyy-mm-dd hh:mm:ss``,
-  with milliseconds when it has them) where the styles have a date style (new workbooks: exports); it is the
-  wall-clock time as given, so the caller picks the time zone. A ``datetime`` that carries a time zone is
-  text in ISO form with its offset (a wall-clock time a cell cannot hold exactly, such as the repeated hour
-  when clocks go back, stays exact that way).
 * Characters XML cannot hold, and CR (which an XML parser would turn into LF), are escaped the way
   Excel escapes them (``_x000D_``), by :func:`batchops.sheets.xmltext.escape_text`.
 """
@@ -57,11 +52,6 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 TEXT_FORMAT = 49
 """Excel's built-in number format ``@`` (Text)."""
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-DATETIME_MS_FORMAT = "yyyy-mm-dd hh:mm:ss.000"
-"""Date-time cells in ISO order, read the same in every locale; the second for times with milliseconds."""
-EXCEL_EPOCH = datetime(1899, 12, 30)
-"""Day 0 of Excel's 1900 date system as serial numbers count it (Lotus's 1900 leap-year bug included)."""
 
 _MAX_WIDTH = 60.0
 _MIN_WIDTH = 8.0
@@ -113,13 +103,38 @@ class CellStyles:
     link: int
     quoted: int
     text: int = 0
-    date: int = 0
-    date_ms: int = 0
+    datetime: int = 0  # a date-time cell (a serial number shown as DATETIME_FORMAT); 0: written as text
 
 
-def add_cell_styles(styles: StylesEditor, *, text: bool = False, dates: bool = False) -> CellStyles:
-    """Add (or find) the cell styles in ``styles``: bold header, link, quote prefix, and Text and date-times
-    if asked.
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+"""How a date-time cell shows: sortable, filterable and unambiguous in every locale."""
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_FIRST_CUSTOM_FORMAT = 164  # numFmtIds below are Excel's built-in formats
+
+
+def _number_format(styles: StylesEditor, code: str) -> int:
+    """The ``numFmtId`` of format ``code`` in ``styles``, added with the next free custom id if missing."""
+    found = styles.items("numFmts")
+    ids = [_FIRST_CUSTOM_FORMAT - 1]
+    for item in found:
+        number = re.search(r'numFmtId="(\d+)"', item)
+        if number and f'formatCode="{code}"' in item:
+            return int(number.group(1))
+        if number:
+            ids.append(int(number.group(1)))
+    styles.add("numFmts", f'<{styles.p}numFmt numFmtId="{max(ids) + 1}" formatCode="{code}"/>')
+    return max(ids) + 1
+
+
+def excel_serial(moment: datetime) -> float:
+    """A date-time as Excel stores it: days since 1899-12-30, the time of day as the fraction (no time zone:
+    give the wall-clock time the reader should see)."""
+    return (moment.replace(tzinfo=None) - _EXCEL_EPOCH).total_seconds() / 86400
+
+
+def add_cell_styles(styles: StylesEditor, *, text: bool = False, datetimes: bool = False) -> CellStyles:
+    """Add (or find) the cell styles in ``styles``: bold header, link, quote prefix, and Text and date-time
+    (``DATETIME_FORMAT``) if asked.
 
     The fonts are derived from the workbook's default font, so a report sheet looks like the rest
     of the user's workbook.
@@ -142,13 +157,9 @@ def add_cell_styles(styles: StylesEditor, *, text: bool = False, dates: bool = F
             "cellXfs", xf.format(n=TEXT_FORMAT, f=0, extra=' applyNumberFormat="1" quotePrefix="1"')
         ),
         text=styles.add("cellXfs", xf.format(n=TEXT_FORMAT, f=0, extra=' applyNumberFormat="1"')) if text else 0,
-        date=_number_style(styles, xf, DATETIME_FORMAT) if dates else 0,
-        date_ms=_number_style(styles, xf, DATETIME_MS_FORMAT) if dates else 0,
+        datetime=styles.add("cellXfs", xf.format(n=_number_format(styles, DATETIME_FORMAT), f=0,
+                                                 extra=' applyNumberFormat="1"')) if datetimes else 0,
     )
-
-
-def _number_style(styles: StylesEditor, xf: str, code: str) -> int:
-    return styles.add("cellXfs", xf.format(n=styles.number_format(code), f=0, extra=' applyNumberFormat="1"'))
 
 
 # --- widths ----------------------------------------------------------------------------------
@@ -179,23 +190,14 @@ class _Attrs:
     link: str
     quoted: str
     text: str
-    date: str
-    date_ms: str
+    datetime: str = ""
 
     @classmethod
     def of(cls, styles: CellStyles) -> _Attrs:
         def attr(n: int) -> str:
             return f' s="{n}"' if n else ""
 
-        return cls(attr(styles.link), attr(styles.quoted), attr(styles.text), attr(styles.date),
-                   attr(styles.date_ms))
-
-
-def excel_serial(moment: datetime) -> str:
-    """A naive date-time as Excel's serial day number, exact to the millisecond when read back."""
-    delta = moment - EXCEL_EPOCH
-    millis = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-    return repr(millis / 86_400_000)
+        return cls(attr(styles.link), attr(styles.quoted), attr(styles.text), attr(styles.datetime))
 
 
 def _text_cell(ref: str, text: str, style: str) -> str:
@@ -253,9 +255,8 @@ def _cell(ref: str, value: Any, text_column: bool, attrs: _Attrs, links: list[tu
     elif isinstance(value, Link):
         links.append((ref, value.location))
         text, style = value.text, attrs.link
-    elif isinstance(value, datetime) and value.tzinfo is None and attrs.date:
-        style = attrs.date_ms if value.microsecond else attrs.date
-        return f'<c r="{ref}"{style}><v>{excel_serial(value)}</v></c>'
+    elif isinstance(value, datetime) and attrs.datetime and not text_column:
+        return f'<c r="{ref}"{attrs.datetime}><v>{excel_serial(value)!r}</v></c>'  # a real date-time cell
     else:
         text = _other_text(value)
     if text.startswith(FORMULA_TRIGGERS):

@@ -256,8 +256,6 @@ _STYLE_ORDER = [
     "extLst",
 ]
 _ITEM = {"fonts": "font", "fills": "fill", "cellXfs": "xf", "dxfs": "dxf", "cellStyleXfs": "xf", "numFmts": "numFmt"}
-_FIRST_CUSTOM_FORMAT = 164
-"""Number formats below this id are Excel's built-in ones."""
 
 MINIMAL_STYLES = (
     XML_DECL + f'<styleSheet xmlns="{MAIN_NS}">'
@@ -310,22 +308,6 @@ class StylesEditor:
         tag = set_attribute(self.text[start:body], "count", str(len(found) + 1))
         self.text = self.text[:start] + tag + self.text[body:close] + item + self.text[close:]
         return len(found)
-
-    def number_format(self, code: str) -> int:
-        """The id of the custom number format ``code`` (``yyyy-mm-dd hh:mm:ss``), added when there is none."""
-        found = self.items("numFmts")
-        wanted = f'formatCode="{escape_text(code)}"'
-        ids = []
-        for item in found:
-            match = re.search(r'numFmtId="(\d+)"', item)
-            if match is None:
-                continue
-            if wanted in item:
-                return int(match.group(1))
-            ids.append(int(match.group(1)))
-        new = max([_FIRST_CUSTOM_FORMAT - 1, *ids]) + 1
-        self.add("numFmts", f'<{self.p}numFmt numFmtId="{new}" {wanted}/>')
-        return new
 
     def has(self, name: str) -> bool:
         """Whether the container holds at least one element."""
