@@ -15,6 +15,13 @@ calls of ``readers.py``) by the same worker just before its update, within the s
 limit. A row's before-values are committed with its ``in_flight`` mark and its after-values (the row's
 texts) with its result, for audit and undo. A row whose values equal the record's current ones is not
 sent: ``skipped``, "no change".
+
+Pace: every request goes through the run's ``Limiter`` (``limiter.py``), which starts at the rate the
+journal remembers for the target and adapts to the server's throttling; a row whose every answer was 429
+(the server did not process it) ends ``not-sent``, never ``failed``, and the settled rate is kept for the
+next run. Stopping: ``stop()`` or the ``cancel`` token (any thread) as Ctrl-C. ``run()`` serves synchronous
+callers on a loop of its own; ``arun()`` runs on the caller's loop, the journal's work on threads. Where the
+in-flight marks are committed is ``marking.py``; the speed measures around a run are ``tuning.py``.
 """
 
 from __future__ import annotations

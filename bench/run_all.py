@@ -36,6 +36,8 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
     ("export", [], ["--agents", "10000", "--repeat", "1"]),
     ("journal", [], ["--rows", "1000", "--repeat", "1", "--plan-rows", "10000"]),
     ("serve", [], ["--rows", "20000", "--apply-rows", "1000", "--repeat", "1"]),
+    ("limiter", [], ["--scale", "0.2"]),
+    ("startup", [], ["--repeat", "3"]),
     ("preview", [], ["--rows", "300"]),
 ]
 

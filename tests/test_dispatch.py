@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeClock
 
 from batchops.calls import CallResult, PreparedCall
 from batchops.client import Client, RetryBudget, RetryPolicy
@@ -111,20 +112,6 @@ def test_a_worker_sends_its_next_call_before_its_answer_is_recorded() -> None:
     # Answers are delivered in the same turn of the loop, just after the next call went out; none is lost.
     assert events == [("start", 0), ("start", 1), ("result", 0), ("start", 2), ("result", 1), ("start", 3),
                       ("result", 2), ("start", 4), ("result", 3), ("start", 5), ("result", 4), ("result", 5)]
-
-
-class FakeClock:
-    """Seconds that pass only when something sleeps: a test of pace that no machine's speed can break."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 def test_rate_limit_is_honoured() -> None:

@@ -221,9 +221,42 @@ def test_a_file_does_one_step_at_a_time(web, sandbox, tmp_path):
         planning.start()
         while not sandbox.request_log("agentsettings/query"):  # the plan is reading: the file is busy
             threading.Event().wait(0.01)
+        assert client.get(f"/api/files/{file_id}").json()["reading"]["total"] == 3  # the page's bar
         second = client.post(f"/api/files/{file_id}/plan")
         applying = client.post(f"/api/files/{file_id}/apply", json={"confirm": True})
         planning.join(60)
     assert second.status_code == 409 and applying.status_code == 409
     assert second.json() == {"error": "this file is being planned or replaced; wait for that to end."}
     assert first["answer"].status_code == 200
+    with client_for(web) as client:
+        assert "reading" not in client.get(f"/api/files/{file_id}").json()
+
+
+def test_audit_and_undo_of_a_run_the_journal_does_not_have_are_404(web):
+    with client_for(web) as client:
+        assert client.get("/api/audit").status_code == 404  # no journal yet
+        assert client.get("/api/runs/nope/undo").json() == {"error": "no such run."}
+        assert client.get("/runs/nope").status_code == 404
+
+
+def test_a_throttled_run_says_so_live_and_every_row_is_ok_once(web, sandbox, tmp_path):
+    import json
+
+    sandbox.set_faults(rate_limit=10, latency_ms=5)  # 10 requests/s on each path
+    path = settings_workbook(tmp_path / "many.xlsx", sandbox_rows(sandbox, 40))
+    with client_for(web) as client:
+        file_id = upload(client, path).json()["id"]
+        run_id = client.post(f"/api/files/{file_id}/apply", json={"confirm": True, "concurrency": 16}).json()["run_id"]
+        seen, kind = [], None
+        with client.stream("GET", f"/api/runs/{run_id}/events") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    seen.append(json.loads(line[6:]))
+                    if kind == "end":
+                        break
+    end = seen[-1]
+    assert end["summary"]["counts"]["ok"] == 40 and end["summary"]["throttled_answers"] > 0
+    assert any(e.get("held_back") for e in seen)  # the page said the server held the run back
+    assert max(sandbox.applied_counts().values()) == 1
