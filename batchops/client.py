@@ -312,10 +312,10 @@ class Client:
         while True:
             sent_at = None
             if limiter is not None:
-                sent_at = await limiter.acquire()
+                # A retry continues a call already begun: it goes ahead of calls not yet sent.
+                sent_at = await limiter.acquire(follow_up=True if attempts.sent else None)
                 if sent_at is None:
                     return self._unsent(outcome, attempts, started)
-            began = time.perf_counter()
             try:
                 outcome = await exchange.asend(atransport, auth, self._build(call, content))
             except (httpx.HTTPError, AuthError) as exc:
@@ -325,8 +325,7 @@ class Client:
                 retry_after = retry_after_seconds(outcome) if throttled and isinstance(outcome, httpx.Response) \
                     else None
                 if isinstance(outcome, httpx.Response):
-                    limiter.release(sent_at, throttled=throttled, retry_after=retry_after,
-                                    latency=time.perf_counter() - began)
+                    limiter.release(sent_at, throttled=throttled, retry_after=retry_after)
                 else:
                     limiter.forget()  # no answer: it tells nothing about the server's pace
             wait = self._judge(attempts, outcome)
