@@ -169,6 +169,8 @@ class Limiter:
         if start_rate is not None and start_rate > 0:
             self._start_at(start_rate, now)
         self._started = now
+        self._measure_from = now  # answers before this say nothing of the server's rate (the first pause's end)
+        self._first_pause = False  # the run's first Retry-After pause is running
         self._last_progress = now
         self._paused_until = -float("inf")
         self._tokens = 0.0  # sends allowed now (at most one: evenly spaced)
@@ -293,6 +295,8 @@ class Limiter:
             if wait > 0:
                 await self._sleep(wait)
                 continue
+            if self._first_pause:
+                self._after_first_pause(now)
             rate = self._rate
             if rate is not None:
                 # Evenly spaced, with a little slack for a late wake-up. Measured against a token-bucket gateway,
@@ -337,6 +341,12 @@ class Limiter:
             if until > self._paused_until:
                 self._paused_until = until
                 self.pauses += 1
+        first = self._cuts == 0
+        if first or self._first_pause:
+            # The run's first throttle: its burst emptied the gateway's bucket and the pause refills it. What
+            # came before says little about the allowance; the server's rate is measured from the pause's end.
+            self._first_pause = self._paused_until > now
+            self._measure_from = max(self._measure_from, self._paused_until)
         if sent_at <= self._last_cut:
             return  # sent before the last cut: the same congestion event
         measured = self._measured_rate(now)
@@ -354,6 +364,14 @@ class Limiter:
         self.concurrency = max(1.0, min(self.concurrency, max(self.concurrency * CONCURRENCY_BACKOFF, needed)))
         self._wake_slots()
 
+    def _after_first_pause(self, now: float) -> None:
+        """The first pause is over: start from the answers the run got so far, per second (the gateway's burst
+        over the pause that refilled it), and grow from there (a slow start)."""
+        self._first_pause = False
+        self._rate = max(MIN_RATE, BETA * self.answers / max(now - self._started, 1e-3))
+        self._w_max = self._rate
+        self._grown_at = now
+
     def _on_answer(self, now: float, latency: float) -> None:
         self.answers += 1
         self._last_progress = now
@@ -370,7 +388,7 @@ class Limiter:
             self._grown_at = now
             # No credit for a rate the run does not reach (its concurrency or the client's CPU holds it back),
             # judged once the window of answers is whole: a run started at a remembered rate has few at first.
-            ceiling = MAX_GROWTH * self._measured_rate(now) if now - self._started >= RATE_WINDOW else 0.0
+            ceiling = MAX_GROWTH * self._measured_rate(now) if now - self._measure_from >= RATE_WINDOW else 0.0
             self._rate = max(MIN_RATE, min(grown, ceiling) if ceiling > 0 else grown)
         if latency > 0:
             self._watch_latency(now, latency)
@@ -395,7 +413,7 @@ class Limiter:
         """Answers per second over the last ``RATE_WINDOW``, Retry-After pauses included (over the time so far,
         early in a run): what the server delivered over whole throttle cycles, its bursts and pauses evened
         out, so that the rate settles at the gateway's allowance rather than at its burst."""
-        span = min(RATE_WINDOW, max(RATE_WINDOW / 12, now - self._started))
+        span = min(RATE_WINDOW, max(RATE_WINDOW / 12, now - self._measure_from))
         window = self._window
         while window and window[0] < now - span:
             window.popleft()

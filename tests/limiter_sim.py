@@ -5,7 +5,7 @@ before its update as ``apply`` does by default. What is simulated is the gateway
 
 - the gateway is the sandbox's own ``GatewayLimit`` (a token bucket per API path, ``limit`` per second, one
   second's worth of burst), admitting or refusing at arrival; a refused request is answered 429 with
-  ``Retry-After`` (whole seconds until a token, at least 1), every answer after ``latency`` seconds;
+  ``Retry-After`` (whole seconds until a token, at least 1), every answer after a round trip (``Network``);
 - time is the event loop's, and it moves only when every task waits (``VirtualTimeLoop``): a run of minutes
   takes a fraction of a second, and the client's CPU costs nothing, so the figures are the algorithm's alone.
 
@@ -113,7 +113,6 @@ class Load:
     stall_chance: float = 0.0
     stall: float = 0.0
     """With this chance per request, the process is not scheduled for ``stall`` seconds more."""
-    seed: int = 12
 
 
 IDLE = Load()
@@ -122,23 +121,32 @@ LOADED = Load(cpu=0.001, stall_chance=0.05, stall=0.02)
 and then (a load average of 5-9)."""
 
 
+@dataclass(frozen=True)
+class Network:
+    """The round trip of every answer: ``latency`` seconds, give or take ``jitter`` of it (uniform)."""
+
+    latency: float = 0.020
+    jitter: float = 0.25
+
+
 def simulate(limit: float, concurrency: int, rows: int, *, start_rate: float | None = None,
-             latency: float = 0.020, read_before: bool = True, burst: float | None = None,
-             load: Load = IDLE) -> SimResult:
-    """One run of ``rows`` rows against a gateway of ``limit`` requests/s per path, in virtual time."""
+             network: Network = Network(), read_before: bool = True, burst: float | None = None,
+             load: Load = IDLE, seed: int = 1) -> SimResult:
+    """One run of ``rows`` rows against a gateway of ``limit`` requests/s per path, in virtual time; ``seed``
+    draws the jitter and the stalls."""
     loop = VirtualTimeLoop()
     try:
-        return loop.run_until_complete(_run(loop, limit, concurrency, rows, start_rate, latency, read_before,
-                                            burst if burst is not None else max(1.0, limit), load))
+        return loop.run_until_complete(_run(loop, limit, concurrency, rows, start_rate, network, read_before,
+                                            burst if burst is not None else max(1.0, limit), load, seed))
     finally:
         loop.close()
 
 
 async def _run(loop: VirtualTimeLoop, limit: float, concurrency: int, rows: int, start_rate: float | None,
-               latency: float, read_before: bool, burst: float, load: Load) -> SimResult:
+               network: Network, read_before: bool, burst: float, load: Load, seed: int) -> SimResult:
     gateway = GatewayLimit()
     counts = {"requests": 0, "throttled": 0}
-    chance = random.Random(load.seed)
+    chance = random.Random(seed)
 
     async def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("tokenByAkSk"):
@@ -147,7 +155,7 @@ async def _run(loop: VirtualTimeLoop, limit: float, concurrency: int, rows: int,
         # The client's CPU: the event loop is busy, every timer due meanwhile fires late.
         loop.now += load.cpu + (load.stall if chance.random() < load.stall_chance else 0.0)
         wait = gateway.take(request.url.path, loop.now, limit, burst)  # admitted or refused at arrival
-        await asyncio.sleep(latency)
+        await asyncio.sleep(network.latency * (1 + network.jitter * (2 * chance.random() - 1)))
         if wait is not None:
             counts["throttled"] += 1
             return httpx.Response(429, headers={"Retry-After": str(max(1, math.ceil(wait)))})
@@ -175,10 +183,10 @@ async def _run(loop: VirtualTimeLoop, limit: float, concurrency: int, rows: int,
     return SimResult(ok, seconds, counts["requests"], counts["throttled"], limiter.settled_rate, limit)
 
 
-def first_and_next(limit: float, concurrency: int, rows: int) -> tuple[SimResult, SimResult]:
+def first_and_next(limit: float, concurrency: int, rows: int, **options: Any) -> tuple[SimResult, SimResult]:
     """A first run that finds the limit, and the next one, started at the rate the first settled on."""
-    first = simulate(limit, concurrency, rows)
-    return first, simulate(limit, concurrency, rows, start_rate=first.settled_rate)
+    first = simulate(limit, concurrency, rows, **options)
+    return first, simulate(limit, concurrency, rows, start_rate=first.settled_rate, **options)
 
 
 def main() -> None:
