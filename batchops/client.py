@@ -108,8 +108,9 @@ class Client:
     """Sends calls for one run: ``send`` (blocking) and ``asend`` (asyncio) share the retry budget and token.
 
     ``transport`` serves both sync and async calls (``httpx.MockTransport`` does both); ``async_transport``
-    overrides it for async. Without either, async calls go through aiohttp (``httpx_aiohttp``), measured the
-    fastest (bench/RESULTS.dispatch.md), and sync calls through httpx's own pool.
+    overrides it for async. Without either, async calls go through aiohttp (``aio.AiohttpTransport``, each
+    answer read whole; aiohttp measured the fastest, bench/RESULTS.dispatch.md), and sync calls through httpx's
+    own pool.
     """
 
     def __init__(
@@ -225,7 +226,7 @@ class Client:
         if self._async_conn is None:
             transport = self._given_async
             if transport is None:
-                from httpx_aiohttp import AiohttpTransport
+                from .aio import AiohttpTransport
 
                 transport = AiohttpTransport(verify=self.settings.verify_tls, limits=self._limits, trust_env=False)
             self._async_conn = transport
