@@ -7,7 +7,9 @@ code a user sees, so that a failure case maps straight back to a message built f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -17,6 +19,32 @@ import pandera.pandas as pa
 
 from .catalogue import Field, Kind, NotAfter, OneOf, Operation
 from .numbers import compare_whole, whole_within
+
+
+@contextmanager
+def _without_hypothesis() -> Iterator[None]:
+    """Imports inside see the hypothesis package as absent, unless it is loaded already.
+
+    pandera's built-in checks import its data-synthesis strategies, which import hypothesis whenever it is
+    installed (a test tool, in development environments): about 0.4 s of every validating command's start
+    (measured: bench/RESULTS.apply.md, the whole command), for a feature batchops never uses. A process
+    that has loaded hypothesis itself (the test suite) keeps pandera's strategies as they are.
+    """
+    if "hypothesis" in sys.modules:
+        yield
+        return
+    sys.modules["hypothesis"] = None  # type: ignore[assignment]  # "import hypothesis" raises ImportError
+    try:
+        yield
+    finally:
+        if sys.modules.get("hypothesis", 0) is None:
+            del sys.modules["hypothesis"]
+
+
+with _without_hypothesis():
+    # What the first validate() would import (pandera registers its backends then); imported here so that the
+    # guard above covers it.
+    import pandera.backends.pandas.builtin_checks  # noqa: F401
 
 UNIQUE_CHECKS = frozenset({"field_uniqueness", "multiple_fields_uniqueness"})
 EXACT_TEXT = 15

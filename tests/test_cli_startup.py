@@ -3,8 +3,10 @@ lazy command table lists every command with its own one-line help."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from batchops.cli import run
 from batchops.cli.app import app, load_all_commands
 from batchops.cli.commands import COMMANDS
 
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 HEAVY = ("pandas", "pandera", "numpy", "openpyxl", "httpx", "aiohttp", "uvicorn")
 
 
@@ -34,6 +37,19 @@ def test_commands_that_read_no_sheet_load_no_sheet_or_http_library(argv):
 
 def test_a_command_that_reads_sheets_loads_them_when_it_runs():
     assert {"pandas", "pandera"} <= modules_after("validate", "--help")
+
+
+def test_validating_a_sheet_does_not_load_hypothesis_through_pandera(tmp_path):
+    # pandera imports hypothesis (a test tool) whenever it is installed, as it is here: ~0.4 s for nothing.
+    path = tmp_path / "agent-settings.csv"
+    shutil.copy(SAMPLES / "agent-settings-nightly.csv", path)
+    code = ("import sys, contextlib, io\n"
+            "from batchops.cli import run\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    code = run(['validate', {str(path)!r}, '--json'])\n"
+            "print(code, 'pandera' in sys.modules, 'hypothesis' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "True", "False"]
 
 
 def test_the_table_lists_every_command_with_its_own_one_line_help():
