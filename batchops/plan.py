@@ -3,7 +3,7 @@
 For every valid row the record's current values are read (``current.read_current``) and compared
 with the row: ``change`` (before → after for each field the row sets), ``no-change`` (``apply`` skips
 such a row and reports it ``skipped``), ``cannot`` (an unknown ID, a route whose ``editable`` forbids it,
-an automatic appointment) or ``unread`` (the read itself failed). A row whose content the journal records
+an automatic appointment, a number Excel stripped of its leading zeros) or ``unread`` (the read itself failed). A row whose content the journal records
 as applied is ``applied``: ``apply`` skips it without a request, as ``applied_rows`` tells (and says
 so when the record no longer has the row's values, changed since elsewhere). The **Plan** sheet is
 written into the workbook (``FILE.plan.csv`` beside a CSV), one line per field, from the same data the
@@ -22,7 +22,7 @@ from typing import Any
 
 from .catalogue import Kind, Operation
 from .coerce import show_timestamp
-from .current import Current, FieldChange, ReadProgress, field_changes, is_no_change, read_current
+from .current import Current, FieldChange, ReadProgress, field_changes, is_no_change, lost_zeros, read_current
 from .errors import SheetError, WorkbookLocked
 from .journal import Journal, Reason, content_hash
 from .report import ValidationReport
@@ -90,17 +90,21 @@ class Plan:
 
 
 def make_plan(report: ValidationReport, client: Any, *, concurrency: int = 8,
-              on_read: ReadProgress | None = None, applied: Mapping[int, str] | None = None) -> Plan:
+              on_read: ReadProgress | None = None, applied: Mapping[int, str] | None = None,
+              accept_lost_zeros: bool = False) -> Plan:
     """Read the current record of every valid row and decide each row's action (invalid rows are left out).
 
     ``applied``: the rows ``apply`` would skip as already applied, with why (``applied_rows``).
+    ``accept_lost_zeros``: a number equal to the current one without its leading zeros is a change, as
+    ``apply --accept-lost-zeros`` sends it; otherwise the row ``cannot``, as apply holds it back.
     """
     started = time.monotonic()
     op = report.operation
     records = report.valid_records
     current = read_current(client, op, records, concurrency=concurrency, on_read=on_read)
     applied = applied or {}
-    rows = [row_plan(op, r.row, r.key, r.texts, current[r.row], applied=applied.get(r.row)) for r in records]
+    rows = [row_plan(op, r.row, r.key, r.texts, current[r.row], applied=applied.get(r.row),
+                     accept_lost_zeros=accept_lost_zeros) for r in records]
     return Plan(report, rows, time.monotonic() - started)
 
 
@@ -113,9 +117,9 @@ def applied_rows(journal: Journal, report: ValidationReport, target: str) -> dic
 
 
 def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current, *,
-             applied: str | None = None) -> RowPlan:
+             applied: str | None = None, accept_lost_zeros: bool = False) -> RowPlan:
     """One row's action from its record's current values (and ``applied``: why the journal skips it)."""
-    plan = _row_plan(op, row, key, texts, current)
+    plan = _row_plan(op, row, key, texts, current, accept_lost_zeros)
     plan.label = current.label(op)
     if applied is None:
         return plan
@@ -128,7 +132,8 @@ def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: 
     return RowPlan(row, key, PlanAction.APPLIED, plan.changes, message, plan.label)
 
 
-def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current) -> RowPlan:
+def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current,
+              accept_lost_zeros: bool) -> RowPlan:
     if current.error is not None:
         changes = [FieldChange(name, "", texts[name]) for name in op.columns if name in texts and name not in op.key]
         return RowPlan(row, key, PlanAction.UNREAD, changes, f"could not read the current values: {current.error}")
@@ -140,8 +145,12 @@ def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current:
         return RowPlan(row, key, PlanAction.CANNOT, changes, "; ".join(reasons))
     if is_no_change(changes):
         return RowPlan(row, key, PlanAction.NO_CHANGE, changes, NO_CHANGE_MESSAGE)
+    lost = lost_zeros(op, changes)  # the same test apply's before-read makes (current.py)
+    if lost and not accept_lost_zeros:
+        return RowPlan(row, key, PlanAction.CANNOT, changes, " ".join(z.message() for z in lost))
+    accepted = " (leading zeros dropped, accepted with --accept-lost-zeros)" if lost else ""
     return RowPlan(row, key, PlanAction.CHANGE, changes,
-                   f"{len([c for c in changes if c.changed])} of {len(changes)} field(s) change")
+                   f"{len([c for c in changes if c.changed])} of {len(changes)} field(s) change{accepted}")
 
 
 def shown(op: Operation, name: str, text: str, tz: tzinfo) -> str:

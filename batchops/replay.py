@@ -88,6 +88,8 @@ class ApplyOptions:
     operator: str | None = None
     read_before: bool = False
     """Read each record before sending it: before-values into the journal; unchanged rows skipped."""
+    accept_lost_zeros: bool = False
+    """Send a number equal to the current one without its leading zeros (else the row is held back, not-sent)."""
 
 
 @dataclass
@@ -177,6 +179,7 @@ class LiveState:
 
 NO_CHANGE_MESSAGE = "no change"
 NO_CHANGE_REASON = "no-change"
+LOST_ZEROS_REASON = "lost-zeros"
 NOT_SENT_THROTTLED = "not sent: the server throttled it (HTTP 429) until the run stopped"
 
 
@@ -443,20 +446,26 @@ class Replay:
 
     def _unchanged(self, row: int, current: Any) -> bool:
         """Keep the row's before-values; True (and the row recorded ``skipped``) when it changes nothing."""
-        from .current import before_values, field_changes, is_no_change
+        from .current import before_values, field_changes, is_no_change, lost_zeros
 
         if current.record is None:
             return False  # unknown record or unreadable: send it, the server has the last word
         texts = self._texts[row]
         before = before_values(self.op, texts, current.record)
-        if self.options.force or not is_no_change(field_changes(self.op, texts, current.record)):
+        changes = field_changes(self.op, texts, current.record)
+        lost = [] if self.options.accept_lost_zeros else lost_zeros(self.op, changes)
+        if not lost and (self.options.force or not is_no_change(changes)):
             self._before[row] = before  # --force sends even a row that changes nothing
             return False
         assert self.journal is not None and self.run_id is not None and self._writer is not None
-        self._writer.submit(self.journal.record_result, self.run_id, row, RowStatus.SKIPPED,
-                            message=NO_CHANGE_MESSAGE, before=before, after=texts)
-        self._finish(RowResult(row, self._reasons[row].key, Status.SKIPPED, NO_CHANGE_MESSAGE, finished_at=_now(),
-                               reason=NO_CHANGE_REASON))
+        if lost:  # held back, as plan shows it: the user fixes the cell or passes --accept-lost-zeros
+            status, result, message = RowStatus.NOT_SENT, Status.NOT_SENT, " ".join(z.message() for z in lost)
+            reason = LOST_ZEROS_REASON
+        else:
+            status, result, message, reason = RowStatus.SKIPPED, Status.SKIPPED, NO_CHANGE_MESSAGE, NO_CHANGE_REASON
+        self._writer.submit(self.journal.record_result, self.run_id, row, status, message=message, before=before,
+                            after=texts)
+        self._finish(RowResult(row, self._reasons[row].key, result, message, finished_at=_now(), reason=reason))
         self._writer.raise_error()
         return True
 

@@ -38,6 +38,7 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
     ("serve", [], ["--rows", "20000", "--apply-rows", "1000", "--repeat", "1"]),
     ("limiter", [], ["--scale", "0.2"]),
     ("startup", [], ["--repeat", "3"]),
+    ("ranges", [], ["--cells", "10000", "--repeat", "1"]),
     ("preview", [], ["--rows", "300"]),
 ]
 

@@ -82,7 +82,8 @@ def test_the_whole_walk(web, sandbox, tmp_path):
         audit = client.get("/api/audit", params={"run": journal_id})
         assert audit.status_code == 200
         (tmp_path / "audit.xlsx").write_bytes(audit.content)
-        assert len(rows_of(tmp_path / "audit.xlsx", "Audit")) == 30
+        changes = rows_of(tmp_path / "audit.xlsx", "Changes")  # one line per field changed
+        assert {c["row"] for c in changes} == set(range(2, 32)) and {c["result"] for c in changes} == {"ok"}
         undo = client.get(f"/api/runs/{journal_id}/undo")
         assert undo.status_code == 200
         (tmp_path / "undo.xlsx").write_bytes(undo.content)
@@ -129,8 +130,9 @@ def test_apply_without_settings_is_one_line_and_starts_nothing(tmp_path, sandbox
         file_id = upload(client, path).json()["id"]
         answer = client.post(f"/api/files/{file_id}/apply", json={"confirm": True})
         assert answer.status_code == 503
-        assert answer.json()["error"] == ("The C1 gateway URL is not set. Set BATCHOPS_BASE_URL, or base_url in "
-                                          "profile 'default'.")
+        assert answer.json()["error"].startswith(
+            "3 settings are not set: the C1 gateway URL, the C1 app key and the C1 app secret. Set "
+            "BATCHOPS_BASE_URL, BATCHOPS_APP_KEY and BATCHOPS_APP_SECRET, or base_url, app_key and app_secret in ")
         assert running.web.runs.unique() == []
 
 

@@ -89,7 +89,8 @@ def test_plan_preview_and_apply_count_the_same_rows(sandbox, mixed):
     assert quick.summary() == {
         "file": str(path), "sheet": "called-route", "kind": "xlsx", "operation": "called-route",
         "target": sandbox.url, "dry_run": False, "rows": 4, "invalid": 0, "already_applied": 1,
-        "no_change": None, "cannot": None, "unread": None, "to_send": 3, "read": False, "skips_no_change": True}
+        "no_change": None, "cannot": None, "unread": None, "to_send": 3, "read": False, "skips_no_change": True,
+        "lost_zero_rows": {"held": [], "accepted": []}}
     read = job.preview(options, read=True)
     assert (read.to_send, read.no_change, read.already_applied, read.cannot, read.read) == (2, 1, 1, 0, True)
     to_send = read.rows_page()

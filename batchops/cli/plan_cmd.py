@@ -12,6 +12,7 @@ from ..plan import PlanAction, RowPlan, shown
 from ..workflow import Job, Planned
 from .app import app
 from .options import (
+    accept_lost_zeros_option,
     config_option,
     journal_option,
     json_option,
@@ -22,7 +23,7 @@ from .options import (
 )
 from .output import err, out, print_json, warning_line
 from .progress import ReadProgress
-from .show import reject_invalid
+from .show import lost_zeros_hint, reject_invalid, show_notes
 
 MAX_SHOWN = 50
 """Changes listed on the terminal; the Plan sheet has them all."""
@@ -39,10 +40,12 @@ MAX_SHOWN = 50
               help="Reads in flight at once.")
 @click.option("--force", is_flag=True, help="Plan as `apply --force` would: ignore what the journal records as "
               "applied.")
+@accept_lost_zeros_option
 @journal_option
 @json_option
 def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | None, profile: str | None,
-         config_path: str | None, concurrency: int, force: bool, journal_path: str | None, as_json: bool) -> int:
+         config_path: str | None, concurrency: int, force: bool, accept_lost_zeros: bool, journal_path: str | None,
+         as_json: bool) -> int:
     """Show what applying FILE would change: before -> after per field, read from the server.
 
     Validates first, exactly as `apply` does (with any invalid row nothing is read, exit 2). Then reads
@@ -54,11 +57,12 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
     every row can be applied (or is applied already), 1 when some cannot or were not read.
     """
     job = Job(file, operation=operation, sheet=sheet, timezone=timezone, profile=profile, config_path=config_path,
-              journal_path=journal_path)
+              journal_path=journal_path, accept_lost_zeros=accept_lost_zeros)
     report = job.validate().report
     if not report.ok:
-        return reject_invalid(job, as_json=as_json, what="read")
+        return reject_invalid(job, as_json=as_json, what="read", hint=lost_zeros_hint(report))
     if not as_json:
+        show_notes(report)
         err.print(escape(f"Reading {len(report.valid_records)} {report.operation.name} record(s) from "
                          f"{job.target} ..."))
     with ReadProgress(len(report.valid_records), enabled=not as_json) as progress:

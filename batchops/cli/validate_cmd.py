@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from ..workflow import Job
 from .app import app
-from .options import json_option, operation_option, sheet_option, timezone_option
+from .options import accept_lost_zeros_option, json_option, operation_option, sheet_option, timezone_option
 from .output import out, print_json, warning_line
 from .show import show_validation
 
@@ -20,16 +20,17 @@ from .show import show_validation
 @sheet_option
 @timezone_option
 @click.option("--no-write", is_flag=True, help="Leave the file untouched: no Errors sheet, no marks, no report file.")
+@accept_lost_zeros_option
 @json_option
 def validate(file: Path, operation: str | None, sheet: str | None, timezone: str | None, no_write: bool,
-             as_json: bool) -> int:
+             accept_lost_zeros: bool, as_json: bool) -> int:
     """Check FILE (.xlsx or .csv) against the operation's rules. Nothing is sent.
 
     Every bad cell is reported by sheet, row and column. An xlsx gets an Errors sheet with a link to
     each cell, and the cells are highlighted with a comment; a CSV gets FILE.errors.csv. Exit 0 when
     every row is valid, 2 when not.
     """
-    job = Job(file, operation=operation, sheet=sheet, timezone=timezone)
+    job = Job(file, operation=operation, sheet=sheet, timezone=timezone, accept_lost_zeros=accept_lost_zeros)
     validation = job.validate()
     written = None if no_write else job.write_report()
     if written is not None and written.warning:

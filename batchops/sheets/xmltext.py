@@ -255,7 +255,7 @@ _STYLE_ORDER = [
     "colors",
     "extLst",
 ]
-_ITEM = {"fonts": "font", "fills": "fill", "cellXfs": "xf", "dxfs": "dxf", "cellStyleXfs": "xf"}
+_ITEM = {"fonts": "font", "fills": "fill", "cellXfs": "xf", "dxfs": "dxf", "cellStyleXfs": "xf", "numFmts": "numFmt"}
 
 MINIMAL_STYLES = (
     XML_DECL + f'<styleSheet xmlns="{MAIN_NS}">'

@@ -502,7 +502,7 @@ async def cancel_run(request: Request) -> Response:
 
 
 async def get_audit(request: Request) -> Response:
-    """``GET /api/audit?run=ID``: the audit workbook (Audit and Runs sheets) of one run, or of every run."""
+    """``GET /api/audit?run=ID``: the audit workbook (Changes and Runs sheets) of one run, or of every run."""
     web = web_of(request)
     run_id = request.query_params.get("run") or None
     path = journal_path_of(request)

@@ -14,6 +14,7 @@ everything written. ``aapply()`` runs an apply on an event loop that must not bl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,8 +47,11 @@ class Job:
     def __init__(self, path: str | Path, *, operation: str | None = None, sheet: str | None = None,
                  timezone: str | None = None, settings: Settings | None = None, profile: str | None = None,
                  config_path: str | None = None, journal_path: str | Path | None = None,
-                 keep_table: bool = False) -> None:
+                 accept_lost_zeros: bool = False, keep_table: bool = False) -> None:
         self.path = Path(path)
+        self.accept_lost_zeros = accept_lost_zeros
+        """Numbers Excel may have stripped of their leading zeros are right as they are: validation, plan and
+        apply's before-read let them through (``--accept-lost-zeros``); otherwise their rows are held back."""
         self.operation = operation
         self.sheet = sheet
         self.timezone = timezone
@@ -104,6 +108,7 @@ class Job:
         """Read and check the file (again, if it changed): every issue, by sheet, row and column."""
         self.table = None
         report = validate_file(self.path, operation=self.operation, sheet=self.sheet, timezone=self.timezone,
+                               accept_lost_zeros=self.accept_lost_zeros,
                                on_table=self._keep_table if self.keep_table else None)
         self.validation = Validation(report)
         self.planned = self.applied = None
@@ -134,7 +139,8 @@ class Job:
             except JournalError as exc:
                 warnings.append(f"{exc} The plan does not show which rows are applied already.")
         with Client(self.settings) as client:
-            plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied)
+            plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,
+                             accept_lost_zeros=self.accept_lost_zeros)
         self.planned = Planned(plan, target, force=force, warnings=warnings)
         self._last = self.planned
         return self.planned
@@ -167,7 +173,8 @@ class Job:
             from ..client import Client
 
             with Client(self.settings) as client:
-                plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied)
+                plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,
+                                 accept_lost_zeros=self.accept_lost_zeros)
             to_send = rows_to_send(plan, force=options.force, read_before=options.read_before)
         return ApplyPreview(report.operation, target, report, options.dry_run, rows=len(report.records),
                             invalid=report.invalid_rows, already_applied=len(applied), to_send=to_send,
@@ -224,6 +231,7 @@ class Job:
         """Check the file and the settings, start the live counts; the callback each row's result goes to."""
         report = self._require_valid(allow_invalid=options.skip_invalid)
         require_settings(report.operation, self.settings)
+        options = dataclasses.replace(options, accept_lost_zeros=self.accept_lost_zeros)  # as it was validated
         progress = self.progress
         progress.start(len(report.records))
 
