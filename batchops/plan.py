@@ -1,9 +1,12 @@
 """The plan of a file: what ``apply`` would change, row by row and field by field. Nothing is sent.
 
 For every valid row the record's current values are read (``current.read_current``) and compared
-with the row: ``change`` (before → after for each field the row sets), ``no-change`` (``apply`` skips
-such a row and reports it ``skipped``), ``cannot`` (an unknown ID, a route whose ``editable`` forbids it,
-an automatic appointment, a number Excel stripped of its leading zeros) or ``unread`` (the read itself failed). A row whose content the journal records
+with the row: ``change`` (before → after for each field the row sets), ``no-change`` (the record already
+has the row's values: ``apply`` skips such a row and reports it ``skipped``, so a row that could not be
+changed but is left as it was, like an untouched route whose ``editable`` forbids edits in an export, is
+``no-change`` too), ``cannot`` (an unknown ID, a row that would change a record that cannot be changed: a
+route whose ``editable`` forbids it, an automatic appointment; or a number Excel stripped of its leading
+zeros) or ``unread`` (the read itself failed). A row whose content the journal records
 as applied is ``applied``: ``apply`` skips it without a request, as ``applied_rows`` tells (and says
 so when the record no longer has the row's values, changed since elsewhere). The **Plan** sheet is
 written into the workbook (``FILE.plan.csv`` beside a CSV), one line per field, from the same data the
@@ -27,11 +30,13 @@ from .errors import SheetError, WorkbookLocked
 from .journal import Journal, Reason, content_hash
 from .report import ValidationReport
 
-__all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan", "plan_rows",
-           "write_plan"]
+__all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan",
+           "plan_rows", "write_plan"]
 
 PLAN_SHEET = "Plan"
-PLAN_HEADERS = ("row", "key", "action", "field", "before", "after", "message")
+PLAN_HEADERS = ("row", "key", "name", "action", "field", "before", "after", "message")
+"""``name``: what the read side knows the record by (agent name and workNo, access code, rule name, called
+number), beside its long key."""
 
 
 class PlanAction(str, Enum):
@@ -140,11 +145,12 @@ def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current:
     if current.record is None:
         return RowPlan(row, key, PlanAction.CANNOT, [], f"unknown ID: there is no {op.name} {key}")
     changes = field_changes(op, texts, current.record)
+    # Values already in effect come first: apply skips such a row whatever could or could not be changed.
+    if is_no_change(changes):
+        return RowPlan(row, key, PlanAction.NO_CHANGE, changes, NO_CHANGE_MESSAGE)
     reasons = current.blockers(op)
     if reasons:
         return RowPlan(row, key, PlanAction.CANNOT, changes, "; ".join(reasons))
-    if is_no_change(changes):
-        return RowPlan(row, key, PlanAction.NO_CHANGE, changes, NO_CHANGE_MESSAGE)
     lost = lost_zeros(op, changes)  # the same test apply's before-read makes (current.py)
     if lost and not accept_lost_zeros:
         return RowPlan(row, key, PlanAction.CANNOT, changes, " ".join(z.message() for z in lost))
@@ -162,17 +168,17 @@ def shown(op: Operation, name: str, text: str, tz: tzinfo) -> str:
 
 
 def plan_rows(plan: Plan) -> Iterator[list[Any]]:
-    """The Plan sheet's lines (``PLAN_HEADERS``): one per field that changes (or would be set, for rows that
-    cannot be applied or were not read), one for a row that changes nothing or has no fields to show."""
+    """The Plan sheet's lines (``PLAN_HEADERS``): one per field that changes (or would be set, for rows whose
+    record was not read), one for a row that changes nothing or has no fields to show."""
     op, tz = plan.operation, plan.report.timezone
     for r in plan.rows:
-        lines = r.changed if r.action in (PlanAction.CHANGE, PlanAction.APPLIED) else (
-            r.changes if r.action in (PlanAction.CANNOT, PlanAction.UNREAD) else [])
+        lines = r.changed if r.action in (PlanAction.CHANGE, PlanAction.APPLIED, PlanAction.CANNOT) else (
+            r.changes if r.action is PlanAction.UNREAD else [])
         if not lines:
-            yield [r.row, r.key, r.action.value, "", "", "", r.message]
+            yield [r.row, r.key, r.label, r.action.value, "", "", "", r.message]
             continue
         for c in lines:
-            yield [r.row, r.key, r.action.value, c.field, shown(op, c.field, c.before, tz),
+            yield [r.row, r.key, r.label, r.action.value, c.field, shown(op, c.field, c.before, tz),
                    shown(op, c.field, c.after, tz), r.message]
 
 
@@ -198,5 +204,6 @@ def write_plan(plan: Plan) -> tuple[Path, str | None]:
         return add_sheet(report.path, PLAN_SHEET, PLAN_HEADERS, plan_rows(plan)), None
     except (WorkbookLocked, SheetError) as exc:
         target = sibling(report.path, ".plan.xlsx")
-        write_xlsx(target, [SheetSpec(PLAN_SHEET, PLAN_HEADERS, plan_rows(plan), text_columns=(1, 3, 4, 5, 6))])
+        text = [i for i, name in enumerate(PLAN_HEADERS) if name not in ("row", "action")]
+        write_xlsx(target, [SheetSpec(PLAN_SHEET, PLAN_HEADERS, plan_rows(plan), text_columns=text)])
         return target, f"{exc} The plan was written to {target.name} instead."

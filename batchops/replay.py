@@ -74,6 +74,7 @@ class RowResult:
     finished_at: str = ""
     reason: str = ""
     request: dict[str, Any] | None = None  # masked; shown on a dry run
+    label: str = ""  # the name the read side knows the record by (readers.label_of), when it was read
 
 
 @dataclass
@@ -239,6 +240,7 @@ class Replay:
         self._calls: dict[int, PreparedCall] = {}
         self._reasons: dict[int, Decision] = {}
         self._before: dict[int, dict[str, str]] = {}
+        self._labels: dict[int, str] = {}  # row → the record's label, from the read before its update
         self._marks: AheadMarks | OneByOneMarks | None = None
         self._writer: JournalWriter | None = None  # the journal's writes while the requests are out
         self._started: float | None = None
@@ -450,6 +452,7 @@ class Replay:
 
         if current.record is None:
             return False  # unknown record or unreadable: send it, the server has the last word
+        self._labels[row] = current.label(self.op)
         texts = self._texts[row]
         before = before_values(self.op, texts, current.record)
         changes = field_changes(self.op, texts, current.record)
@@ -568,6 +571,8 @@ class Replay:
                                reason=decision.reason.value))
 
     def _finish(self, result: RowResult) -> None:
+        if not result.label and result.row in self._labels:
+            result.label = self._labels[result.row]
         self._results[result.row] = result
         if self.on_row is not None:
             self.on_row(result)

@@ -17,7 +17,9 @@ from .replay import ApplyOutcome
 from .report import ValidationReport
 
 RESULTS_SHEET = "Results"
-RESULT_HEADERS = ("row", "key", "status", "http_status", "code", "message", "attempts", "finished_at", "reason")
+RESULT_HEADERS = ("row", "key", "name", "status", "http_status", "code", "message", "attempts", "finished_at",
+                  "reason")
+"""``name``: what the read side knows the record by, when apply read it before its update."""
 
 
 def sibling(path: Path, suffix: str) -> Path:
@@ -32,7 +34,7 @@ def result_headers(outcome: ApplyOutcome) -> list[str]:
 def result_rows(outcome: ApplyOutcome) -> Iterator[list[Any]]:
     """One row per data row, in the file's order."""
     for r in outcome.results:
-        row: list[Any] = [r.row, r.key, r.status.value, r.http_status, r.code, r.message, r.attempts,
+        row: list[Any] = [r.row, r.key, r.label, r.status.value, r.http_status, r.code, r.message, r.attempts,
                           r.finished_at, r.reason]
         if outcome.dry_run:
             row.append(json.dumps(r.request, ensure_ascii=False) if r.request is not None else "")
@@ -54,5 +56,6 @@ def write_results(report: ValidationReport, outcome: ApplyOutcome) -> tuple[Path
         return add_sheet(report.path, RESULTS_SHEET, headers, result_rows(outcome)), None
     except (WorkbookLocked, SheetError) as exc:
         target = sibling(report.path, ".results.xlsx")
-        write_xlsx(target, [SheetSpec(RESULTS_SHEET, headers, result_rows(outcome), text_columns=(1, 4))])
+        text = [headers.index(name) for name in ("key", "name", "code")]
+        write_xlsx(target, [SheetSpec(RESULTS_SHEET, headers, result_rows(outcome), text_columns=text)])
         return target, f"{exc} The results were written to {target.name} instead."

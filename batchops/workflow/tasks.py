@@ -148,14 +148,21 @@ class Exported:
 
 def export_data(what: str, output: Path, *, settings: Settings, vdn_id: int | None = None,
                 users_file: Path | None = None, include_secrets: bool = False, force: bool = False,
+                timezone: str | None = None,
                 on_progress: Callable[[int, int | None], None] | None = None) -> Exported:
-    """Read ``what`` from the servers into ``output``, ready to edit and apply."""
+    """Read ``what`` from the servers into ``output``, ready to edit and apply; date-times in ``timezone``
+    (an IANA name; the machine's when None), the zone validation reads them in."""
     from ..client import Client
+    from ..coerce import resolve_timezone
     from ..export import export, read_users
 
     refuse_to_replace(output, force=force)
+    try:
+        zone = resolve_timezone(timezone)
+    except ValueError as exc:
+        raise InputError(str(exc), fix="Pass --timezone with an IANA name such as Asia/Shanghai, or UTC.") from exc
     users = read_users(users_file) if users_file is not None else None
     with Client(settings) as client:
         client.require("isales" if what == "appointments" else "c1")
         return Exported(export(client, what, output, vdn_id=vdn_id, users=users,
-                               include_secrets=include_secrets, on_progress=on_progress))
+                               include_secrets=include_secrets, on_progress=on_progress, tz=zone))
