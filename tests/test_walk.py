@@ -251,3 +251,12 @@ def _lines(tmp_path: Path, *values: str) -> Path:
     path = tmp_path / "users.txt"
     path.write_text("\n".join(values) + "\n", encoding="utf-8")
     return path
+
+
+def test_a_sysinfo_path_that_is_not_a_path_is_refused_by_name():
+    from batchops.errors import ConfigError
+
+    assert load_settings(env={}).sysinfo_path == "/apiaccess/CC-Management/v1/querySysInfo"
+    assert load_settings(env={"BATCHOPS_SYSINFO_PATH": CHINESE_PATH}).sysinfo_path == CHINESE_PATH
+    with pytest.raises(ConfigError, match="BATCHOPS_SYSINFO_PATH must be a path starting with /"):
+        load_settings(env={"BATCHOPS_SYSINFO_PATH": "querySysInfo"})
