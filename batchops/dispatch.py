@@ -274,6 +274,8 @@ class Dispatcher(Generic[K]):
             raise
         finally:
             unsubscribe()
+            if self.limiter is not None and self.sender.limiter is self.limiter:
+                self.sender.limiter = None  # the run's limiter ends with it; the sender may serve others
             self._flush()
             self._loop = self._wake = None
             report.stop_reason = self._stop_reason

@@ -2,9 +2,12 @@
 
 Nobody tells an operator the tenant's allowance at the API gateway, so a run finds it. Two anchors:
 
-- the AWS SDKs' adaptive retry mode: a client-side token bucket that is off until the first throttle,
-  then a rate cut to ``BETA`` x the rate the server was measured to let through, and a CUBIC curve that
-  climbs back quickly to that rate, lingers near it and only then probes above it;
+- the AWS SDKs' adaptive retry mode: a client-side rate that is off until the first throttle, then a cut
+  to ``BETA`` x the rate the server was measured to let through, and a CUBIC curve that climbs back quickly
+  to that rate, lingers near it and only then probes above it. Measured against a token-bucket gateway
+  (bench/bench_limiter.py) three things differ from the SDKs: the server's rate is measured over whole
+  throttle cycles, the curve is relative to that rate and probes more slowly, and after a run's first
+  throttle the rate grows as a slow start does until the second; requests are evenly spaced (no burst);
 - Netflix concurrency-limits (AIMD): the number of requests in flight grows by one per round trip while
   answers are good and shrinks by ``CONCURRENCY_BACKOFF`` on a throttle or a clear rise in latency.
 
@@ -104,7 +107,7 @@ class Limiter:
         self._started = now
         self._last_progress = now
         self._paused_until = -float("inf")
-        self._tokens = 0.0  # the client-side bucket: sends allowed now
+        self._tokens = 0.0  # sends allowed now (at most one: evenly spaced)
         self._refilled = now
         self._next_capped = -float("inf")  # the next send --rate allows
         self._window: deque[float] = deque()  # times of recent non-throttled answers

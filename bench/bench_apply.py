@@ -88,9 +88,10 @@ def make_workbook(path: Path, ids: list[tuple[str, str]], rows: int) -> None:
     wb.close()
 
 
-def apply(path: Path, env: dict[str, str], *args: str) -> dict:
-    """One ``batchops apply`` in a child process: its JSON summary, wall time, CPU seconds and peak RSS."""
-    journal = Path(tempfile.mkdtemp()) / "journal.sqlite3"
+def apply(path: Path, env: dict[str, str], *args: str, journal: Path | None = None) -> dict:
+    """One ``batchops apply`` in a child process: its JSON summary, wall time, CPU seconds and peak RSS; on a
+    fresh journal unless one is given."""
+    journal = journal or Path(tempfile.mkdtemp()) / "journal.sqlite3"
     cmd = [sys.executable, os.path.abspath(__file__), "--child", str(path), "--journal", str(journal), *args]
     proc = subprocess.run(cmd, env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]

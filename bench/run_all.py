@@ -39,6 +39,7 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
     ("limiter", [], ["--scale", "0.2"]),
     ("startup", [], ["--repeat", "3"]),
     ("ranges", [], ["--cells", "10000", "--repeat", "1"]),
+    ("preview", [], ["--rows", "300"]),
 ]
 
 

@@ -124,9 +124,12 @@ def test_rate_limit_is_honoured() -> None:
 
 def test_rate_alone_makes_a_limiter_the_sender_goes_through() -> None:
     sender = FakeSender(delay=0.0)
-    report = dispatch(sender, calls(3), concurrency=2, rate=1000)
-    assert report.completed and len(sender.sent_at) == 3 and sender.limiter is not None
-    assert sender.limiter.max_rate == 1000 and sender.limiter.max_concurrency == 2
+    dispatcher: Dispatcher[int] = Dispatcher(sender, concurrency=2, rate=1000)
+    assert dispatcher.limiter is not None
+    assert dispatcher.limiter.max_rate == 1000 and dispatcher.limiter.max_concurrency == 2
+    report = dispatcher.run(calls(3), handle_sigint=False)
+    assert report.completed and len(sender.sent_at) == 3  # every call went through it
+    assert sender.limiter is None  # the run's limiter ended with the run
 
 
 def test_stop_from_a_callback_lets_in_flight_finish_and_lists_unsent() -> None:

@@ -345,17 +345,8 @@ async def post_apply(request: Request) -> Response:
         preview = await run_in_threadpool(prepare)
     job = entry.job
 
-    def live() -> dict[str, Any]:
-        """The job's live counts, and whether the server's throttling sets the pace (as the CLI's bar says)."""
-        snapshot = job.progress.snapshot()
-        replay = job.replay
-        if replay is not None:
-            state = replay.live()
-            snapshot["held_back"], snapshot["throttled_answers"] = state.held_back, state.throttled
-        return snapshot
-
     async def work(handle: RunHandle) -> dict[str, Any]:
-        handle.poll(live)
+        handle.poll(job.progress.snapshot)  # counts, rate, ETA, and whether the server holds the run back
         applied = await job.aapply(options, cancel=handle.cancel)
         if applied.outcome.run_id:
             handle.set_run_id(applied.outcome.run_id)

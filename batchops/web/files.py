@@ -26,6 +26,8 @@ from ..workflow import Job, Validation
 MAX_PAGE = 500
 """The most rows one page of the grid may hold."""
 DEFAULT_PAGE = 50
+TABLES_KEPT = 2
+"""Files whose sheet stays in memory as read, for their data grid: a 100,000-row sheet is about 100 MB."""
 
 
 @dataclass
@@ -72,7 +74,10 @@ class FileRegistry:
         self.files: dict[str, FileEntry] = {}
 
     def add(self, entry: FileEntry) -> FileEntry:
+        """Keep ``entry``; older files let go of their read sheet (the grid reads it again if asked)."""
         self.files[entry.id] = entry
+        for older in self.recent(len(self.files))[TABLES_KEPT:]:
+            older.job.table = None
         return entry
 
     def get(self, file_id: str) -> FileEntry | None:
