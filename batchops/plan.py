@@ -63,6 +63,9 @@ class RowPlan:
     message: str = ""
     label: str = ""
     """The name the read side knows the record by, shown beside the key (``calledNo 0755…``)."""
+    held: bool = False
+    """A number the row sets is the current one without its leading zeros (and ``--accept-lost-zeros`` was not
+    given): apply, reading the record first, holds the row back (``not-sent``) whatever its action says."""
 
     @property
     def changed(self) -> list[FieldChange]:
@@ -134,7 +137,7 @@ def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: 
                     "changed since elsewhere): --force sends the row again")
     elif plan.action in (PlanAction.CANNOT, PlanAction.UNREAD):
         message += f" (now: {plan.message})"
-    return RowPlan(row, key, PlanAction.APPLIED, plan.changes, message, plan.label)
+    return RowPlan(row, key, PlanAction.APPLIED, plan.changes, message, plan.label, plan.held)
 
 
 def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current,
@@ -148,12 +151,13 @@ def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current:
     # Values already in effect come first: apply skips such a row whatever could or could not be changed.
     if is_no_change(changes):
         return RowPlan(row, key, PlanAction.NO_CHANGE, changes, NO_CHANGE_MESSAGE)
+    lost = lost_zeros(op, changes)  # the same test apply's before-read makes (current.py)
+    held = bool(lost) and not accept_lost_zeros
     reasons = current.blockers(op)
     if reasons:
-        return RowPlan(row, key, PlanAction.CANNOT, changes, "; ".join(reasons))
-    lost = lost_zeros(op, changes)  # the same test apply's before-read makes (current.py)
-    if lost and not accept_lost_zeros:
-        return RowPlan(row, key, PlanAction.CANNOT, changes, " ".join(z.message() for z in lost))
+        return RowPlan(row, key, PlanAction.CANNOT, changes, "; ".join(reasons), held=held)
+    if held:
+        return RowPlan(row, key, PlanAction.CANNOT, changes, " ".join(z.message() for z in lost), held=True)
     accepted = " (leading zeros dropped, accepted with --accept-lost-zeros)" if lost else ""
     return RowPlan(row, key, PlanAction.CHANGE, changes,
                    f"{len([c for c in changes if c.changed])} of {len(changes)} field(s) change{accepted}")

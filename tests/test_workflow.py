@@ -228,3 +228,14 @@ def test_cancelling_the_awaiting_task_cancels_the_run_and_still_records_it(sandb
     with Journal(journal) as j:
         assert [r.status.value for r in j.runs()] == ["interrupted"]
     assert sum(sandbox.applied_counts().values()) == summary["counts"]["ok"]
+
+
+def test_the_library_reads_before_values_by_default_as_the_cli_does(sandbox, monkeypatch, tmp_path):
+    assert ApplyOptions().read_before is True  # `batchops apply` reads unless --no-before
+    journal = use_sandbox(sandbox, monkeypatch, tmp_path)
+    path, records = agents_file(sandbox, tmp_path / "agents.xlsx", 3)
+    applied = Job(path, journal_path=journal).apply(ApplyOptions())
+    assert applied.summary()["counts"]["ok"] == 3
+    with Journal(journal) as j:
+        rows = j.rows(applied.outcome.run_id)
+    assert [r.before["callNumber"] for r in rows] == [",".join(r["callNumber"]) for r in records]  # audit, undo

@@ -178,7 +178,8 @@ class Job:
             to_send = rows_to_send(plan, force=options.force, read_before=options.read_before)
         return ApplyPreview(report.operation, target, report, options.dry_run, rows=len(report.records),
                             invalid=report.invalid_rows, already_applied=len(applied), to_send=to_send,
-                            skips_no_change=options.read_before and not options.force, plan=plan)
+                            skips_no_change=options.read_before and not options.force, plan=plan,
+                            read_before=options.read_before, force=options.force)
 
     def apply(self, options: ApplyOptions, *, on_progress: Callable[[RowResult], None] | None = None,
               cancel: CancelToken | None = None) -> Applied:
@@ -189,7 +190,7 @@ class Job:
         holds the live counts for other threads. ``cancel`` stops the run as Ctrl-C does (which, here in
         the main thread, cancels the same way: ``interrupted``).
         """
-        report, row_done = self._start_run(options, on_progress)
+        report, options, row_done = self._start_run(options, on_progress)
         try:
             with self._journal() as journal:  # a dry run reads it to show what would be skipped
                 outcome = self._replay(report, journal, options, row_done, cancel).run()
@@ -206,7 +207,7 @@ class Job:
         ``on_progress`` is called on this loop. If the awaiting task is cancelled, the run is cancelled as by
         ``cancel`` and finishes its bookkeeping (results, journal) before the cancellation goes on.
         """
-        report, row_done = self._start_run(options, on_progress)
+        report, options, row_done = self._start_run(options, on_progress)
         cancel = cancel if cancel is not None else CancelToken()
         try:
             journal = await asyncio.to_thread(self._journal)
@@ -227,8 +228,9 @@ class Job:
         return self._finish_run(outcome, report, options)
 
     def _start_run(self, options: ApplyOptions, on_progress: Callable[[RowResult], None] | None
-                   ) -> tuple[ValidationReport, Callable[[RowResult], None]]:
-        """Check the file and the settings, start the live counts; the callback each row's result goes to."""
+                   ) -> tuple[ValidationReport, ApplyOptions, Callable[[RowResult], None]]:
+        """Check the file and the settings, start the live counts; the options the run takes (the job's
+        ``accept_lost_zeros``, as the file was validated) and the callback each row's result goes to."""
         report = self._require_valid(allow_invalid=options.skip_invalid)
         require_settings(report.operation, self.settings)
         options = dataclasses.replace(options, accept_lost_zeros=self.accept_lost_zeros)  # as it was validated
@@ -240,7 +242,7 @@ class Job:
             if on_progress is not None:
                 on_progress(result)
 
-        return report, row_done
+        return report, options, row_done
 
     def _replay(self, report: ValidationReport, journal: Journal, options: ApplyOptions,
                 row_done: Callable[[RowResult], None], cancel: CancelToken | None) -> Replay:
