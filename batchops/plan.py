@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalogue import Kind, Operation
 from .coerce import show_timestamp
@@ -29,6 +29,9 @@ from .current import Current, FieldChange, ReadProgress, field_changes, is_no_ch
 from .errors import SheetError, WorkbookLocked
 from .journal import Journal, Reason, content_hash
 from .report import ValidationReport
+
+if TYPE_CHECKING:
+    from .dispatch import CancelToken
 
 __all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan",
            "plan_rows", "write_plan"]
@@ -99,17 +102,18 @@ class Plan:
 
 def make_plan(report: ValidationReport, client: Any, *, concurrency: int = 8,
               on_read: ReadProgress | None = None, applied: Mapping[int, str] | None = None,
-              accept_lost_zeros: bool = False) -> Plan:
+              accept_lost_zeros: bool = False, cancel: CancelToken | None = None) -> Plan:
     """Read the current record of every valid row and decide each row's action (invalid rows are left out).
 
     ``applied``: the rows ``apply`` would skip as already applied, with why (``applied_rows``).
     ``accept_lost_zeros``: a number equal to the current one without its leading zeros is a change, as
     ``apply --accept-lost-zeros`` sends it; otherwise the row ``cannot``, as apply holds it back.
+    ``cancel``: stops the reads (those under way finish) and raises ``Interrupted``: no half plan.
     """
     started = time.monotonic()
     op = report.operation
     records = report.valid_records
-    current = read_current(client, op, records, concurrency=concurrency, on_read=on_read)
+    current = read_current(client, op, records, concurrency=concurrency, on_read=on_read, cancel=cancel)
     applied = applied or {}
     rows = [row_plan(op, r.row, r.key, r.texts, current[r.row], applied=applied.get(r.row),
                      accept_lost_zeros=accept_lost_zeros) for r in records]

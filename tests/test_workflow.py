@@ -239,3 +239,32 @@ def test_the_library_reads_before_values_by_default_as_the_cli_does(sandbox, mon
     with Journal(journal) as j:
         rows = j.rows(applied.outcome.run_id)
     assert [r.before["callNumber"] for r in rows] == [",".join(r["callNumber"]) for r in records]  # audit, undo
+
+
+def test_a_plan_is_cancelled_as_a_run_is_reads_under_way_finish_the_rest_are_not_made(sandbox, monkeypatch,
+                                                                                        tmp_path):
+    from batchops.errors import Interrupted
+
+    journal = use_sandbox(sandbox, monkeypatch, tmp_path)
+    path, _ = agents_file(sandbox, tmp_path / "agents.xlsx", 40)
+    job = Job(path, journal_path=journal)
+    first = job.plan()
+    cancel = CancelToken()
+    seen: list[int] = []
+
+    def on_read(done: int, total: int) -> None:  # a page's Cancel button, pressed after the fifth record
+        seen.append(done)
+        if done == 5:
+            cancel.cancel()  # here, so that no clock decides how many reads were under way
+
+    reads_before = len(sandbox.request_log("agentsettings/query"))
+    with pytest.raises(Interrupted) as stopped:
+        job.plan(concurrency=2, on_read=on_read, cancel=cancel)
+    reads = len(sandbox.request_log("agentsettings/query")) - reads_before
+    assert str(stopped.value).startswith("cancelled after reading ") and "of 40 record(s): nothing was planned." \
+        in str(stopped.value)
+    assert 5 <= reads <= 5 + 2 and max(seen) == 5  # the two under way finished, none was started after
+    assert job.planned is first  # the earlier plan is kept; no half plan replaces it
+    with pytest.raises(Interrupted):  # cancelled before it starts: nothing read at all
+        job.preview(ApplyOptions(), read=True, cancel=cancel)
+    assert len(sandbox.request_log("agentsettings/query")) - reads_before == reads

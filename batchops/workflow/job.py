@@ -7,8 +7,8 @@ asks: confirming is the front end's (``preview()`` says what an apply would do),
 (each step result carries the one the library assigns).
 
 Cancelling (``dispatch.CancelToken``) is Ctrl-C by another name: no new calls, calls in flight finish,
-everything written. ``aapply()`` runs an apply on an event loop that must not block (a web server's), through
-``Replay.arun``.
+everything written; a plan's reads stop the same way (``Interrupted``: no half plan). ``aapply()`` runs an
+apply on an event loop that must not block (a web server's), through ``Replay.arun``.
 """
 
 from __future__ import annotations
@@ -121,11 +121,13 @@ class Job:
     # --- plan -------------------------------------------------------------------------------------------
 
     def plan(self, *, concurrency: int = DEFAULT_READ_CONCURRENCY, force: bool = False,
-             on_read: ReadProgress | None = None) -> Planned:
+             on_read: ReadProgress | None = None, cancel: CancelToken | None = None) -> Planned:
         """Read every record the file names and decide each row's action; nothing is changed anywhere.
 
         Raises ValidationFailed when rows are invalid (nothing is read). A journal that cannot be read is a
         warning in the result: the plan is still worth having, and apply will stop on the same problem.
+        ``cancel`` (a front end's Cancel, from any thread) stops the reads, those under way finishing, and
+        raises ``Interrupted``; the job keeps its earlier plan, if any.
         """
         from ..client import Client
 
@@ -140,7 +142,7 @@ class Job:
                 warnings.append(f"{exc} The plan does not show which rows are applied already.")
         with Client(self.settings) as client:
             plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,
-                             accept_lost_zeros=self.accept_lost_zeros)
+                             accept_lost_zeros=self.accept_lost_zeros, cancel=cancel)
         self.planned = Planned(plan, target, force=force, warnings=warnings)
         self._last = self.planned
         return self.planned
@@ -155,12 +157,13 @@ class Job:
 
     # --- apply ------------------------------------------------------------------------------------------
 
-    def preview(self, options: ApplyOptions, *, read: bool = False,
-                concurrency: int = DEFAULT_READ_CONCURRENCY, on_read: ReadProgress | None = None) -> ApplyPreview:
+    def preview(self, options: ApplyOptions, *, read: bool = False, concurrency: int = DEFAULT_READ_CONCURRENCY,
+                on_read: ReadProgress | None = None, cancel: CancelToken | None = None) -> ApplyPreview:
         """What ``apply(options)`` would do, for a front end to confirm; nothing is sent, nothing locked.
 
         ``read``: read every record's current values first (as ``plan`` does), so that rows that change
         nothing are counted out of ``to_send``; without it, only the journal's decisions are counted.
+        ``cancel`` stops those reads as it stops ``plan``'s.
         """
         report = self._require_valid(allow_invalid=options.skip_invalid)
         target = self.target
@@ -174,7 +177,7 @@ class Job:
 
             with Client(self.settings) as client:
                 plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,
-                                 accept_lost_zeros=self.accept_lost_zeros)
+                                 accept_lost_zeros=self.accept_lost_zeros, cancel=cancel)
             to_send = rows_to_send(plan, force=options.force, read_before=options.read_before)
         return ApplyPreview(report.operation, target, report, options.dry_run, rows=len(report.records),
                             invalid=report.invalid_rows, already_applied=len(applied), to_send=to_send,
