@@ -97,8 +97,13 @@ def read_current(client: Any, op: Operation, records: Sequence[InputRow], *, con
     unsubscribe = None
     try:
         futures = [(r.row, pool.submit(read, r)) for r in rest]
+
+        def drop_pending(_reason: object) -> None:
+            for _, future in futures:
+                future.cancel()  # a read already under way is not stopped: it finishes
+
         if cancel is not None:  # from another thread: reads not yet started are dropped at once
-            unsubscribe = cancel.subscribe(lambda _reason: [f.cancel() for _, f in futures])
+            unsubscribe = cancel.subscribe(drop_pending)
         for done, (row, future) in enumerate(futures, start=2):
             if future.cancelled() or (cancel is not None and cancel.cancelled):
                 break  # those under way finish in shutdown() below; their answers are not used

@@ -237,8 +237,9 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
         info_sheet(facts, name=INFO_SHEET),
         SheetSpec(INSTRUCTIONS_SHEET, ["column", "what it is", "allowed values"],
                   [*([f.name, f.description, f.limits()] for f in op.fields),
-                   *([read_only_header(n), f"The agent's {n} (querySysInfo), beside its record for reading. "
-                     "Never sent; validate ignores this column.", "read-only"] for n in beside)]),
+                   *([read_only_header(n), (f"The agent's {n} (querySysInfo), beside its record for reading. "
+                                            "Never sent; validate ignores this column."), "read-only"]
+                     for n in beside)]),
         _stamp_sheet(op),
     ]
     _write_xlsx(target, sheets)

@@ -326,8 +326,9 @@ def test_numbers_that_lost_their_leading_zeros_are_accepted_on_the_page_through_
 
 
 def test_a_number_cell_is_refused_then_accepted_on_the_check_page(web, tmp_path):
-    from batchops.sheets.writer import SheetSpec, write_xlsx
     from web_helpers import SETTINGS_HEADERS, settings_rows
+
+    from batchops.sheets.writer import SheetSpec, write_xlsx
 
     rows: list[list] = [list(r) for r in settings_rows(2)]
     rows[1][6] = 7773217  # typed into a General cell: Excel keeps no leading zero
