@@ -92,6 +92,8 @@ def read_current(client: Any, op: Operation, records: Sequence[InputRow], *, con
     rest = records[1:]
     if not rest:
         return found
+    if cancel is not None and cancel.cancelled:  # cancelled while the first read was out: start no others
+        raise stopped(1)
     pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(rest))), thread_name_prefix="batchops-read")
     futures: list[tuple[int, Future[Current]]] = []
     unsubscribe = None
