@@ -13,19 +13,13 @@ from batchops.cli import demo_cmd, run
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     """One run of the demo for the tests of this module: (its folder, what it printed on stdout and stderr)."""
-    out = tmp_path_factory.mktemp("demo") / "demo"
-    capture = pytest.MonkeyPatch()
+    import contextlib
     import io
 
-    from batchops.cli import output
-
-    printed, errors = io.StringIO(), io.StringIO()
-    capture.setattr(output.out, "file", printed)
-    capture.setattr(output.err, "file", errors)
-    try:
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    printed, errors = io.StringIO(), io.StringIO()  # the consoles write to whatever sys.stdout/stderr are
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
         code = run(["demo", "--out", str(out)])
-    finally:
-        capture.undo()
     assert code == 0, printed.getvalue()[-2000:] + errors.getvalue()[-2000:]
     return out, printed.getvalue(), errors.getvalue()
 
