@@ -37,6 +37,7 @@ _HOMES = {
     "SheetError": "errors",
     "ValidationFailed": "errors",
     "WorkbookLocked": "errors",
+    "WriteCheckFailed": "errors",
     "Journal": "journal",
     "ApplyOptions": "replay",
     "ApplyOutcome": "replay",
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
         SheetError,
         ValidationFailed,
         WorkbookLocked,
+        WriteCheckFailed,
     )
     from .journal import Journal
     from .replay import ApplyOptions, ApplyOutcome, Replay, RowResult, Status
@@ -110,6 +112,7 @@ __all__ = [
     "ValidationFailed",
     "ValidationReport",
     "WorkbookLocked",
+    "WriteCheckFailed",
     "__version__",
     "get_operation",
     "load_settings",

@@ -85,7 +85,7 @@ def _step(which: str, path: str, rows: int, export_rows: int) -> dict[str, float
 
         pd.read_excel(work, engine="openpyxl")
     elif which == "results":
-        from batchops.sheets.xlsx_package import add_sheet
+        from batchops.sheets.writeback import add_sheet
 
         results = (
             [i + 2, f"{100001 + i}", "ok", 200, "0", "Success", 1, "2025-01-01 10:00:00"] for i in range(rows)
@@ -94,7 +94,8 @@ def _step(which: str, path: str, rows: int, export_rows: int) -> dict[str, float
         add_sheet(work, "Results", RESULT_HEADERS, results)
     elif which == "errors":
         from batchops.sheets.marks import CellMark
-        from batchops.sheets.xlsx_package import Link, write_report
+        from batchops.sheets.writeback import write_report
+        from batchops.sheets.xlsx_package import Link
 
         bad = range(2, rows + 2, 100)
         errors = [

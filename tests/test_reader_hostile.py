@@ -202,7 +202,11 @@ def test_calamine_failures_are_wrapped(tmp_path, monkeypatch):
     monkeypatch.setattr(xlsx_reader.CalamineWorkbook, "from_path", fail)
     with pytest.raises(SheetError) as info:
         read_table(_plain(tmp_path))
-    assert str(info.value).startswith("plain.xlsx: could not be read as a workbook (unexpected end of file).")
+    assert str(info.value) == (
+        "plain.xlsx: is damaged and could not be read as a workbook. "
+        "Open it in Excel or LibreOffice and save it again as .xlsx."
+    )
+    assert "unexpected end of file" not in str(info.value)  # a library's own words never reach the user
     assert isinstance(info.value.__cause__, ValueError)
 
 

@@ -14,6 +14,7 @@ from ..journal import Action, Journal
 from ..replay import ApplyOptions, ApplyOutcome, Replay, require_settings
 from ..results import write_results
 from ..settings import load_settings
+from ..sheets.writeback import ReportFile
 from ..validation import validate_file
 from .app import app
 from .options import (
@@ -27,7 +28,7 @@ from .options import (
 )
 from .output import err, out, print_json, warning_line
 from .progress import RowProgress
-from .show import reject_invalid
+from .show import reject_invalid, show_report_file
 
 
 class NeedsConfirmation(BatchopsError):
@@ -75,8 +76,9 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
     """
     report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone)
     if not report.ok and not skip_invalid:
-        return reject_invalid(report, as_json=as_json, what="sent",
-                              hint="Fix the errors (see the Errors report), or use --skip-invalid.")
+        return reject_invalid(report, as_json=as_json, what="sent", write=not dry_run,
+                              hint=("Fix the errors, or use --skip-invalid." if dry_run else
+                                    "Fix the errors (see the Errors report), or use --skip-invalid."))
     settings = load_settings(profile=profile, config_path=config_path)
     require_settings(report.operation, settings)
     secrets = [s.reveal() for s in (settings.app_secret, settings.isales_sk) if s]
@@ -104,14 +106,13 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
             outcome = replay.run()
     finally:
         journal.close()
-    written, warning = write_results(report, outcome)
-    if warning:
-        warning_line(escape(warning))
+    written = write_results(report, outcome)
+    show_report_file(written, report.path)
     _show(outcome, written, as_json)
     return outcome.exit_code()
 
 
-def _show(outcome: ApplyOutcome, written: Path, as_json: bool) -> None:
+def _show(outcome: ApplyOutcome, written: ReportFile, as_json: bool) -> None:
     counts = outcome.counts()
     if as_json:
         print_json({"ok": outcome.exit_code() == 0, "exit_code": outcome.exit_code(), "run_id": outcome.run_id,
@@ -119,7 +120,7 @@ def _show(outcome: ApplyOutcome, written: Path, as_json: bool) -> None:
                     "counts": counts, "rows": len(outcome.results), "seconds": round(outcome.elapsed, 3),
                     "rows_per_second": round(outcome.rate, 1),
                     "sending_seconds": round(outcome.send_seconds, 3),
-                    "rows_per_second_sending": round(outcome.send_rate, 1), "results": str(written),
+                    "rows_per_second_sending": round(outcome.send_rate, 1), "results": str(written.path),
                     "stopped": outcome.stop_reason.value if outcome.stop_reason else None,
                     "error": str(outcome.error) if outcome.error else None, "notices": outcome.notices})
         return
@@ -141,4 +142,4 @@ def _show(outcome: ApplyOutcome, written: Path, as_json: bool) -> None:
     run = f"run {outcome.run_id}: " if outcome.run_id else ""
     style = "green" if outcome.exit_code() == 0 else "red"
     out.print(f"[{style}]{escape(run)}{escape(parts or 'no rows')} in {outcome.elapsed:.1f}s{rate}[/{style}]")
-    out.print(f"Results written to {escape(str(written))}")
+    out.print(f"Results written to {escape(written.where())}")

@@ -14,6 +14,7 @@ from ..journal import Journal, default_journal_path
 from ..plan import Plan, PlanAction, applied_rows, make_plan, shown, write_plan
 from ..replay import require_settings, target_of
 from ..settings import load_settings
+from ..sheets.writeback import ReportFile
 from ..validation import validate_file
 from .app import app
 from .options import (
@@ -27,7 +28,7 @@ from .options import (
 )
 from .output import err, out, print_json, warning_line
 from .progress import ReadProgress
-from .show import reject_invalid
+from .show import reject_invalid, show_report_file
 
 MAX_SHOWN = 50
 """Changes listed on the terminal; the Plan sheet has them all."""
@@ -76,9 +77,8 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
             warning_line(escape(f"{exc} The plan does not show which rows are applied already."))
     with Client(settings) as client, ReadProgress(len(report.valid_records), enabled=not as_json) as progress:
         result = make_plan(report, client, concurrency=concurrency, on_read=progress, applied=applied)
-    written, warning = write_plan(result)
-    if warning:
-        warning_line(escape(warning))
+    written = write_plan(result)
+    show_report_file(written, result.report.path)
     code = EXIT_OK if result.counts()["cannot"] + result.counts()["unread"] == 0 else 1
     if as_json:
         print_json(_json(result, written, code))
@@ -87,10 +87,10 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
     return code
 
 
-def _json(result: Plan, written: Path, code: int) -> dict[str, object]:
+def _json(result: Plan, written: ReportFile, code: int) -> dict[str, object]:
     return {
         "ok": code == 0, "exit_code": code, "file": str(result.report.path), "operation": result.operation.name,
-        "counts": result.counts(), "fields_changed": result.fields_changed, "plan": str(written),
+        "counts": result.counts(), "fields_changed": result.fields_changed, "plan": str(written.path),
         "seconds": round(result.elapsed, 3),
         "rows": [{"row": r.row, "key": r.key, "action": r.action.value, "message": r.message,
                   "changes": [{"field": c.field, "before": c.before, "after": c.after}
@@ -100,7 +100,7 @@ def _json(result: Plan, written: Path, code: int) -> dict[str, object]:
     }
 
 
-def _show(result: Plan, written: Path) -> None:
+def _show(result: Plan, written: ReportFile) -> None:
     op, tz = result.operation, result.report.timezone
     lines = [(r, c) for r in result.rows if r.action is PlanAction.CHANGE for c in r.changed]
     problems = [r for r in result.rows if r.action in (PlanAction.CANNOT, PlanAction.UNREAD)]
@@ -142,4 +142,4 @@ def _show(result: Plan, written: Path) -> None:
                f"{counts['applied']} applied already")
     style = "green" if not problems else "red"
     out.print(f"[{style}]{escape(summary)}[/{style}]. Nothing was changed.")
-    out.print(f"Plan written to {escape(str(written))}")
+    out.print(f"Plan written to {escape(written.where())}")

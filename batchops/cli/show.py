@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.markup import escape
 from rich.table import Table
 
 from ..report import Issue, ValidationReport
-from .output import err, out
+from ..sheets.writeback import ReportFile
+from .output import err, out, warning_line
 
 MAX_TABLE_ROWS = 50
 
@@ -42,16 +45,25 @@ def show_validation(report: ValidationReport) -> None:
     out.print(f"[{style}]{escape(report.summary())}[/{style}]")
 
 
-def reject_invalid(report: ValidationReport, *, as_json: bool, what: str, hint: str | None = None) -> int:
-    """A file with invalid rows, before anything is sent or read: write the Errors report, show it, exit 2."""
-    from ..error_report import write_error_report
-    from ..errors import EXIT_BAD_INPUT, WorkbookLocked
-    from .output import print_json, warning_line
+def show_report_file(written: ReportFile, source: Path) -> None:
+    """Say why a report is not in the workbook (a warning) and what stale report was removed from it."""
+    for notice in written.notices(source):
+        if written.reason:
+            warning_line(escape(notice))
+        else:
+            err.print(escape(notice), highlight=False)
 
-    try:
-        write_error_report(report)
-    except WorkbookLocked as exc:
-        warning_line(escape(str(exc)))
+
+def reject_invalid(report: ValidationReport, *, as_json: bool, what: str, hint: str | None = None,
+                   write: bool = True) -> int:
+    """A file with invalid rows, before anything is sent or read: write the Errors report (unless not
+    ``write``: a dry run changes no file), show it, exit 2."""
+    from ..error_report import write_error_report
+    from ..errors import EXIT_BAD_INPUT
+    from .output import print_json
+
+    if write:
+        show_report_file(write_error_report(report), report.path)
     if as_json:
         print_json({"ok": False, "file": str(report.path), "operation": report.operation.name,
                     "errors": len(report.errors), "exit_code": EXIT_BAD_INPUT})

@@ -8,12 +8,13 @@ import click
 from rich.markup import escape
 
 from ..error_report import write_error_report
-from ..errors import EXIT_BAD_INPUT, EXIT_OK, WorkbookLocked
+from ..errors import EXIT_BAD_INPUT, EXIT_OK
+from ..sheets.writeback import ReportFile
 from ..validation import validate_file
 from .app import app
 from .options import json_option, operation_option, sheet_option, timezone_option
-from .output import out, print_json, warning_line
-from .show import show_validation
+from .output import out, print_json
+from .show import show_report_file, show_validation
 
 
 @app.command()
@@ -32,18 +33,14 @@ def validate(file: Path, operation: str | None, sheet: str | None, timezone: str
     every row is valid, 2 when not.
     """
     report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone)
-    written: Path | None = None
-    if not no_write:
-        try:
-            written = write_error_report(report)
-        except WorkbookLocked as exc:
-            warning_line(escape(f"{exc} The report was not written; close the file and run validate again."))
+    written = ReportFile(None) if no_write else write_error_report(report)
+    show_report_file(written, report.path)
     if as_json:
         print_json({
             "file": str(report.path), "sheet": report.sheet, "operation": report.operation.name,
             "rows": len(report.records), "valid_rows": len(report.valid_records),
             "errors": len(report.errors), "warnings": len(report.warnings), "ok": report.ok,
-            "report": str(written) if written else None,
+            "report": str(written.path) if written.path else None,
             "issues": [{"row": i.row, "cell": i.cell, "column": i.header, "value": i.value,
                         "severity": i.severity.value, "code": i.code, "message": i.message}
                        for i in report.issues],
@@ -51,7 +48,6 @@ def validate(file: Path, operation: str | None, sheet: str | None, timezone: str
         })
     else:
         show_validation(report)
-        if written:
-            out.print(f"Report written to {escape(str(written))}"
-                      + (" (sheet 'Errors')" if written.suffix.lower() == ".xlsx" else ""))
+        if written.path:
+            out.print(f"Report written to {escape(written.where())}")
     return EXIT_OK if report.ok else EXIT_BAD_INPUT

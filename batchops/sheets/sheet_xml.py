@@ -32,8 +32,9 @@ from datetime import date, datetime, time
 from itertools import chain, islice
 from typing import Any
 
+from .namespaces import MAIN_NS, REL_NS
 from .table import column_letter
-from .xmltext import MAIN_NS, REL_NS, XML_DECL, StylesEditor, escape_text
+from .xmltext import XML_DECL, StylesEditor, escape_text
 
 __all__ = [
     "FORMULA_TRIGGERS",
@@ -244,12 +245,20 @@ def sheet_xml(
     *,
     text_columns: Collection[int] | None = (),
     selected: bool = False,
+    row_count: int | None = None,
 ) -> Iterator[bytes]:
     """A worksheet part, in chunks: bold frozen header, widths, autofilter, internal links.
 
     ``rows`` is read once (an iterator is fine). ``widths`` (characters) default to a size from the
     header and the first rows. ``text_columns`` (0-based) get the Text format; ``None`` means every
-    column (``styles.text`` must then be set). ``selected`` marks the tab that opens.
+    column (``styles.text`` must then be set). ``selected`` marks the tab that opens. ``row_count``,
+    when known, is written as the sheet's dimension (``A1:H101``), which readers use to size the
+    sheet without reading it; ``rows`` must then hold exactly that many rows, each no wider than the
+    header, or ``ValueError`` is raised at the end (a save then fails and replaces nothing).
+
+    The chunks are whole rows: the first ends after the header row, the last holds the last rows and
+    everything after them, and each chunk between is a run of complete ``<row>`` elements. The check
+    before a save relies on this to parse a sample of a large sheet as one document.
     """
     rows = iter(rows)
     sample = list(islice(rows, _WIDTH_SAMPLE))
@@ -266,6 +275,7 @@ def sheet_xml(
     head = [
         XML_DECL,
         f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">',
+        _dimension(len(headers), row_count),
         (
             f'<sheetViews><sheetView{tab} workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
             'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" '
@@ -296,6 +306,8 @@ def sheet_xml(
         if len(buf) >= _CHUNK_ROWS:
             yield "".join(buf).encode("utf-8")
             buf.clear()
+    if row_count is not None and (r - 1 != row_count or len(letters) > max(len(headers), 1)):
+        raise ValueError(f"the sheet declared {row_count} rows of {len(headers)} columns and got {r - 1}")
     buf.append("</sheetData>")
     if headers:
         buf.append(f'<autoFilter ref="A1:{letters[len(headers) - 1]}{r}"/>')
@@ -310,6 +322,14 @@ def sheet_xml(
         '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
     )
     yield "".join(buf).encode("utf-8")
+
+
+def _dimension(columns: int, row_count: int | None) -> str:
+    """The ``<dimension>`` element of a sheet of ``columns`` by ``row_count`` data rows plus the header."""
+    if row_count is None:
+        return ""
+    last = f"{column_letter(max(columns, 1) - 1)}{row_count + 1}"
+    return f'<dimension ref="{"A1" if last == "A1" else "A1:" + last}"/>'
 
 
 def _cols(widths: Sequence[float], text_flags: Sequence[bool], text_style: int) -> list[str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from defusedxml import ElementTree as SafeET
 
-from batchops.sheets.table import CellDamage, Damage
+from batchops.sheets.table import CellDamage, Damage, column_index
 
 Cell = tuple[int, int]
 """(Excel row number, 0-based column index)."""
@@ -38,14 +38,6 @@ class SheetMarks:
     cells: dict[Cell, CellDamage] = field(default_factory=dict)
     merges: list[tuple[int, int, int, int, str]] = field(default_factory=list)
     """Merged ranges as (first row, first column, last row, last column, "D4:E4"); rows 1-based."""
-
-
-def column_index(letters: bytes | str) -> int:
-    """0-based column index of Excel column letters (A -> 0, AB -> 27)."""
-    n = 0
-    for ch in letters.upper() if isinstance(letters, str) else letters.decode("ascii").upper():
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 def scan_sheet(data: bytes) -> SheetMarks:

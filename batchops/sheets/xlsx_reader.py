@@ -9,7 +9,10 @@ found in the worksheet XML (``xlsx_damage``) because calamine does not report th
 from __future__ import annotations
 
 import bisect
+import io
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +20,11 @@ from python_calamine import CalamineWorkbook
 
 from batchops.errors import SheetError
 from batchops.sheets.shape import header_text, is_blank, too_many_rows, unlabelled_column
-from batchops.sheets.table import STAMP_SHEET, CellDamage, Damage, RawTable, Stamp
+from batchops.sheets.table import STAMP_SHEET, CellDamage, Damage, RawTable, Stamp, column_letter
 from batchops.sheets.xlsx_damage import SheetMarks, scan_sheet
-from batchops.sheets.xlsx_parts import SheetEntry, list_sheets, open_package, read_part
+from batchops.sheets.xlsx_parts import SheetEntry, list_sheets, open_package, read_part, workbook_part
+from batchops.sheets.xmltext import elements, root_prefix
+from batchops.sheets.zipraw import RawZipReader, RawZipWriter
 
 _VERIFY_CHUNK = 1024 * 1024
 
@@ -36,20 +41,59 @@ def read_xlsx(path: Path, sheet: str | None, *, max_rows: int, max_unpacked_byte
             marks = scan_sheet(read_part(zf, entry.part, path))
         # calamine reads the shared strings itself; reading them once through zipfile checks their
         # CRC, so a part whose stream inflates past its declared size is caught here, not in Rust.
-        _verify_part(zf, "xl/sharedStrings.xml", path)
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own types and plain ValueError
-        raise SheetError(
-            f"could not be read as a workbook ({exc})",
-            path=path,
-            fix="Open it in Excel or LibreOffice and save it again as .xlsx.",
-        ) from exc
-    with workbook:
+        for name in zf.namelist():
+            if name.lower().endswith("sharedstrings.xml"):
+                _verify_part(zf, name, path)
+    with open_workbook(path, entries) as workbook:
         table = _read_values(workbook, path, entry.name, marks, max_rows)
         if any(e.name == STAMP_SHEET for e in entries):
             table.stamp = _read_stamp(workbook, table)
     return table
+
+
+_FIX_RESAVE = "Open it in Excel or LibreOffice and save it again as .xlsx."
+
+
+@contextmanager
+def open_workbook(path: Path, entries: list[SheetEntry]) -> Iterator[CalamineWorkbook]:
+    """python-calamine's workbook for the xlsx package at ``path``; its errors become ``SheetError``.
+
+    calamine refuses a whole workbook that holds a sheet kind it does not know (an Excel 4 macro
+    sheet), though batchops never reads such a sheet. Such a workbook is handed to calamine with
+    those sheets left out of its sheet list, from a copy in memory (its parts copied, not inflated).
+    """
+    hidden = [i for i, e in enumerate(entries) if not e.readable]
+    try:
+        if hidden:
+            workbook = CalamineWorkbook.from_filelike(io.BytesIO(_without_sheets(path, hidden)))
+        else:
+            workbook = CalamineWorkbook.from_path(str(path))
+    except SheetError:
+        raise
+    except Exception as exc:  # calamine raises its own types and plain ValueError; never show their text
+        raise SheetError("is damaged and could not be read as a workbook", path=path, fix=_FIX_RESAVE) from exc
+    with workbook:
+        yield workbook
+
+
+def _without_sheets(path: Path, hidden: list[int]) -> bytes:
+    """The package at ``path`` with the ``hidden`` sheet entries (by position) taken out of its sheet list."""
+    out = io.BytesIO()
+    with open(path, "rb") as f:
+        reader = RawZipReader(f)
+        book = workbook_part(reader.zip, path)
+        writer = RawZipWriter(out)
+        for info in reader.infolist():
+            if info.filename != book:
+                writer.copy(reader, info)
+                continue
+            text = reader.zip.read(info).decode("utf-8")
+            p = root_prefix(text, "workbook")
+            for m in reversed([m for i, m in enumerate(elements(text, p + "sheet")) if i in hidden]):
+                text = text[: m.start()] + text[m.end() :]
+            writer.write(book, [text.encode("utf-8")])
+        writer.close()
+    return out.getvalue()
 
 
 def choose_sheet(entries: list[SheetEntry], wanted: str | None, path: Path) -> SheetEntry:
@@ -74,12 +118,29 @@ def choose_sheet(entries: list[SheetEntry], wanted: str | None, path: Path) -> S
             fix="Pass one of those names to --sheet.",
         )
     if not match.is_worksheet:
-        raise SheetError("is a chart or macro sheet, not a worksheet", path=path, sheet=match.name)
+        raise SheetError(
+            f"is {_KIND_NAMES.get(match.kind, 'not a worksheet')}, not a sheet of cells",
+            path=path,
+            sheet=match.name,
+            fix=f"Name the sheet with the rows with --sheet (worksheets: {_sheet_list(entries, cells_only=True)}).",
+        )
     return match
 
 
-def _sheet_list(entries: list[SheetEntry]) -> str:
-    shown = [f"'{e.name}'" + ("" if e.visible else " (hidden)") for e in entries if e.name != STAMP_SHEET]
+_KIND_NAMES = {
+    "chartsheet": "a chart sheet",
+    "dialogsheet": "an Excel 5 dialog sheet",
+    "xlMacrosheet": "an Excel 4 macro sheet",
+    "xlIntlMacrosheet": "an Excel 4 macro sheet",
+}
+
+
+def _sheet_list(entries: list[SheetEntry], *, cells_only: bool = False) -> str:
+    shown = [
+        f"'{e.name}'" + ("" if e.visible else " (hidden)")
+        for e in entries
+        if e.name != STAMP_SHEET and (e.is_worksheet or not cells_only)
+    ]
     return ", ".join(shown) or "none"
 
 
@@ -123,10 +184,12 @@ def _read_values(
 ) -> RawTable:
     try:
         ws = workbook.get_sheet_by_name(sheet)
-    except Exception as exc:
-        raise SheetError(f"could not be read ({exc})", path=path, sheet=sheet) from exc
+    except Exception as exc:  # calamine's own text ("Range is missing the expected row component") helps nobody
+        raise SheetError(
+            "is damaged: its cells could not be read", path=path, sheet=sheet, fix=_FIX_RESAVE
+        ) from exc
     if ws.start is None:
-        raise _no_header(path, sheet)
+        raise _no_header(path, sheet, marks)
     first_col = ws.start[1]
     damaged_rows = {row for row, _col in marks.cells}
     header_row = 0
@@ -168,7 +231,7 @@ def _read_values(
         if len(rows) > max_rows:
             raise too_many_rows(path, sheet, max_rows)
     if not header_row:
-        raise _no_header(path, sheet)
+        raise _no_header(path, sheet, marks)
     end = ws.end
     if end is not None and seen != end[0] + 1:
         raise SheetError(
@@ -240,12 +303,27 @@ def _merge_hint(marks: SheetMarks, header_row: int, column: int) -> str:
     return ""
 
 
-def _no_header(path: Path, sheet: str) -> SheetError:
+def _no_header(path: Path, sheet: str, marks: SheetMarks) -> SheetError:
+    """No row with a value: the sheet is empty, or its only cells are formulas without a usable result."""
+    if not marks.cells:
+        return SheetError(
+            "has no header row: the sheet is empty",
+            path=path,
+            sheet=sheet,
+            fix="Put the column headers in the first row and the data below them.",
+        )
+    cells = sorted(marks.cells.items())
+    errors = [(cell, d) for cell, d in cells if d.kind is Damage.ERROR_VALUE]
+    shown = errors or cells
+    listed = ", ".join(f"{column_letter(c)}{r} {d.detail}" for (r, c), d in shown[:5])
+    more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+    what = "formula errors" if errors else "formulas with no value"
     return SheetError(
-        "has no header row: the sheet is empty",
+        f"has no header row: its only cells hold {what} ({listed}{more})",
         path=path,
         sheet=sheet,
-        fix="Put the column headers in the first row and the data below them.",
+        fix="Fix or delete those formulas, replace them with their values (Copy, then Paste Special > "
+        "Values), and put the column headers in the first row.",
     )
 
 
@@ -270,4 +348,4 @@ def _read_stamp(workbook: CalamineWorkbook, table: RawTable) -> Stamp | None:
     )
 
 
-__all__ = ["choose_sheet", "read_xlsx"]
+__all__ = ["choose_sheet", "open_workbook", "read_xlsx"]
