@@ -33,13 +33,22 @@ def validate_file(
     operation: str | None = None,
     sheet: str | None = None,
     timezone: str | tzinfo | None = None,
+    encoding: str | None = None,
 ) -> ValidationReport:
-    """Read and validate a sheet; raises InputError/SheetError only when the file cannot be read at all."""
+    """Read and validate a sheet; raises InputError/SheetError only when the file cannot be read at all.
+
+    ``encoding``: a CSV file's encoding, when its bytes do not say it (see ``sheets.encodings``).
+    """
     from .sheets.reader import read_table
 
     tz = timezone if isinstance(timezone, tzinfo) else _timezone(timezone)
-    table = read_table(Path(path), sheet)
-    op = resolve_operation(table, operation)
+    table = read_table(Path(path), sheet, encoding=encoding)
+    try:
+        op = resolve_operation(table, operation)
+    except InputError as exc:
+        if table.kind == "csv" and table.warnings:  # a guessed encoding may be why no header fits: say it
+            exc.fix = " ".join([exc.fix or "", *table.warnings]).strip()
+        raise
     return validate_table(table, op, tz)
 
 

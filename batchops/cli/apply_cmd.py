@@ -19,6 +19,7 @@ from ..validation import validate_file
 from .app import app
 from .options import (
     config_option,
+    encoding_option,
     journal_option,
     json_option,
     operation_option,
@@ -41,6 +42,7 @@ class NeedsConfirmation(BatchopsError):
 @click.argument("file", type=click.Path(path_type=Path))  # the reader names a folder and says the fix
 @operation_option
 @sheet_option
+@encoding_option
 @click.option("--dry-run", is_flag=True, help="Send nothing; show and write the exact request each row would send.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scheduled runs).")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
@@ -57,7 +59,8 @@ class NeedsConfirmation(BatchopsError):
 @config_option
 @journal_option
 @json_option
-def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, yes: bool, concurrency: int,
+def apply(file: Path, operation: str | None, sheet: str | None, encoding: str | None, dry_run: bool, yes: bool,
+          concurrency: int,
           rate: float | None, skip_invalid: bool, force: bool, no_before: bool, operator: str | None,
           timezone: str | None, profile: str | None, config_path: str | None, journal_path: str | None,
           as_json: bool) -> int:
@@ -74,7 +77,7 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
     or validation errors (nothing sent); 3 configuration, connection or authentication failure before
     any row succeeded; 130 interrupted.
     """
-    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone)
+    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone, encoding=encoding)
     if not report.ok and not skip_invalid:
         return reject_invalid(report, as_json=as_json, what="sent", write=not dry_run,
                               hint=("Fix the errors, or use --skip-invalid." if dry_run else

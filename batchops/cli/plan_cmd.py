@@ -19,6 +19,7 @@ from ..validation import validate_file
 from .app import app
 from .options import (
     config_option,
+    encoding_option,
     journal_option,
     json_option,
     operation_option,
@@ -38,6 +39,7 @@ MAX_SHOWN = 50
 @click.argument("file", type=click.Path(path_type=Path))  # the reader names a folder and says the fix
 @operation_option
 @sheet_option
+@encoding_option
 @timezone_option
 @profile_option
 @config_option
@@ -47,7 +49,8 @@ MAX_SHOWN = 50
               "applied.")
 @journal_option
 @json_option
-def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | None, profile: str | None,
+def plan(file: Path, operation: str | None, sheet: str | None, encoding: str | None, timezone: str | None,
+         profile: str | None,
          config_path: str | None, concurrency: int, force: bool, journal_path: str | None, as_json: bool) -> int:
     """Show what applying FILE would change: before -> after per field, read from the server.
 
@@ -59,7 +62,7 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
     (FILE.plan.csv for a CSV). Nothing is changed on the server, and no journal is created. Exit 0 when
     every row can be applied (or is applied already), 1 when some cannot or were not read.
     """
-    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone)
+    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone, encoding=encoding)
     if not report.ok:
         return reject_invalid(report, as_json=as_json, what="read")
     settings = load_settings(profile=profile, config_path=config_path)

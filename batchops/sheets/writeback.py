@@ -22,6 +22,7 @@ from typing import Any
 
 from batchops.errors import SheetError, WorkbookLocked, WriteCheckFailed
 
+from .book_reader import FORMATS
 from .marks import CellMark, apply_marks
 from .xlsx_package import Package, check_writable, put_report_sheet
 
@@ -41,7 +42,6 @@ __all__ = [
 IN_PLACE_KINDS = ("xlsx",)
 """Input kinds a report is written into; any other workbook (.xls, .xlsb, .ods) gets it beside."""
 
-_FORMAT_NAMES = {"xls": "an Excel 97-2003 (.xls)", "xlsb": "a binary Excel (.xlsb)", "ods": "an OpenDocument (.ods)"}
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def write_beside_or_into(
     by an earlier run stale, so that one is deleted.
     """
     if kind not in IN_PLACE_KINDS:
-        reason = f"is {_FORMAT_NAMES.get(kind, 'a')} workbook, which batchops does not write into"
+        reason = f"is {FORMATS.get(kind, 'not an xlsx workbook')}, which batchops does not write into"
         write_beside(beside)
         return ReportFile(beside, sheet, in_place=False, reason=reason)
     removed: tuple[str, ...] = ()

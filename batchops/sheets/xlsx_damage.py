@@ -27,7 +27,10 @@ _SI = re.compile(rb"""\bsi\s*=\s*["'](\d+)["']""")
 _MERGE = re.compile(
     rb"""<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref\s*=\s*["']([A-Za-z]{1,3})(\d+)(?::([A-Za-z]{1,3})(\d+))?["']"""
 )
+_VM = re.compile(rb"""\bvm\s*=\s*["']\d+["']""")
 _TAG_BREAK = (b" ", b">", b"\t", b"\r", b"\n", b"/")
+PICTURE_NOTE = " (a picture placed in the cell)"
+"""Excel stores a picture placed in a cell as the error #VALUE! with value metadata (``vm``)."""
 _ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet\b")
 
 
@@ -116,7 +119,10 @@ def _scan_cells_by_reference(data: bytes, prefix: bytes, end: int) -> dict[Cell,
             start = data.rfind(b"<", 0, pos)
             if data.startswith(cell_open, start) and data.find(b">", start, pos) < 0:
                 cell = _cell_at(data, cell_open, pos)
-                cells[cell] = CellDamage(Damage.ERROR_VALUE, _error_text(data, prefix, pos) or "#VALUE!")
+                text = _error_text(data, prefix, pos) or "#VALUE!"
+                if _VM.search(data, start, data.find(b">", pos)):
+                    text += PICTURE_NOTE
+                cells[cell] = CellDamage(Damage.ERROR_VALUE, text)
             pos = data.find(marker, pos + 1, end)
     return cells
 
@@ -159,8 +165,8 @@ def _scan_cells_by_position(data: bytes) -> dict[Cell, CellDamage]:
             children = {ch.tag.rsplit("}", 1)[-1]: ch for ch in elem}
             if elem.get("t") == "e":
                 value = children.get("v")
-                text = (value.text or "").strip() if value is not None else ""
-                cells[(row_number, col)] = CellDamage(Damage.ERROR_VALUE, text or "#VALUE!")
+                text = ((value.text or "").strip() if value is not None else "") or "#VALUE!"
+                cells[(row_number, col)] = CellDamage(Damage.ERROR_VALUE, text + (PICTURE_NOTE if elem.get("vm") else ""))
             elif "f" in children:
                 text = children["f"].text or ""
                 cells[(row_number, col)] = CellDamage(Damage.FORMULA, f"={text}" if text else "a shared formula")

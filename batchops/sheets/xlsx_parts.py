@@ -1,4 +1,4 @@
-"""The xlsx package before any value is read: zip-bomb and XML-bomb guards, and the sheet list.
+"""A spreadsheet package before any value is read: zip-bomb and XML-bomb guards, its kind, the sheet list.
 
 Everything here works on the zip with the standard library, so a hostile file is rejected before
 calamine (or openpyxl later) parses a single element. Errors are ``SheetError`` with the fix.
@@ -14,7 +14,14 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree as SafeET
 
 from batchops.errors import SheetError
-from batchops.sheets.namespaces import MAIN_NS, PKG_REL_NS, REL_NS, STRICT_MAIN_NS, STRICT_REL_NS
+from batchops.sheets.namespaces import (
+    MAIN_NS,
+    ODS_MIMETYPE,
+    PKG_REL_NS,
+    REL_NS,
+    STRICT_MAIN_NS,
+    STRICT_REL_NS,
+)
 from batchops.sheets.xmltext import rels_part, resolve
 
 DEFAULT_MAX_RATIO = 1000
@@ -76,7 +83,7 @@ def open_package(path: Path, *, max_unpacked_bytes: int) -> zipfile.ZipFile:
         for info in zf.infolist():
             if _is_xml_part(info.filename):
                 _check_prolog(zf, info, path)
-        _check_kind(zf, path)  # after the prologs: it parses _rels/.rels
+        package_kind(zf, path)  # after the prologs: it parses _rels/.rels
     except BaseException:
         zf.close()
         raise
@@ -107,32 +114,29 @@ def _check_sizes(zf: zipfile.ZipFile, path: Path, max_unpacked_bytes: int) -> No
         )
 
 
-def _check_kind(zf: zipfile.ZipFile, path: Path) -> None:
-    """Say what the zip is when it is not an xlsx package (ods, docx, xlsb, a plain archive)."""
+def package_kind(zf: zipfile.ZipFile, path: Path) -> str:
+    """``"xlsx"``, ``"xlsb"`` or ``"ods"`` for a spreadsheet package; ``SheetError`` saying what any other zip is."""
     names = set(zf.namelist())
     if "mimetype" in names:
         mimetype = zf.read("mimetype")[:100].decode("ascii", "replace").strip()
-        if "opendocument.spreadsheet" in mimetype:
-            raise SheetError(
-                "is an OpenDocument spreadsheet (.ods), which batchops does not read",
-                path=path,
-                fix="Open it in LibreOffice and save it as Excel 2007-365 (.xlsx).",
-            )
-        raise SheetError(f"is an OpenDocument file ({mimetype}), not a spreadsheet", path=path)
-    if "xl/workbook.bin" in names:
-        raise SheetError(
-            "is a binary Excel workbook (.xlsb), which batchops does not read",
-            path=path,
-            fix="Open it in Excel and save it as Excel Workbook (.xlsx).",
-        )
-    if workbook_part(zf, path) not in names:
+        if mimetype.startswith(ODS_MIMETYPE):
+            return "ods"
+        raise SheetError(f"is an OpenDocument file ({mimetype}), not a spreadsheet", path=path, fix=_FIX_SAVE_XLSX)
+    book = workbook_part(zf, path)
+    if (book.endswith(".bin") and book in names) or "xl/workbook.bin" in names:
+        return "xlsb"
+    if book not in names:
         if "word/document.xml" in names:
             what = "a Word document"
         elif "ppt/presentation.xml" in names:
             what = "a PowerPoint presentation"
+        elif any(n.endswith((".iwa", "Index.zip", "BuildVersionHistory.plist")) for n in names):
+            what = "an Apple Numbers file"
         else:
             what = "a zip archive"
-        raise SheetError(f"is {what}, not an Excel workbook", path=path, fix=_FIX_SAVE_XLSX)
+        fix = "Export it from Numbers as Excel (.xlsx)." if "Numbers" in what else _FIX_SAVE_XLSX
+        raise SheetError(f"is {what}, not an Excel workbook", path=path, fix=fix)
+    return "xlsx"
 
 
 def _is_xml_part(name: str) -> bool:
