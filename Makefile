@@ -1,12 +1,13 @@
 # Two commands do everything on a fresh machine with python3 and make:
 #   make demo   creates .venv, installs batchops, runs the whole pipeline against the sandbox
 #   make test   the same set-up, then the whole test suite
+#   make serve  the page (batchops serve) against a sandbox on a free port, opened in the browser
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench templates lint clean
+.PHONY: demo serve test test-slow bench templates lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/batchops demo
+
+serve: $(STAMP)
+	$(BIN)/batchops serve --sandbox --port 0
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

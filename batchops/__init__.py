@@ -2,21 +2,23 @@
 
 The library API, for scripts that want batchops without its command line::
 
-    from batchops import validate_file, load_settings, Journal, Replay, ApplyOptions
+    from batchops import ApplyOptions, Job
 
-    report = validate_file("agents.xlsx")            # every problem, by sheet, row and column
-    if report.ok:
-        with Journal() as journal:
-            outcome = Replay(report, load_settings(), journal=journal,
-                             options=ApplyOptions(concurrency=16)).run()
+    job = Job("agents.xlsx")                         # settings from the profile and BATCHOPS_* variables
+    if job.validate().ok:                            # every problem, by sheet, row and column
+        print(job.plan().summary()["counts"])        # before -> after, read from the server
+        applied = job.apply(ApplyOptions(concurrency=16, read_before=True))
+        job.write_report()                           # the Results sheet, into the workbook
+        print(applied.summary())                     # what `batchops apply --json` prints
 
 The library raises (``BatchopsError`` and its subclasses) and never prints.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -39,13 +41,15 @@ _HOMES = {
     "WorkbookLocked": "errors",
     "WriteCheckFailed": "errors",
     "Journal": "journal",
+    "Cancel": "workflow",
+    "Job": "workflow",
     "ApplyOptions": "replay",
     "ApplyOutcome": "replay",
     "Replay": "replay",
     "RowResult": "replay",
     "Status": "replay",
     "Issue": "report",
-    "Record": "report",
+    "InputRow": "report",
     "ValidationReport": "report",
     "Settings": "settings",
     "load_settings": "settings",
@@ -53,18 +57,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'batchops' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{home}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 
 if TYPE_CHECKING:
     from .catalogue import OPERATIONS, Operation, get_operation
@@ -84,9 +77,10 @@ if TYPE_CHECKING:
     )
     from .journal import Journal
     from .replay import ApplyOptions, ApplyOutcome, Replay, RowResult, Status
-    from .report import Issue, Record, ValidationReport
+    from .report import InputRow, Issue, ValidationReport
     from .settings import Settings, load_settings
     from .validation import validate_file
+    from .workflow import Cancel, Job
 
 __all__ = [
     "OPERATIONS",
@@ -94,14 +88,16 @@ __all__ = [
     "ApplyOutcome",
     "AuthError",
     "BatchopsError",
+    "Cancel",
     "ConfigError",
     "InputError",
+    "InputRow",
     "Interrupted",
     "Issue",
+    "Job",
     "Journal",
     "JournalError",
     "Operation",
-    "Record",
     "RemoteError",
     "Replay",
     "RowResult",

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, quote
 import httpx
 
 from .errors import AuthError
+from .retrying import RETRY_STATUSES
 from .secrets import MASK, Secret
 
 TOKEN_PATH = "/apigovernance/api/oauth/tokenByAkSk"
@@ -34,16 +35,16 @@ AUTH_PREFIX = "auth-v2"
 DEFAULT_SIGNED_HEADERS: tuple[str, ...] = ("host",)
 DEFAULT_TIMESTAMP_FORMAT = "iso-seconds"
 
-RETRYABLE_TOKEN_STATUSES = frozenset({429, 502, 503, 504})
-"""A busy token endpoint: the client may retry the call, the credentials are not in doubt."""
 
 Clock = Callable[[], float]
 
 
-def _token_error(message: str, *, retryable: bool = False, fix: str | None = None) -> AuthError:
+def _token_error(message: str, *, status: int | None = None, fix: str | None = None) -> AuthError:
     error = AuthError(message, fix=fix)
-    # The client retries a busy token endpoint like any other busy server; a refusal is final.
-    error.retryable = retryable  # type: ignore[attr-defined]
+    # A busy token endpoint (a status retrying.py retries) is retried like any other busy server, a 429 is
+    # throttling like any other; a refusal is final.
+    error.retryable = status in RETRY_STATUSES  # type: ignore[attr-defined]
+    error.status = status  # type: ignore[attr-defined]
     return error
 
 
@@ -108,9 +109,9 @@ class TokenAuth(httpx.Auth):
             detail = _scrub(response.text[:200], self._app_secret.reveal())
             raise _token_error(
                 f"{where} was refused with HTTP {status}" + (f": {detail}" if detail.strip() else "") + ".",
-                retryable=status in RETRYABLE_TOKEN_STATUSES,
+                status=status,
                 fix=None
-                if status in RETRYABLE_TOKEN_STATUSES
+                if status in RETRY_STATUSES
                 else "Check the app key and app secret (BATCHOPS_APP_KEY, BATCHOPS_APP_SECRET) and the gateway URL.",
             )
         try:

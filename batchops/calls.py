@@ -19,6 +19,9 @@ class PreparedCall:
     path: str
     body: Mapping[str, Any] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    operator_id: bool = False
+    """The call's page documents the ``x-UserId`` operator header (the silence-rule calls); the client adds
+    the configured operator id (``Settings.user_id``) to it, and to no other call unless told to."""
 
 
 @dataclass
@@ -26,7 +29,9 @@ class CallResult:
     """What one call ended with after all its attempts.
 
     ``http_status`` is None when no answer came (connection error, timeout); ``error`` then says why.
-    ``body`` is the parsed JSON answer when there was one.
+    ``body`` is the parsed JSON answer when there was one. ``attempts`` counts the requests sent (0: the run
+    stopped before it could be sent); ``throttled`` how many of them were answered 429. A call whose last
+    answer is a 429 was not processed by the server: it was throttled until the run stopped.
     """
 
     http_status: int | None
@@ -35,3 +40,4 @@ class CallResult:
     error: str | None = None
     attempts: int = 1
     elapsed: float = 0.0
+    throttled: int = 0

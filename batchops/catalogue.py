@@ -1,7 +1,10 @@
-"""The operation catalogue: one declarative description per API update call.
+"""The operation catalogue: one declarative description per API update call and its read side.
 
 Everything else is derived from here: the pandera schemas (``schemas.py``), the templates, the request
-bodies, the Results messages and the docs. A limit is written once, in a :class:`Field`.
+bodies, the Results messages, the docs, and how records are read back (``Operation.read``, a
+:class:`~batchops.readspec.ReadSide`: the by-key query, the paged listing, the facts that block an update,
+the name shown beside a key, the success codes), which ``readers.py`` and ``export.py`` run without
+knowing any operation by name. A limit is written once, in a :class:`Field`.
 
 Sources: the five pages in ``shared/api-docs`` and ``shared/api-notes.md``. Where a page is silent the
 choice made here says so in the field's ``note``.
@@ -18,6 +21,7 @@ from enum import Enum
 from typing import Any
 
 from .calls import CallResult, Family, PreparedCall
+from .readspec import AgentWalk, Blocker, Fact, KeyQuery, Listing, Paging, ReadSide
 
 MAX_NUMBER_LENGTH = 15
 """Every softphone or display number: "Length limit of each number: string (15)"."""
@@ -178,6 +182,8 @@ class Operation:
     rules: tuple[RowRule, ...] = ()
     sends_user_id: bool = False  # the x-UserId operator header (silence-rule calls)
     doc: str = ""
+    read: ReadSide | None = None
+    """How its records are read back (plan, before-values, export); None: this operation cannot be read."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
@@ -201,11 +207,16 @@ class Operation:
         blob = json.dumps([self.name, spec], sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
+    @property
+    def read_success(self) -> Success:
+        """How a read answer says success: the read side's own codes, else the write call's."""
+        return (self.read.success if self.read is not None else None) or self.success
+
     def record_key(self, values: Mapping[str, Any]) -> str:
         """The record's identity as text, e.g. ``1307145259662215169`` or ``12/17472992…``."""
         return "/".join(str(values.get(name, "")) for name in self.key)
 
-    def build_call(self, values: Mapping[str, Any], *, user_id: str | None = None) -> PreparedCall:
+    def build_call(self, values: Mapping[str, Any]) -> PreparedCall:
         """The request for one validated row; ``values`` holds typed values of the non-empty cells."""
         body: dict[str, Any] = {}
         path_args: dict[str, str] = {}
@@ -220,8 +231,8 @@ class Operation:
             for part in f.path[:-1]:
                 node = node.setdefault(part, {})
             node[f.path[-1]] = value
-        headers = {"x-UserId": user_id} if self.sends_user_id and user_id else {}
-        return PreparedCall(self.family, "POST", self.path.format(**path_args), body, headers)
+        return PreparedCall(self.family, "POST", self.path.format(**path_args), body,
+                            operator_id=self.sends_user_id)
 
     def outcome(self, result: CallResult) -> Outcome:
         """Read a call's answer: success only when the documented success code is there."""
@@ -256,6 +267,20 @@ AGENT_SETTINGS = Operation(
     key=("id",),
     success=C1_SUCCESS,
     doc="Updates an agent's personal settings: call type, softphone numbers and display numbers.",
+    read=ReadSide(
+        export_name="agent-settings",
+        by_key=KeyQuery("/apiaccess/CC-Management/v1/openapp/agentsettings/query", params=("userId",),
+                        markers=("id",), must_match=("id",)),
+        walk=AgentWalk(param="userId", agent_field="accountId", check=("agentName", "accountCode"),
+                       context=("workNo", "accountCode", "accountName"), ids=("workNo", "accountCode")),
+        facts=(Fact("agentName"), Fact("createTime"), Fact("tenantId")),
+        label=("agentName", "workNo"),
+        note="The query page lists the record's fields beside returnCode at the top level (no data object); "
+             "a server that wraps them in data is read too. api-notes.md adds createTime and tenantId, the "
+             "page does not: both are optional facts. There is no list query: every record is found by "
+             "walking querySysInfo's agents (accountId as userId, checked by agentName == accountCode), "
+             "which api-notes.md calls an inference.",
+    ),
     fields=(
         Field("id", Kind.ID, "Primary key of the agent's settings record (from agentsettings/create).",
               required=True, aliases=("settings id", "主键ID", "主键"), example="1307145259662215169"),
@@ -289,6 +314,20 @@ CALLED_ROUTE = Operation(
     key=("id",),
     success=C1_SUCCESS,
     doc="Changes which skill queue or IVR a called route (access code) is bound to.",
+    read=ReadSide(
+        export_name="called-routes",
+        listing=Listing("/apiaccess/rest/cc-management/v1/calledRoute/queryCalledRoute",
+                        items=(("data", "calledRouteList"), ("calledRouteList",), ("data", "list")),
+                        total=(("data", "total"), ("total",))),
+        facts=(Fact("editable", labels={"0": "can be edited", "1": "cannot be edited", "2": "can be edited",
+                                        "3": "cannot be edited"}),
+               Fact("accessCode"), Fact("extCode"), Fact("deviceDesc"), Fact("mediatypeId"), Fact("dnid")),
+        blockers=(Blocker("editable", frozenset({"1", "3"}),
+                          "the called route {id} cannot be edited (editable={value})"),),
+        label=("accessCode", "extCode"),
+        note="api-notes.md: data.total and data.calledRouteList, editable 1 or 3 must not be edited. "
+             "queryCalledRoute cannot filter by id, so one listing answers every row of a plan.",
+    ),
     fields=(
         Field("id", Kind.ID, "ID of the called route.", required=True, aliases=("route id", "被叫路由ID"),
               example="1125397061153369092"),
@@ -313,6 +352,19 @@ APPOINTMENT = Operation(
     rules=(OneOf(("userAccount", "workNo"),
                  "userAccount is mandatory except in the OP independent deployment, where workNo is"),),
     doc="Modifies a reserved manual outbound call; automatic reservations cannot be modified.",
+    read=ReadSide(
+        export_name="appointments",
+        listing=Listing("/rest/isales/v1/openapi/campaigns/{vdnId}/appoint/list",
+                        items=(("data",), ("data", "data"), ("data", "list"), ("data", "appointList")),
+                        total=(("totalCount",), ("data", "totalCount")), filters=("appointId",)),
+        facts=(Fact("callType", labels={"1": "manual", "2": "automatic"}), Fact("calledNo")),
+        blockers=(Blocker("callType", frozenset({"2"}),
+                          "the appointment {appointId} is automatic: cannot be modified"),),
+        label=("calledNo",),
+        note="api-notes.md: totalCount and data[] at the top level, callType 1 manual, 2 automatic (only "
+             "manual ones can be modified). No page says appoint/list filters by appointId: a server that "
+             "ignores the filter is caught by the ID check and the VDN is then listed once.",
+    ),
     fields=(
         Field("vdnId", Kind.INTEGER, "VCC ID (part of the URL).", required=True, minimum=1, maximum=9999,
               in_url=True, aliases=("vdn", "vdn id", "vccId"), example="1"),
@@ -346,6 +398,23 @@ SILENCE_RULE = Operation(
     rules=(NotAfter("call_from", "call_end"),),
     sends_user_id=True,
     doc="Updates a quality-inspection silence rule: score, thresholds, time window, exceptions.",
+    read=ReadSide(
+        export_name="silence-rules",
+        by_key=KeyQuery("/apiaccess/CCSQM/rest/ccisqm/v1/silencerule/querySilenceRule",
+                        params=("silence_id",), markers=("silence_id", "setting")),
+        listing=Listing("/apiaccess/CCSQM/rest/ccisqm/v1/silencerule/querySilenceRules",
+                        items=(("data",), ("data", "list"), ("data", "rows"), ("list",), ("rows",)),
+                        total=(("total",), ("data", "total")),
+                        paging=Paging(offset_param=None, page_param="page", first_page=1), complete=False),
+        facts=tuple(Fact(f"{side}_{who}_sentences", paths=(("exception", side, who),),
+                         items=("sentence_id", "sentence_name"))
+                    for side, who in (("before", "staff"), ("before", "customer"), ("after", "staff"))),
+        label=("name",),
+        note="api-notes.md names the calls and their parameters and says the query answers score, seconds "
+             "and times as strings and sentences as {category_id, sentence_id, sentence_name}; no page shows "
+             "where the rule is in the answer, so it is read at the top level or under data, its fields "
+             "flat or under setting. The list answer lacks the exceptions: each rule is read again by ID.",
+    ),
     fields=(
         Field("silence_id", Kind.ID, "静默规则标识 Silence rule ID.", required=True,
               body_path=("setting", "silence_id"), aliases=("静默规则标识", "silence rule id"),

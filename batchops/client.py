@@ -5,11 +5,11 @@ One ``Client`` per run. It holds an ``httpx.Auth`` per server family (``c1``: th
 ``exchange.py`` drives the auth flow over the transport. Pass ``transport=`` (``httpx.MockTransport``, the
 sandbox's) to talk to something other than a real socket.
 
-Retry policy (issue 4): connection errors, timeouts, 429 (``Retry-After`` honoured) and 502/503/504 are retried
-with exponential backoff and full jitter, up to ``RetryPolicy.max_attempts`` per call, and only while the run's
-shared ``RetryBudget`` lasts. When it runs out the call returns its last answer, ``budget_exhausted`` turns
-true and the dispatcher stops the run: an outage must not be hammered. Never retried: 400, 401 (``TokenAuth``
-has already renewed once), 403, 404, 500, and any HTTP 200, whatever its return code.
+What is retried, how often and the run's retry budget are ``retrying.py``'s (``Attempts``); ``send`` and
+``asend`` only drive it, one blocking and one on asyncio. When the run's budget runs out the call returns its
+last answer, ``budget_exhausted`` turns true and the dispatcher stops the run: an outage must not be hammered.
+With a run's ``Limiter`` (``Client.limiter``) every attempt of ``asend`` first waits for its slot, its turn
+and any Retry-After pause of the run, and reports its answer back, so that the run finds the gateway's limit.
 """
 
 from __future__ import annotations
@@ -21,18 +21,23 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, RetryError, Retrying
-from tenacity.wait import wait_random_exponential
 
 from . import __version__, exchange
 from .auth import AkSkAuth, TokenAuth
 from .calls import CallResult, Family, PreparedCall
 from .errors import AuthError
+from .limiter import Limiter
+from .retrying import (
+    Attempts,
+    RetryBudget,
+    RetryPolicy,
+    is_throttled,
+    retry_after_seconds,
+    status_of,
+)
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -40,14 +45,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-DEFAULT_MAX_ATTEMPTS = 5
-DEFAULT_BACKOFF_BASE = 0.5
-DEFAULT_BACKOFF_MAX = 30.0
-DEFAULT_MAX_RETRY_AFTER = 120.0
-DEFAULT_BUDGET_INITIAL = 20.0
-DEFAULT_BUDGET_PER_CALL = 0.5
-DEFAULT_BUDGET_CAP = 100.0
 DEFAULT_MAX_CONNECTIONS = 64
 MAX_TEXT_CHARS = 4000
 """A non-JSON answer (a WAF's HTML page) is kept up to this many characters."""
@@ -55,58 +52,9 @@ MAX_TEXT_CHARS = 4000
 C1_CONTENT_TYPE = "application/json"
 USER_AGENT = f"batchops/{__version__}"
 USER_ID_HEADER = "x-UserId"
-"""The operator id, sent on C1 calls when ``Settings.user_id`` is set (the silence-rule calls need it)."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How one call is retried: attempts cap, backoff window (full jitter), longest ``Retry-After`` obeyed."""
-
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    backoff_base: float = DEFAULT_BACKOFF_BASE
-    backoff_max: float = DEFAULT_BACKOFF_MAX
-    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
-    retry_statuses: frozenset[int] = RETRY_STATUSES
-
-
-class RetryBudget:
-    """Retries shared by every call of a run: a bucket that each call fills by ``per_call`` up to ``cap`` and
-    each retry empties by one. Once a retry finds it empty it stays exhausted: the run should stop.
-
-    With the defaults a run tolerates a steady 1 retry per 2 calls (10% 503 plus 5% 429 is about 0.18),
-    while an outage, where every call wants ``max_attempts - 1`` retries, drains it within a few dozen calls.
-    """
-
-    def __init__(
-        self,
-        initial: float = DEFAULT_BUDGET_INITIAL,
-        per_call: float = DEFAULT_BUDGET_PER_CALL,
-        cap: float = DEFAULT_BUDGET_CAP,
-    ) -> None:
-        self.balance = float(initial)
-        self.per_call = per_call
-        self.cap = cap
-        self.retries = 0
-        self.exhausted = False
-        self._lock = threading.Lock()
-
-    def record_call(self) -> None:
-        """A new call started: it earns the run a little more room to retry."""
-        with self._lock:
-            self.balance = min(self.cap, self.balance + self.per_call)
-
-    def try_spend(self) -> bool:
-        """Take one retry from the budget; False (and exhausted from now on) when there is none left."""
-        with self._lock:
-            if self.exhausted or self.balance < 1:
-                self.exhausted = True
-                return False
-            self.balance -= 1
-            self.retries += 1
-            return True
-
-    def __repr__(self) -> str:
-        return f"RetryBudget(balance={self.balance:.1f}, retries={self.retries}, exhausted={self.exhausted})"
+"""The operator id header. The pages document it on the silence-rule calls only (``PreparedCall.operator_id``,
+set where each call is built from its page) and disagree whether it is mandatory there; they are silent on
+every other call, so it goes there only when ``Settings.user_id_on_every_call`` says so."""
 
 
 def encode_body(body: Mapping[str, Any] | None) -> bytes:
@@ -114,22 +62,6 @@ def encode_body(body: Mapping[str, Any] | None) -> bytes:
     if body is None:
         return b""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """The ``Retry-After`` header in seconds (a number or an HTTP date), None when absent or unreadable."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 _CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
@@ -187,14 +119,15 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
         budget: RetryBudget | None = None,
         sleep: Callable[[float], None] = time.sleep,
         async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         token_clock: Callable[[], float] = time.monotonic,
+        limiter: Limiter | None = None,
     ) -> None:
         self.settings = settings
-        self.retry = retry
+        self.retry = retry if retry is not None else RetryPolicy()
         self.budget = budget if budget is not None else RetryBudget()
         self._given = transport
         self._given_async = async_transport
@@ -212,7 +145,10 @@ class Client:
         self._async_conn: httpx.AsyncBaseTransport | None = None  # made on first use, closed by aclose()
         self._lock = threading.Lock()
         self._retries_stopped = False
-        self._wait_backoff = wait_random_exponential(multiplier=retry.backoff_base, max=retry.backoff_max)
+        self.limiter: Limiter | None = limiter
+        """The run's limiter: every attempt of ``asend`` waits for it and reports to it (None: no limit)."""
+        self.throttled = 0
+        """429 answers this client heard (calls and token requests alike)."""
 
     def __repr__(self) -> str:
         return f"Client(c1={self.settings.base_url!r}, isales={self.settings.isales_url!r}, budget={self.budget!r})"
@@ -224,9 +160,17 @@ class Client:
         """True once the run's retry budget ran out: the run should stop sending."""
         return self.budget.exhausted
 
+    @property
+    def stalled(self) -> bool:
+        """True once the run's limiter heard nothing but 429 for its ``stall_seconds``: the run should stop."""
+        return self.limiter is not None and self.limiter.stalled
+
     def stop_retrying(self) -> None:
-        """No more retries from now on (the run is stopping): calls in flight end with their next answer."""
+        """No more retries from now on (the run is stopping): calls in flight end with their next answer, and
+        calls waiting for the limiter return unsent. Safe from any thread."""
         self._retries_stopped = True
+        if self.limiter is not None:
+            self.limiter.close()
 
     def require(self, family: Family) -> None:
         """Raise ``ConfigError`` now if the settings for ``family`` are missing (instead of at the first call)."""
@@ -302,7 +246,8 @@ class Client:
         headers = {"User-Agent": USER_AGENT, **call.headers}
         if call.family == "c1":
             headers.setdefault("Content-Type", C1_CONTENT_TYPE)
-            if self.settings.user_id and USER_ID_HEADER.lower() not in {k.lower() for k in headers}:
+            if (self.settings.user_id and (call.operator_id or self.settings.user_id_on_every_call)
+                    and USER_ID_HEADER.lower() not in {k.lower() for k in headers}):
                 headers[USER_ID_HEADER] = self.settings.user_id
         # Built directly rather than by client.build_request: no default headers or cookies to merge, and
         # the URL comes from the cache above.
@@ -314,146 +259,126 @@ class Client:
             extensions={"timeout": self._timeout_ext},
         )
 
-    # --- retry decisions (shared by sync and async) --------------------------------------------------------
-
-    def _should_retry(self, state: RetryCallState) -> bool:
-        outcome = state.outcome
-        assert outcome is not None
-        if outcome.failed:
-            exc = outcome.exception()
-            return isinstance(exc, httpx.TransportError) or bool(getattr(exc, "retryable", False))
-        return outcome.result().status_code in self.retry.retry_statuses
-
-    def _should_stop(self, state: RetryCallState) -> bool:
-        if self._retries_stopped or state.attempt_number >= self.retry.max_attempts:
-            return True
-        return not self.budget.try_spend()
-
-    def _wait(self, state: RetryCallState) -> float:
-        outcome = state.outcome
-        if outcome is not None and not outcome.failed:
-            seconds = retry_after_seconds(outcome.result())
-            if seconds is not None:
-                return min(seconds, self.retry.max_retry_after)
-        return float(self._wait_backoff(state))
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        outcome = state.outcome
-        assert outcome is not None
-        exc = outcome.exception()  # None exactly when the attempt did not fail
-        why = _describe_exception(exc) if exc is not None else f"HTTP {outcome.result().status_code}"
-        call = state.args[1] if len(state.args) > 1 else None
-        where = f"{call.method} {call.path}" if isinstance(call, PreparedCall) else "call"
-        sleep = state.next_action.sleep if state.next_action else 0.0
-        logger.info("retrying %s after %s (attempt %d), in %.2fs", where, why, state.attempt_number, sleep)
-
-    def _retry_kwargs(self) -> dict[str, Any]:
-        return {
-            "retry": self._should_retry,
-            "stop": self._should_stop,
-            "wait": self._wait,
-            "before_sleep": self._log_retry,
-            "reraise": False,
-        }
-
-    def _finish(self, outcome: Any, attempts: int, started: float) -> CallResult:
-        """The last outcome of a call (response or retryable exception) as its ``CallResult``."""
-        elapsed = time.perf_counter() - started
-        if isinstance(outcome, httpx.Response):
-            error = None
-            if outcome.status_code in self.retry.retry_statuses:  # still busy when the retries ended
-                error = f"HTTP {outcome.status_code} after {attempts} attempt{'s' if attempts != 1 else ''}"
-                if self.budget.exhausted:
-                    error += "; retry budget exhausted"
-            return to_result(outcome, attempts=attempts, elapsed=elapsed, error=error)
-        error = _describe_exception(outcome)
-        if self.budget.exhausted:
-            error += "; retry budget exhausted"
-        return CallResult(http_status=None, error=error, attempts=attempts, elapsed=elapsed)
-
     # --- sending ---------------------------------------------------------------------------------------------
 
-    def _first_needs_retry(self, outcome: Any) -> bool:
-        if isinstance(outcome, httpx.Response):
-            return outcome.status_code in self.retry.retry_statuses
-        return isinstance(outcome, httpx.TransportError) or bool(getattr(outcome, "retryable", False))
+    def _attempts(self, *, shared_wait: bool) -> Attempts:
+        limiter = self.limiter if shared_wait else None
+        return Attempts(self.retry, self.budget, stopped=lambda: self._retries_stopped, shared_wait=shared_wait,
+                        stalled=(lambda: limiter.stalled) if limiter is not None else None)
+
+    def _caught(self, exc: BaseException) -> BaseException:
+        """An exception from one exchange as an outcome to judge; a final ``AuthError`` is raised."""
+        if isinstance(exc, AuthError) and not getattr(exc, "retryable", False):
+            raise exc
+        return exc
 
     def send(self, call: PreparedCall) -> CallResult:
-        """Send one call (blocking), retrying as the policy allows; ``AuthError``/``ConfigError`` propagate."""
+        """Send one call (blocking), retrying as ``retrying.py`` says; ``AuthError``/``ConfigError`` propagate.
+
+        Blocking calls do not use the run's limiter (it lives on an event loop): a 429 waits its own
+        ``Retry-After``."""
         auth = self._auth(call.family)
         transport = self._sync_transport()
         content = encode_body(call.body)
         self.budget.record_call()
+        attempts = self._attempts(shared_wait=False)
         started = time.perf_counter()
-        attempts = 1
-        outcome: Any
-        try:
-            outcome = exchange.send(transport, auth, self._build(call, content))
-        except (httpx.HTTPError, AuthError) as exc:
-            if isinstance(exc, AuthError) and not getattr(exc, "retryable", False):
-                raise
-            outcome = exc
-        if not self._first_needs_retry(outcome):
-            return self._finish(outcome, attempts, started)
-
-        # The first attempt ran outside tenacity (measured: it costs ~0.1 ms a call); replay its outcome.
-        def attempt(_transport: httpx.BaseTransport, _call: PreparedCall) -> httpx.Response:
-            nonlocal attempts, outcome
-            if outcome is not None:
-                first, outcome = outcome, None
-                if isinstance(first, BaseException):
-                    raise first
-                return first
-            attempts += 1
-            return exchange.send(_transport, auth, self._build(_call, content))
-
-        retrying = Retrying(sleep=self._sleep, **self._retry_kwargs())
-        try:
-            last: Any = retrying(attempt, transport, call)
-        except RetryError as exc:
-            final = exc.last_attempt
-            last = final.exception() if final.failed else final.result()
-        except httpx.HTTPError as exc:  # not retryable: a bad URL, too many redirects, a decoding error
-            last = exc
-        return self._finish(last, attempts, started)
+        while True:
+            outcome: Any
+            try:
+                outcome = exchange.send(transport, auth, self._build(call, content))
+            except (httpx.HTTPError, AuthError) as exc:
+                outcome = self._caught(exc)
+            wait = self._judge(attempts, outcome)
+            if wait is None:
+                return self._finish(outcome, attempts, started)
+            self._log_retry(call, outcome, attempts, wait)
+            self._sleep(wait)
 
     async def asend(self, call: PreparedCall) -> CallResult:
-        """Send one call from asyncio, retrying as the policy allows; ``AuthError``/``ConfigError`` propagate."""
+        """Send one call from asyncio, through the run's limiter when there is one, retrying as
+        ``retrying.py`` says; ``AuthError``/``ConfigError`` propagate.
+
+        A call the limiter lets through no more (the run is stopping) returns unsent: ``attempts`` 0, or its
+        last answer (a 429) when it had one."""
         auth = self._auth(call.family)
         atransport = self._async_transport()
         content = encode_body(call.body)
         self.budget.record_call()
+        limiter = self.limiter
+        attempts = self._attempts(shared_wait=limiter is not None)
         started = time.perf_counter()
-        attempts = 1
-        outcome: Any
-        try:
-            outcome = await exchange.asend(atransport, auth, self._build(call, content))
-        except (httpx.HTTPError, AuthError) as exc:
-            if isinstance(exc, AuthError) and not getattr(exc, "retryable", False):
-                raise
-            outcome = exc
-        if not self._first_needs_retry(outcome):
-            return self._finish(outcome, attempts, started)
+        outcome: Any = None
+        while True:
+            sent_at = None
+            if limiter is not None:
+                sent_at = await limiter.acquire()
+                if sent_at is None:
+                    return self._unsent(outcome, attempts, started)
+            began = time.perf_counter()
+            try:
+                outcome = await exchange.asend(atransport, auth, self._build(call, content))
+            except (httpx.HTTPError, AuthError) as exc:
+                outcome = self._caught_releasing(exc, limiter)
+            if limiter is not None and sent_at is not None:
+                throttled = is_throttled(outcome)
+                retry_after = retry_after_seconds(outcome) if throttled and isinstance(outcome, httpx.Response) \
+                    else None
+                if isinstance(outcome, httpx.Response):
+                    limiter.release(sent_at, throttled=throttled, retry_after=retry_after,
+                                    latency=time.perf_counter() - began)
+                else:
+                    limiter.forget()  # no answer: it tells nothing about the server's pace
+            wait = self._judge(attempts, outcome)
+            if wait is None:
+                return self._finish(outcome, attempts, started)
+            self._log_retry(call, outcome, attempts, wait)
+            await self._async_sleep(wait)
 
-        async def attempt(_transport: httpx.AsyncBaseTransport, _call: PreparedCall) -> httpx.Response:
-            nonlocal attempts, outcome
-            if outcome is not None:
-                first, outcome = outcome, None
-                if isinstance(first, BaseException):
-                    raise first
-                return first
-            attempts += 1
-            return await exchange.asend(_transport, auth, self._build(_call, content))
-
-        retrying = AsyncRetrying(sleep=self._async_sleep, **self._retry_kwargs())
+    def _caught_releasing(self, exc: BaseException, limiter: Limiter | None) -> BaseException:
         try:
-            last: Any = await retrying(attempt, atransport, call)
-        except RetryError as exc:
-            final = exc.last_attempt
-            last = final.exception() if final.failed else final.result()
-        except httpx.HTTPError as exc:
-            last = exc
-        return self._finish(last, attempts, started)
+            return self._caught(exc)
+        except AuthError:
+            if limiter is not None:
+                limiter.forget()
+            raise
+
+    def _judge(self, attempts: Attempts, outcome: Any) -> float | None:
+        if is_throttled(outcome):
+            self.throttled += 1
+        return attempts.after(outcome)
+
+    def _log_retry(self, call: PreparedCall, outcome: Any, attempts: Attempts, wait: float) -> None:
+        why = f"HTTP {outcome.status_code}" if isinstance(outcome, httpx.Response) else _describe_exception(outcome)
+        logger.info("retrying %s %s after %s (attempt %d), in %.2fs", call.method, call.path, why, attempts.sent,
+                    wait)
+
+    def _finish(self, outcome: Any, attempts: Attempts, started: float) -> CallResult:
+        """The last outcome of a call (response or retryable exception) as its ``CallResult``."""
+        elapsed = time.perf_counter() - started
+        n = attempts.sent
+        if isinstance(outcome, httpx.Response):
+            error = None
+            if outcome.status_code in self.retry.retry_statuses:  # still busy when the retries ended
+                error = f"HTTP {outcome.status_code} after {n} attempt{'s' if n != 1 else ''}"
+                if attempts.budget_ran_out:
+                    error += "; retry budget exhausted"
+            result = to_result(outcome, attempts=n, elapsed=elapsed, error=error)
+        else:
+            error = _describe_exception(outcome)
+            if attempts.budget_ran_out:
+                error += "; retry budget exhausted"
+            result = CallResult(http_status=status_of(outcome) if is_throttled(outcome) else None, error=error,
+                                attempts=n, elapsed=elapsed)
+        result.throttled = attempts.throttled
+        return result
+
+    def _unsent(self, last: Any, attempts: Attempts, started: float) -> CallResult:
+        """A call the run stopped before it could be sent (again): its last answer, if any, else unsent."""
+        if last is not None:
+            return self._finish(last, attempts, started)
+        return CallResult(http_status=None, error="not sent: the run stopped", attempts=0,
+                          elapsed=time.perf_counter() - started)
 
     # --- closing ---------------------------------------------------------------------------------------------
 
@@ -482,3 +407,6 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
         self.close()
+
+
+__all__ = ["MAX_TEXT_CHARS", "Client", "RetryBudget", "RetryPolicy", "encode_body", "response_text", "to_result"]

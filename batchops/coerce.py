@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .catalogue import EPOCH_MS_FLOOR, LIST_KINDS, Field, Kind, Operation
+from .numbers import compare_whole
 
 EXACT_DIGITS = 15
 """Excel keeps 15 significant digits of a number; a whole number from 10**15 up may have been rounded."""
@@ -29,12 +30,18 @@ EXACT_LIMIT = 10**EXACT_DIGITS
 
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
 _WHOLE_DECIMAL = re.compile(r"^([+-]?\d+)\.0*$")
-_DIGITS = re.compile(r"^\d+$")
+_DIGITS = re.compile(r"^[0-9]+$")  # ASCII only: \d also matches ３ and ٣
 _LIST_SPLIT = re.compile(r"[,，]")
 _DATETIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M",
                      "%Y%m%d %H:%M:%S", "%Y%m%d %H:%M", "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M")
 MS_THRESHOLD = EPOCH_MS_FLOOR
 """Epoch values from here up are milliseconds (year 5138 in seconds, 1973 in milliseconds)."""
+LATEST_DAY = "9999-12-31"
+LATEST_EPOCH_S = 253_402_300_799
+"""9999-12-31 23:59:59 UTC, the last moment a date-time (Python's, Excel's) can show."""
+LATEST_EPOCH_MS = LATEST_EPOCH_S * 1000 + 999
+SHOWN_DIGITS_MAX = 40
+"""A number quoted in a message is cut to this many characters and its length said instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +180,25 @@ def _number_warning(fld: Field) -> Warning_:
                             "format the column as Text if this value should start with 0."))
 
 
+_SPACED_DIGITS = re.compile(r"[0-9]\s+\+?[0-9]")
+
+
+def _check_spaced_digits(fld: Field, text: str) -> None:
+    """Digits with spaces between them: two numbers typed without a comma, or one typed in groups."""
+    if fld.kind is Kind.NUMBER_LIST and _SPACED_DIGITS.search(text):
+        joined = ",".join(text.split())
+        raise _Bad("separator", f"'{_shorten(text)}' has a space between digits; separate the numbers with "
+                                f"commas, like {_shorten(joined)}, or remove the space if it is one number.")
+    if fld.kind is Kind.NUMBER and _SPACED_DIGITS.search(text):
+        raise _Bad("separator", f"'{_shorten(text)}' has a space between digits; {fld.name} takes one number: "
+                                f"digits without spaces.")
+
+
 def _digits(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:
     if isinstance(raw, str):
         text = raw.strip()
         _check_text_for_damage(fld, text)
+        _check_spaced_digits(fld, text)
         return text, None
     _not_text(fld, raw)
     if isinstance(raw, (int, float)):
@@ -197,6 +219,7 @@ def _list(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:
         items = [item for item in items if item]
         for item in items:
             _check_text_for_damage(fld, item)
+            _check_spaced_digits(fld, item)
         return ",".join(items), None
     return _digits(fld, raw, tz)
 
@@ -262,13 +285,17 @@ def _timestamp(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:
     else:
         text = _whole(fld, raw, tz)[0] if isinstance(raw, (int, float)) else str(raw).strip()
         if _DIGITS.match(text):
-            value = int(text)
-            if millis and value < MS_THRESHOLD:
-                raise _Bad("unit", f"{text} looks like epoch seconds; {fld.name} takes epoch milliseconds "
+            # Compared as digits, never int(): a cell of 5,000 digits is refused, not a crash (numbers.py).
+            shown = _shorten(text)
+            if millis and compare_whole(text, MS_THRESHOLD) == -1:
+                raise _Bad("unit", f"{shown} looks like epoch seconds; {fld.name} takes epoch milliseconds "
                                    f"(or a date-time like 2026-12-01 09:30).")
-            if not millis and value >= MS_THRESHOLD:
-                raise _Bad("unit", f"{text} looks like epoch milliseconds; {fld.name} takes epoch seconds "
+            if not millis and compare_whole(text, MS_THRESHOLD) != -1:
+                raise _Bad("unit", f"{shown} looks like epoch milliseconds; {fld.name} takes epoch seconds "
                                    f"(or a date-time like 2026-12-01 09:30).")
+            if compare_whole(text, LATEST_EPOCH_MS if millis else LATEST_EPOCH_S) == 1:
+                raise _Bad("out_of_range", f"{shown} is after {LATEST_DAY}; {fld.name} takes a date-time "
+                                           f"up to {LATEST_DAY}.")
             return text, None
         moment_or_none = _parse_datetime(text, tz)
         if moment_or_none is None:
@@ -287,10 +314,15 @@ def _plain_text(text: str) -> bool:
 _NEEDS_WORK = re.compile(r"[eE,，;；、|/]")
 
 
+def _plain_number(text: str) -> bool:
+    """``_plain_text`` for number columns, where a space between digits needs a word too."""
+    return not _NEEDS_WORK.search(text) and not _SPACED_DIGITS.search(text)
+
+
 _FAST_TEXT = {
     Kind.ID: _plain_text,
-    Kind.NUMBER: _plain_text,
-    Kind.NUMBER_LIST: _plain_text,
+    Kind.NUMBER: _plain_number,
+    Kind.NUMBER_LIST: _plain_number,
     Kind.ID_LIST: _plain_text,
     Kind.TEXT: lambda text: True,
 }
@@ -330,8 +362,24 @@ def typed_values(op: Operation, texts: Mapping[str, str]) -> dict[str, Any]:
 
 
 def show_timestamp(fld: Field, text: str, tz: tzinfo) -> str:
-    """A canonical epoch text resolved for people: ``2026-12-01 09:30:00+08:00 (1764552600000)``."""
+    """A canonical epoch text resolved for people: ``2026-12-01 09:30:00+08:00 (1764552600000)``.
+
+    A text no date-time can show (beyond year 9999, say, from a server) is returned as it is.
+    """
+    latest = LATEST_EPOCH_MS if fld.kind is Kind.TIMESTAMP_MS else LATEST_EPOCH_S
+    if not _DIGITS.match(text) or compare_whole(text, latest) == 1:
+        return text
     value = int(text)
     seconds = value / 1000 if fld.kind is Kind.TIMESTAMP_MS else value
-    moment = datetime.fromtimestamp(seconds, tz)
+    try:
+        moment = datetime.fromtimestamp(seconds, tz)
+    except (OverflowError, OSError, ValueError):  # the platform's own range (Windows stops at 3001)
+        return text
     return f"{moment.isoformat(sep=' ')} ({text})"
+
+
+def _shorten(text: str) -> str:
+    """A long number for a message: its first digits and how many there are."""
+    if len(text) <= SHOWN_DIGITS_MAX:
+        return text
+    return f"{text[:SHOWN_DIGITS_MAX - 1]}… ({len(text):,} digits)"

@@ -14,9 +14,8 @@ from typing import Any
 
 from .catalogue import Operation
 from .errors import AuthError, BatchopsError, ConfigError
-from .readers import Record as CurrentRecord
-from .readers import RecordReader, blockers
-from .report import Record
+from .readers import LiveRecord, RecordReader, blockers, label_of
+from .report import InputRow
 
 __all__ = ["Current", "FieldChange", "aread_one", "before_values", "field_changes", "is_no_change", "read_current", "read_one"]
 
@@ -41,7 +40,7 @@ class FieldChange:
 class Current:
     """What reading one row's record found: the record (None: no such record), or why it could not be read."""
 
-    record: CurrentRecord | None
+    record: LiveRecord | None
     error: str | None = None
 
     @property
@@ -53,8 +52,12 @@ class Current:
         """Why an update of this record cannot succeed (empty when it can, or when it was not read)."""
         return blockers(op, self.record) if self.record is not None else []
 
+    def label(self, op: Operation) -> str:
+        """The name the read side knows the record by (``agentName …, workNo …``); ``""`` when unknown."""
+        return label_of(op, self.record)
 
-def read_current(client: Any, op: Operation, records: Sequence[Record], *, concurrency: int = 8,
+
+def read_current(client: Any, op: Operation, records: Sequence[InputRow], *, concurrency: int = 8,
                  on_read: ReadProgress | None = None, reader: RecordReader | None = None) -> dict[int, Current]:
     """Read the current record of each row (keyed by Excel row number), ``concurrency`` reads at a time.
 
@@ -68,7 +71,7 @@ def read_current(client: Any, op: Operation, records: Sequence[Record], *, concu
     if not records:
         return found
 
-    def read(record: Record) -> Current:
+    def read(record: InputRow) -> Current:
         return read_one(reader, op, record)
 
     # The first read alone: it fills the reader's caches (one listing of every route) for the others.
@@ -92,7 +95,7 @@ def read_current(client: Any, op: Operation, records: Sequence[Record], *, concu
     return found
 
 
-def read_one(reader: RecordReader, op: Operation, record: Record) -> Current:
+def read_one(reader: RecordReader, op: Operation, record: InputRow) -> Current:
     """Read one row's record. A failed read is reported in ``Current.error``; an ``AuthError`` or a
     ``ConfigError`` propagates, as every other read would fail the same way."""
     try:
@@ -103,7 +106,7 @@ def read_one(reader: RecordReader, op: Operation, record: Record) -> Current:
         return Current(None, str(exc) or type(exc).__name__)
 
 
-async def aread_one(reader: RecordReader, op: Operation, record: Record) -> Current:
+async def aread_one(reader: RecordReader, op: Operation, record: InputRow) -> Current:
     """``read_one`` from asyncio (``apply`` reads each record just before its update)."""
     try:
         return Current(await reader.aread(op, record.texts))

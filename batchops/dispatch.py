@@ -5,23 +5,28 @@ bench/RESULTS.dispatch.md against threads sharing an ``httpx.Client`` and a plai
 
 Callbacks, both called in the event-loop thread, one at a time, never concurrently with each other:
 
-- ``on_start(key)`` just before the call for ``key`` is sent (the journal records "in flight" here);
+- ``on_start(key)`` just before the call for ``key`` is sent (the journal records "in flight" here); when it
+  returns an awaitable (the journal's commit), the call goes once that is done, the loop free meanwhile;
 - ``on_result(key, result)`` as each call finishes, in completion order (the journal commits the row here);
 - ``prepare(key)``, awaited before ``on_start`` within the same concurrency limit: True sends the call, False
   skips it (the caller accounts for it). ``apply`` reads a record's current values here, just before its update.
 
-Stopping: ``stop()`` (from any thread, or a callback), Ctrl-C in ``run()``, a ``KeyboardInterrupt`` raised in a
-callback, the client's retry budget running out, or an exception from a callback or from the client (an
-``AuthError``, say). Each stops the sending of new calls; calls in flight finish and get their ``on_result``;
-the report lists the keys never sent. A second Ctrl-C during ``run()`` aborts at once.
+Pace: with a ``Limiter`` (``batchops.limiter``; one is made when ``rate`` is given) the sender sends every
+attempt through it (``Sender.limiter``): requests in flight and the sending rate adapt to the server's
+throttling within the hard caps ``concurrency`` and ``rate``.
+
+Stopping: a ``CancelToken`` (``cancel.cancel()`` from any thread: a web page's Cancel button), ``stop()``,
+Ctrl-C in ``run()`` (which cancels the same token, so both take one path), a ``KeyboardInterrupt`` raised in a
+callback, the client's retry budget running out, a run the server throttled without progress for too long,
+or an exception from a callback or from the client (an ``AuthError``, say). Each stops the sending of new
+calls; calls in flight finish and get their ``on_result``; calls waiting for the limiter return unsent; the
+report lists the keys never sent. A second Ctrl-C during ``run()`` aborts at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-import signal
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
@@ -29,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from .calls import CallResult, PreparedCall
+from .limiter import Limiter
+from .tuning import default_loop_factory, run_on_new_loop
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256
@@ -43,14 +50,24 @@ class StopReason(str, enum.Enum):
     """``stop()`` was called."""
     INTERRUPTED = "interrupted"
     """Ctrl-C (SIGINT) or a KeyboardInterrupt."""
+    CANCELLED = "cancelled"
+    """The run's ``CancelToken`` was cancelled (a front end's Cancel)."""
     BUDGET = "budget"
     """The run's retry budget ran out: the server looks down."""
+    THROTTLED = "throttled"
+    """The server answered nothing but 429 for the limiter's ``stall_seconds``."""
     ERROR = "error"
     """A callback or the client raised; ``DispatchReport.error`` holds the exception."""
 
 
 class Sender(Protocol):
-    """What the dispatcher needs from a client (``batchops.client.Client`` is one)."""
+    """What the dispatcher needs from a client (``batchops.client.Client`` is one).
+
+    ``limiter``: when the dispatcher sets one, every attempt of ``asend`` waits for it and reports to it.
+    A sender may also say ``stalled`` (True: the server throttled it without progress for too long).
+    """
+
+    limiter: Limiter | None
 
     async def asend(self, call: PreparedCall) -> CallResult: ...
 
@@ -58,6 +75,58 @@ class Sender(Protocol):
     def budget_exhausted(self) -> bool: ...
 
     def stop_retrying(self) -> None: ...
+
+
+class CancelToken:
+    """Asks a run to stop sending: calls in flight finish and are recorded, the rest stay unsent.
+
+    Thread-safe: ``cancel()`` may come from a signal handler, another thread or a web handler, before or
+    during the run. The first reason given is the one reported.
+    """
+
+    def __init__(self) -> None:
+        self._reason: StopReason | None = None
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[StopReason], None]] = []
+
+    @property
+    def cancelled(self) -> bool:
+        """True once ``cancel()`` was called."""
+        return self._reason is not None
+
+    @property
+    def reason(self) -> StopReason | None:
+        """``CANCELLED``, ``INTERRUPTED`` (Ctrl-C) or the reason given; None until cancelled."""
+        return self._reason
+
+    def cancel(self, reason: StopReason = StopReason.CANCELLED) -> None:
+        """Stop the run this token was given to (or the next, if it has not started)."""
+        with self._lock:
+            if self._reason is not None:
+                return
+            self._reason = reason
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback(reason)
+
+    def subscribe(self, callback: Callable[[StopReason], None]) -> Callable[[], None]:
+        """Call ``callback(reason)`` on cancellation (at once if already cancelled); returns the unsubscribe."""
+        with self._lock:
+            reason = self._reason
+            if reason is None:
+                self._callbacks.append(callback)
+        if reason is not None:
+            callback(reason)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def __repr__(self) -> str:
+        return f"CancelToken(reason={self._reason.value if self._reason else None})"
 
 
 @dataclass
@@ -98,9 +167,11 @@ class Dispatcher(Generic[K]):
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         rate: float | None = None,
-        on_start: Callable[[K], None] | None = None,
+        on_start: Callable[[K], Awaitable[object] | None] | None = None,
         on_result: Callable[[K, CallResult], None] | None = None,
         prepare: Callable[[K], Awaitable[bool]] | None = None,
+        limiter: Limiter | None = None,
+        cancel: CancelToken | None = None,
     ) -> None:
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}, not {concurrency}")
@@ -109,6 +180,10 @@ class Dispatcher(Generic[K]):
         self.sender = sender
         self.concurrency = concurrency
         self.rate = rate
+        if limiter is None and rate is not None:
+            limiter = Limiter(max_concurrency=concurrency, max_rate=rate)
+        self.limiter = limiter
+        self.cancel = cancel if cancel is not None else CancelToken()
         self.on_start = on_start
         self.on_result = on_result
         self.prepare = prepare
@@ -119,6 +194,9 @@ class Dispatcher(Generic[K]):
         self._report: DispatchReport[K] = DispatchReport()
         self._finished: list[tuple[K, CallResult]] = []  # answered, on_result not called yet
         self._flush_handle: asyncio.Handle | None = None
+        self._iter_error: BaseException | None = None
+        self._held: list[tuple[int, K]] = []  # taken from the iterator, then not sent because of a stop
+        self._first_sent: float | None = None
 
     # --- stopping --------------------------------------------------------------------------------------------
 
@@ -133,6 +211,8 @@ class Dispatcher(Generic[K]):
         if self._stop_reason is None:
             self._stop_reason = reason
         self.sender.stop_retrying()
+        if self.limiter is not None:
+            self.limiter.close()
         loop, wake = self._loop, self._wake
         if loop is None or wake is None or loop.is_closed():
             return
@@ -159,38 +239,22 @@ class Dispatcher(Generic[K]):
         handle_sigint: bool = True,
         loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
     ) -> DispatchReport[K]:
-        """Run on a new event loop (uvloop when installed: measured faster); the first Ctrl-C stops as
-        ``stop()`` does (main thread only).
+        """Run on a new event loop (uvloop when installed: measured faster); the first Ctrl-C cancels the run's
+        token, as a front end's Cancel does (main thread only).
 
         The sender's async connections belong to this loop and are closed at the end (``aclose``).
         """
 
         async def main() -> DispatchReport[K]:
-            loop = asyncio.get_running_loop()
-            installed = False
-            if handle_sigint and threading.current_thread() is threading.main_thread():
-                loop.add_signal_handler(signal.SIGINT, self._on_sigint)
-                installed = True
             try:
                 return await self.arun(calls)
             finally:
-                if installed:
-                    loop.remove_signal_handler(signal.SIGINT)
                 aclose = getattr(self.sender, "aclose", None)
                 if aclose is not None:
                     await aclose()
 
-        factory = loop_factory or default_loop_factory()
-        if factory is None or sys.version_info < (3, 11):
-            return asyncio.run(main())
-        with asyncio.Runner(loop_factory=factory) as runner:
-            return runner.run(main())
-
-    def _on_sigint(self) -> None:
-        self.stop(StopReason.INTERRUPTED)
-        # From now on Ctrl-C raises KeyboardInterrupt as usual: a second one aborts.
-        if self._loop is not None:
-            self._loop.remove_signal_handler(signal.SIGINT)
+        on_sigint = (lambda: self.cancel.cancel(StopReason.INTERRUPTED)) if handle_sigint else None
+        return run_on_new_loop(main(), on_sigint=on_sigint, loop_factory=loop_factory)
 
     async def arun(self, calls: Iterable[tuple[K, PreparedCall]]) -> DispatchReport[K]:
         """Run on the current event loop and return the report once every call sent has finished.
@@ -202,11 +266,13 @@ class Dispatcher(Generic[K]):
         self._loop, self._wake = loop, asyncio.Event()
         report: DispatchReport[K] = DispatchReport()
         self._report = report
-        self._next_start = loop.time()
-        self._iter_error: BaseException | None = None
+        self._iter_error = None
         iterator = enumerate(calls)
-        self._held: list[tuple[int, K]] = []  # taken from the iterator, then not sent because of a stop
-        self._first_sent: float | None = None
+        self._held = []
+        self._first_sent = None
+        if self.limiter is not None:
+            self.sender.limiter = self.limiter
+        unsubscribe = self.cancel.subscribe(self.stop)
         workers = [loop.create_task(self._worker(iterator)) for _ in range(self.concurrency)]
         try:
             await asyncio.gather(*workers)
@@ -215,6 +281,7 @@ class Dispatcher(Generic[K]):
                 worker.cancel()
             raise
         finally:
+            unsubscribe()
             self._flush()
             self._loop = self._wake = None
             report.stop_reason = self._stop_reason
@@ -231,7 +298,6 @@ class Dispatcher(Generic[K]):
     async def _worker(self, iterator: Iterator[tuple[int, tuple[K, PreparedCall]]]) -> None:
         """Send calls one after another until the iterator is empty or a stop is asked for."""
         report = self._report
-        interval = 1.0 / self.rate if self.rate else 0.0
         while not self.stopping:
             try:
                 index, (key, call) = next(iterator)
@@ -249,12 +315,8 @@ class Dispatcher(Generic[K]):
                     return
                 if not go:
                     continue  # the caller decided not to send it (and accounted for it)
-            if interval:  # the rate limits the calls sent, so it is applied after a skip is decided
-                assert self._loop is not None
-                start_at = max(self._next_start, self._loop.time())
-                self._next_start = start_at + interval
-                await self._sleep_until(start_at)
-            if self.stopping or not self._start(key):
+            started = False if self.stopping else self._start(key)
+            if started is not True and (started is False or not await self._start_done(started)):
                 self._held.append((index, key))
                 return
             if self._first_sent is None:
@@ -269,6 +331,8 @@ class Dispatcher(Generic[K]):
             self._defer(key, result)
             if self.sender.budget_exhausted:
                 self.stop(StopReason.BUDGET)
+            elif getattr(self.sender, "stalled", False) or (self.limiter is not None and self.limiter.stalled):
+                self.stop(StopReason.THROTTLED)
 
     async def _prepare(self, key: K) -> bool | None:
         """Await ``prepare``: True to send, False to skip; None (and a stop) if it raised."""
@@ -281,30 +345,32 @@ class Dispatcher(Generic[K]):
             self._fail(exc)
         return None
 
-    def _start(self, key: K) -> bool:
-        """Call ``on_start``; False (and a stop) if it raised, so the call is not sent."""
+    def _start(self, key: K) -> bool | Awaitable[object]:
+        """Call ``on_start``: True to send, False (and a stop) if it raised; an awaitable it returned is what
+        must be done before the call may go (``_start_done``)."""
         if self.on_start is None:
             return True
         try:
-            self.on_start(key)
+            pending = self.on_start(key)
         except KeyboardInterrupt:
             self.stop(StopReason.INTERRUPTED)
             return False
         except Exception as exc:  # noqa: BLE001 - any failure stops the run and goes in the report
             self._fail(exc)
             return False
-        return True
+        return True if pending is None else pending
 
-    async def _sleep_until(self, when: float) -> None:
-        """Wait for the rate limiter's next start time, waking early on a stop."""
-        assert self._loop is not None and self._wake is not None
-        delay = when - self._loop.time()
-        if delay <= 0:
-            return
+    async def _start_done(self, pending: Awaitable[object]) -> bool:
+        """Wait for what ``on_start`` needs done first (a journal commit); False (and a stop) if it failed."""
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=delay)
-        except asyncio.TimeoutError:
-            pass
+            await pending
+        except KeyboardInterrupt:
+            self.stop(StopReason.INTERRUPTED)
+            return False
+        except Exception as exc:  # noqa: BLE001 - any failure stops the run and goes in the report
+            self._fail(exc)
+            return False
+        return not self.stopping
 
     def _defer(self, key: K, result: CallResult) -> None:
         """Queue ``on_result`` for the end of this turn of the event loop.
@@ -339,14 +405,6 @@ class Dispatcher(Generic[K]):
             self._fail(exc)
 
 
-def default_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's loop when it is installed (not on Windows), else None for asyncio's own."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        return None
-    return uvloop.new_event_loop
-
 def dispatch(
     sender: Sender,
     calls: Iterable[tuple[K, PreparedCall]],
@@ -356,12 +414,24 @@ def dispatch(
     on_start: Callable[[K], None] | None = None,
     on_result: Callable[[K, CallResult], None] | None = None,
     handle_sigint: bool = True,
+    limiter: Limiter | None = None,
+    cancel: CancelToken | None = None,
 ) -> DispatchReport[K]:
     """Run ``calls`` through ``sender`` on a new event loop; see ``Dispatcher``."""
     dispatcher: Dispatcher[K] = Dispatcher(
-        sender, concurrency=concurrency, rate=rate, on_start=on_start, on_result=on_result
+        sender, concurrency=concurrency, rate=rate, on_start=on_start, on_result=on_result, limiter=limiter,
+        cancel=cancel,
     )
     return dispatcher.run(calls, handle_sigint=handle_sigint)
 
 
-__all__ = ["DEFAULT_CONCURRENCY", "DispatchReport", "Dispatcher", "Sender", "StopReason", "dispatch"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "CancelToken",
+    "DispatchReport",
+    "Dispatcher",
+    "Sender",
+    "StopReason",
+    "default_loop_factory",
+    "dispatch",
+]

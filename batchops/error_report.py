@@ -119,4 +119,4 @@ def remove_errors(package: Any, sheet: str | None) -> tuple[str, ...]:
         removed.append(f"the {ERRORS_SHEET} sheet")
     if marked:
         removed.append("the cell marks")
-    return tuple(removed)
+    return (" and ".join(removed) + " of an earlier run",) if removed else ()

@@ -4,13 +4,17 @@
 :mod:`batchops.sheets.writer`, so every cell is Text (19-digit IDs, leading zeros kept) and a value
 starting with ``= + - @``, tab or CR is neutralised, in xlsx and CSV alike.
 
-An operation's export (``called-routes``, ``silence-rules``, ``appointments``, ``agent-settings``) is in that
-operation's template layout, so ``validate``/``plan``/``apply`` take it unchanged:
+An operation's export (its ``read.export_name``: ``called-routes``, ``silence-rules``, ``appointments``,
+``agent-settings``) is in that operation's template layout, so ``validate``/``plan``/``apply`` take it
+unchanged. Its records come from the operation's listing (scoped, for appointments, by a VDN) or, when it
+has none, from the walk from agents (:mod:`batchops.walk`: every agent's agent settings, or those of the
+agents and users a ``--users`` file names):
 
 * xlsx sheets, in order: the data sheet (named after the operation, exactly ``op.columns``, first and
-  active, so it is the sheet batchops reads), ``Context`` (read-only facts keyed like the data sheet: a
-  route's ``editable``, an appointment's ``callType``, date-times resolved, and why a row cannot be
-  applied), ``Info`` (where and when it was exported), ``Instructions``, and the hidden stamp sheet
+  active, so it is the sheet batchops reads), ``Context`` (read-only facts keyed like the data sheet: the
+  agent's workNo, account and name, a route's ``editable``, an appointment's ``callType``, date-times
+  resolved, and why a row cannot be applied), ``Unmatched`` (after a walk, when agents were left out:
+  who and why), ``Info`` (where and when it was exported), ``Instructions``, and the hidden stamp sheet
   (:data:`~batchops.sheets.table.STAMP_SHEET`, rows from :func:`batchops.templates.stamp_rows`).
 * CSV: the data columns only (validation recognises the operation from its headers).
 
@@ -25,37 +29,27 @@ The library never prints: progress goes to ``on_progress(done, total)``.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, SILENCE_RULE, Kind, Operation
+from .agentinfo import AgentInfo, read_agent_info
+from .catalogue import OPERATIONS, Kind, Operation
 from .client import Client
 from .coerce import local_timezone, show_timestamp
 from .errors import InputError
-from .readers import (
-    CONTEXT_COLUMNS,
-    AgentInfo,
-    Progress,
-    Record,
-    blockers,
-    editable_label,
-    iter_appointments,
-    iter_called_routes,
-    iter_silence_rules,
-    read_agent_info,
-    read_agent_settings,
-)
+from .readers import LiveRecord, Progress, blockers, context_columns, iter_records, read_side
 from .secrets import MASK
 from .sheets.table import STAMP_SHEET
 from .sheets.writer import SheetSpec, info_sheet, write_csv, write_xlsx
 from .templates import data_sheet_name, stamp_rows
+from .walk import UNMATCHED_HEADERS, Unmatched, UserList, read_users, unmatched_rows, walk
 
 __all__ = [
+    "AGENTS",
     "AGENT_COLUMNS",
     "CONTEXT_SHEET",
     "EXPORTS",
@@ -64,21 +58,31 @@ __all__ = [
     "export",
     "export_agents",
     "export_records",
-    "read_user_ids",
+    "exports",
+    "read_users",
 ]
 
-EXPORTS: dict[str, Operation | None] = {
-    "agents": None,
-    "called-routes": CALLED_ROUTE,
-    "silence-rules": SILENCE_RULE,
-    "appointments": APPOINTMENT,
-    "agent-settings": AGENT_SETTINGS,
-}
-"""What can be exported, and the operation whose template layout it takes (None: read-only data)."""
+AGENTS = "agents"
+"""queryAgentInfo's agents: read-only data, in no operation's layout."""
+
+
+def exports() -> dict[str, Operation | None]:
+    """What can be exported now, and the operation whose template layout it takes (None: read-only data):
+    ``agents`` and every operation of the catalogue whose records can all be read (a listing, or a walk
+    from the agents), by its ``export_name``."""
+    found: dict[str, Operation | None] = {AGENTS: None}
+    found.update({op.read.export_name: op for op in OPERATIONS.values()
+                  if op.read is not None and (op.read.listing is not None or op.read.walk is not None)})
+    return found
+
+
+EXPORTS = exports()
+"""What can be exported, as the catalogue stood at import (command-line choices); ``export`` looks again."""
 
 AGENT_COLUMNS = ("workNo", "sipAccount", "accountCode", "sipPwd")
 SIP_COLUMNS = ("sipServiceIp", "sipServicePort")
 CONTEXT_SHEET = "Context"
+UNMATCHED_SHEET = "Unmatched"
 INFO_SHEET = "Info"
 INSTRUCTIONS_SHEET = "Instructions"
 AGENTS_SHEET = "agents"
@@ -98,58 +102,67 @@ class ExportResult:
     operation: str | None = None
     contains_secrets: bool = False
     missing: list[str] = field(default_factory=list)
-    """Keys asked for that have no record (agent-settings: user IDs without settings)."""
+    """User IDs named outright that have no record (agent settings)."""
+    unmatched: list[Unmatched] = field(default_factory=list)
+    """Agents whose record the walk could not find or trust, with why (the Unmatched sheet of an xlsx)."""
     blocked: int = 0
     """Rows whose record cannot be updated (routes not editable, automatic appointments)."""
     notes: list[str] = field(default_factory=list)
     """Things worth a warning line, in plain words."""
 
 
-def export(client: Client, what: str, path: str | Path, *, vdn_id: int | None = None,
-           user_ids: Sequence[str] | None = None, include_secrets: bool = False,
+def export(client: Client, what: str, path: str | Path, *, scope: Mapping[str, Any] | None = None,
+           vdn_id: int | None = None, users: UserList | None = None, include_secrets: bool = False,
            on_progress: Progress | None = None, tz: tzinfo | None = None) -> ExportResult:
-    """Read ``what`` from the servers and write it to ``path`` (.xlsx or .csv); see the module docstring."""
+    """Read ``what`` from the servers and write it to ``path`` (.xlsx or .csv); see the module docstring.
+
+    ``scope``: the values a scoped listing needs (``{"vdnId": 2}``; ``vdn_id`` is the same for
+    appointments). ``users``: for an operation found by walking the agents (agent settings), the agents or
+    users to export (:func:`~batchops.walk.read_users`); None exports every agent's.
+    """
     target = _target(path)
-    if what == "agents":
+    if what == AGENTS:
         return export_agents(read_agent_info(client), target, include_secrets=include_secrets,
                              source=client.settings.base_url or "", on_progress=on_progress)
-    op = EXPORTS.get(what)
+    op = exports().get(what)
     if op is None:
-        raise InputError(f"cannot export '{what}'.", fix=f"Export one of: {', '.join(EXPORTS)}.")
-    source = client.settings.base_url or ""
-    records: Iterable[Record]
-    missing: list[str] = []
-    info: list[tuple[str, str]] = []
-    if op is CALLED_ROUTE:
-        records = iter_called_routes(client, on_progress=on_progress)
-    elif op is SILENCE_RULE:
-        records = iter_silence_rules(client, on_progress=on_progress)
-    elif op is APPOINTMENT:
-        if vdn_id is None:
-            raise InputError("exporting appointments needs the VDN.", fix="Pass --vdn N.")
-        records = iter_appointments(client, vdn_id, on_progress=on_progress)
-        source = client.settings.isales_url or ""
-        info.append(("vdnId", str(vdn_id)))
-    else:
-        if not user_ids:
-            raise InputError("exporting agent settings needs the user IDs.",
-                             fix="Pass --users FILE, a text or CSV file with one user ID a line.")
-        records = _found(read_agent_settings(client, user_ids, on_progress=on_progress), missing)
+        raise InputError(f"cannot export '{what}'.", fix=f"Export one of: {', '.join(exports())}.")
+    read = read_side(op)
+    source = (client.settings.base_url if op.family == "c1" else client.settings.isales_url) or ""
+    if read.listing is None:
+        return _export_walk(client, op, what, target, users, source, on_progress, tz)
+    if users is not None:
+        raise InputError(f"a users list applies to an export found from the agents, not to {what}.")
+    given = {**({"vdnId": vdn_id} if vdn_id is not None else {}), **(scope or {})}
+    wanted = {name: given.get(name) for name in read.listing.scope}
+    absent = [name for name, value in wanted.items() if value is None or value == ""]
+    if absent:
+        raise InputError(f"exporting {what} needs {' and '.join(absent)}.",
+                         fix=f"Name it: {', '.join(f'{n} ({op.field(n).description})' for n in absent)}.")
+    info = [(name, str(value)) for name, value in wanted.items()]
+    records = iter_records(client, op, wanted, on_progress=on_progress)
     result = export_records(op, records, target, source=source, info=info, tz=tz)
     result.what = what
-    if missing:
-        result.missing = missing
-        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
-        result.notes.append(f"{len(missing)} user(s) have no agent settings and are not in the file: {shown}")
     return result
 
 
-def _found(pairs: Iterable[tuple[str, Record | None]], missing: list[str]) -> Iterator[Record]:
-    for user_id, record in pairs:
-        if record is None:
-            missing.append(user_id)
-        else:
-            yield record
+def _export_walk(client: Client, op: Operation, what: str, target: Path, users: UserList | None, source: str,
+                 on_progress: Progress | None, tz: tzinfo | None) -> ExportResult:
+    """The records found by walking the agents (all of them, or those ``users`` names), who was left out
+    and why on the Unmatched sheet."""
+    found = walk(client, op, users, on_progress=on_progress)
+    named = "every agent" if users is None else f"the agents and users of {users.path.name}"
+    info = [("read for", named), ("agents read from", f"querySysInfo ({client.settings.sysinfo_path})"),
+            ("not matched", str(len(found.unmatched) + len(found.missing)))]
+    extra = [SheetSpec(UNMATCHED_SHEET, list(UNMATCHED_HEADERS),
+                       [*unmatched_rows(found.unmatched),
+                        *([None, None, u, "no agent settings for this user ID"] for u in found.missing)])]
+    result = export_records(op, found.records, target, source=source, info=info, tz=tz,
+                            extra_sheets=extra if found.unmatched or found.missing else ())
+    result.what = what
+    result.missing, result.unmatched = found.missing, found.unmatched
+    result.notes = found.notes + result.notes
+    return result
 
 
 def _target(path: str | Path) -> Path:
@@ -176,10 +189,11 @@ def _now() -> str:
 # --- operations -----------------------------------------------------------------------------------------
 
 
-def export_records(op: Operation, records: Iterable[Record], path: str | Path, *, source: str = "",
+def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Path, *, source: str = "",
                    info: Sequence[tuple[str, str]] = (), tz: tzinfo | None = None,
-                   on_progress: Progress | None = None) -> ExportResult:
-    """Write ``records`` in ``op``'s template layout (data sheet, Context, Info, Instructions, stamp)."""
+                   on_progress: Progress | None = None, extra_sheets: Sequence[SheetSpec] = ()) -> ExportResult:
+    """Write ``records`` in ``op``'s template layout (data sheet, Context, ``extra_sheets``, Info,
+    Instructions, stamp)."""
     target = _target(path)
     rows = list(records)
     data_rows = [[record.get(name) or None for name in op.columns] for record in rows]
@@ -193,7 +207,7 @@ def export_records(op: Operation, records: Iterable[Record], path: str | Path, *
         return result
     zone = tz or local_timezone()
     context_headers, context_rows = _context(op, rows, zone)
-    facts = [("exported from", source), ("read call", _read_call(op)), ("exported at", _now()),
+    facts = [("exported from", source), ("read call", read_side(op).describe()), ("exported at", _now()),
              ("operation", f"{op.name} ({op.api})"), *info, ("rows", str(len(rows))),
              ("how to use", (f"Edit the sheet '{data_sheet_name(op)}' and check it with `batchops validate FILE`, "
                              f"`batchops plan FILE`, then `batchops apply FILE`. Empty cells are not sent. "
@@ -202,6 +216,7 @@ def export_records(op: Operation, records: Iterable[Record], path: str | Path, *
     sheets = [
         SheetSpec(data_sheet_name(op), list(op.columns), _counted(data_rows, len(data_rows), on_progress)),
         SheetSpec(CONTEXT_SHEET, context_headers, context_rows),
+        *extra_sheets,
         info_sheet(facts, name=INFO_SHEET),
         SheetSpec(INSTRUCTIONS_SHEET, ["column", "what it is", "allowed values"],
                   [[f.name, f.description, f.limits()] for f in op.fields]),
@@ -211,34 +226,26 @@ def export_records(op: Operation, records: Iterable[Record], path: str | Path, *
     return result
 
 
-def _read_call(op: Operation) -> str:
-    return {CALLED_ROUTE.name: "calledRoute/queryCalledRoute",
-            SILENCE_RULE.name: "silencerule/querySilenceRules + querySilenceRule",
-            APPOINTMENT.name: "campaigns/{vdnId}/appoint/list",
-            AGENT_SETTINGS.name: "openapp/agentsettings/query"}[op.name]
-
-
 def _stamp_sheet(op: Operation) -> SheetSpec:
     """The template's stamp, as the template writes it: ``key | value`` from the first row."""
     rows = [list(pair) for pair in stamp_rows(op)]
     return SheetSpec(STAMP_SHEET, rows[0], rows[1:], hidden=True)
 
 
-def _context(op: Operation, records: Sequence[Record], tz: tzinfo) -> tuple[list[str], list[list[Any]]]:
-    """The Context sheet: key columns, the readers' context facts, date-times resolved, and blockers."""
+def _context(op: Operation, records: Sequence[LiveRecord], tz: tzinfo) -> tuple[list[str], list[list[Any]]]:
+    """The Context sheet: key columns, the record's facts (codes with their meaning), date-times resolved,
+    and why a row cannot be updated."""
+    read = read_side(op)
     stamps = [f for f in op.fields if f.kind in (Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S)]
-    facts = CONTEXT_COLUMNS[op.name]
+    facts = context_columns(op)
     headers = [*op.key, *facts, *(f"{f.name} (resolved)" for f in stamps), "cannot be updated because"]
     rows: list[list[Any]] = []
     for record in records:
         row: list[Any] = [record.get(k) or None for k in op.key]
         for name in facts:
             value = record.context.get(name, "")
-            if name == "editable":
-                value = editable_label(value)
-            elif name == "callType" and op is APPOINTMENT:
-                value = {"1": "1: manual", "2": "2: automatic"}.get(value, value)
-            row.append(value or None)
+            fact = read.fact(name)
+            row.append((fact.show(value) if fact is not None else value) or None)
         for f in stamps:
             text = record.get(f.name, "")
             row.append(show_timestamp(f, text, tz) if text.isdigit() else None)
@@ -320,38 +327,3 @@ def _write_csv(target: Path, header: Sequence[str], rows: Iterable[Sequence[Any]
 def _cannot_write(target: Path, exc: OSError) -> InputError:
     return InputError(f"cannot write '{target}' ({exc.strerror or exc}).",
                       fix="Close the file if it is open in Excel, or choose another path with -o.")
-
-
-# --- inputs -----------------------------------------------------------------------------------------------
-
-
-def read_user_ids(path: str | Path) -> list[str]:
-    """User IDs from a text or CSV file: the first cell of each line, a header line and repeats left out."""
-    file = Path(path)
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InputError(f"the user ID file '{file}' does not exist.", fix="Check the --users path.") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"the user ID file '{file}' is not UTF-8 text.",
-                         fix="Save it as a UTF-8 text or CSV file with one user ID a line.") from exc
-    except OSError as exc:
-        raise InputError(f"the user ID file '{file}' cannot be read ({exc.strerror}).") from exc
-    ids: list[str] = []
-    seen: set[str] = set()
-    for n, line in enumerate(text.splitlines()):
-        cell = _FIRST_CELL.split(line, 1)[0].strip().strip('"').lstrip("'").strip()
-        if not cell or (n == 0 and not cell.isdigit() and cell.replace(" ", "").casefold() in _USER_HEADERS):
-            continue
-        if cell not in seen:
-            seen.add(cell)
-            ids.append(cell)
-    if not ids:
-        raise InputError(f"the user ID file '{file}' holds no user IDs.",
-                         fix="Put one user ID a line (a header line 'userId' is allowed).")
-    return ids
-
-
-_USER_HEADERS = {"userid", "user_id", "user", "用户id"}
-_FIRST_CELL = re.compile(r"[,;\t]")
-

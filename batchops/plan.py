@@ -56,6 +56,8 @@ class RowPlan:
     action: PlanAction
     changes: list[FieldChange] = field(default_factory=list)
     message: str = ""
+    label: str = ""
+    """The name the read side knows the record by, shown beside the key (``calledNo 0755…``)."""
 
     @property
     def changed(self) -> list[FieldChange]:
@@ -114,6 +116,7 @@ def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: 
              applied: str | None = None) -> RowPlan:
     """One row's action from its record's current values (and ``applied``: why the journal skips it)."""
     plan = _row_plan(op, row, key, texts, current)
+    plan.label = current.label(op)
     if applied is None:
         return plan
     message = f"{applied} with this content: apply skips it"
@@ -122,7 +125,7 @@ def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: 
                     "changed since elsewhere): --force sends the row again")
     elif plan.action in (PlanAction.CANNOT, PlanAction.UNREAD):
         message += f" (now: {plan.message})"
-    return RowPlan(row, key, PlanAction.APPLIED, plan.changes, message)
+    return RowPlan(row, key, PlanAction.APPLIED, plan.changes, message, plan.label)
 
 
 def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current) -> RowPlan:

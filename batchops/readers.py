@@ -1,32 +1,23 @@
-"""The read side of each operation: the one place that knows the read endpoints and their answers.
+"""The read side, run from the catalogue: current records by key, every record listed and paged.
 
-Every answer is turned into the operation's *canonical texts*, the same texts validation produces from a
-sheet: lists as ``a,b``, integers and codes as digits, date-times as epoch digits (milliseconds for
-``appointTime``, seconds for ``call_from``/``call_end``), sentence objects ``{category_id, sentence_id,
-sentence_name}`` as their ``sentence_id``. A value the record does not have is ``""``. Readers are
-tolerant: a number may come as a JSON number or a string, a list as a list or a comma-separated string.
+Nothing here knows an operation by name. Each operation declares its read side (``Operation.read``, a
+:class:`~batchops.readspec.ReadSide`: the by-key query, the listing and its paging, where its columns and
+facts are in an answer, what blocks an update, which facts name a record, its success codes); this module
+sends those calls through :meth:`Client.send` (retries, token, signing, TLS) and turns the answers into
+:class:`LiveRecord`\\ s of canonical texts (``answers.py``), the texts validation produces from a sheet.
 
-API (stable; plan, audit and undo build on it)::
+API (plan, apply, audit, undo and export build on it)::
 
-    read_record(client, op, key_texts) -> Record | None     current values of one record; None: no such record
-    RecordReader(client).read(op, key_texts)                same, caching list reads across many rows
-    blockers(op, current) -> list[str]                      why an update of that record cannot succeed
-    iter_agents(client) / read_agent_info(client)           queryAgentInfo (sipPwd held as a Secret)
-    iter_called_routes(client, page_size=100)               queryCalledRoute, paged; context has ``editable``
-    iter_silence_rules(client)                              querySilenceRules paged, querySilenceRule per rule
-    iter_appointments(client, vdn_id)                       appoint/list, paged; context has ``callType``
-    read_agent_settings(client, user_ids)                   agentsettings/query per user: (user_id, Record|None)
+    RecordReader(client).read(op, texts) -> LiveRecord | None   one record by the row's key; None: no such
+    await RecordReader(client).aread(op, texts)                  record; list reads are cached per reader
+    iter_records(client, op, scope)                              every record of a listing, paged
+    read_by_keys(client, op, keys)                               one by-key query each: (key, LiveRecord|None)
+    blockers(op, record) -> list[str]                            why an update of that record cannot succeed
+    label_of(op, record) -> str                                  the facts that name it, e.g. "calledNo 0755…"
 
-A :class:`Record` is a ``dict[str, str]`` of the operation's columns (every column of ``op.columns``; ``""``
-where the record has no value) with ``.context``: read-only facts that are not columns, e.g. a route's
-``editable`` or an appointment's ``callType``. ``key_texts`` for :func:`read_record` holds the key columns
-of ``op.key``; agent settings are read by user, so their ``key_texts`` also need ``userId`` (it is a
-mandatory column of that sheet).
-
-Calls go through :meth:`Client.send` (retries, token, signing, TLS). No answer, an HTTP error or a failure
-code on a list call raises :class:`~batchops.errors.RemoteError` (``AuthError`` for 401/403). A failure code on
-a by-key query (unknown ID) means the record does not exist: ``None``. The C1 pages document only the
-success code, so any other code there counts as "not found" (api-notes.md).
+No answer, an HTTP error or a failure code on a list call raises :class:`~batchops.errors.RemoteError`
+(``AuthError`` for 401/403). A failure code on a by-key query means the record does not exist: ``None``
+(the C1 pages document only the success code, so any other code counts as "not found").
 
 Progress: the list readers take ``on_progress(done, total)`` (``total`` None when unknown); they never print.
 """
@@ -34,478 +25,291 @@ Progress: the list readers take ``on_progress(done, total)`` (``total`` None whe
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
-from .calls import CallResult, Family, PreparedCall
-from .catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, SILENCE_RULE, Operation
+from .agentinfo import read_sys_info
+from .answers import epoch_text, first_at, is_success, json_object, list_text, require_success, text_of
+from .calls import CallResult, PreparedCall
+from .catalogue import LIST_KINDS, Field, Kind, Operation
 from .client import Client
-from .errors import AuthError, RemoteError
-from .secrets import Secret
+from .errors import BatchopsError
+from .readspec import AgentWalk, AnswerPath, Fact, KeyQuery, Listing, ReadSide
 
 __all__ = [
-    "AGENT_INFO_PATH",
-    "AGENT_SETTINGS_QUERY_PATH",
-    "APPOINTMENT_LIST_PATH",
-    "CALLED_ROUTE_QUERY_PATH",
-    "CONTEXT_COLUMNS",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_READ_CONCURRENCY",
-    "SILENCE_RULES_PATH",
-    "SILENCE_RULE_PATH",
-    "Agent",
-    "AgentInfo",
+    "LiveRecord",
     "Progress",
-    "Record",
     "RecordReader",
     "blockers",
-    "editable_label",
-    "iter_agents",
-    "iter_appointments",
-    "iter_called_routes",
-    "iter_silence_rules",
-    "read_agent_info",
-    "read_agent_settings",
-    "read_record",
+    "column_paths",
+    "context_columns",
+    "iter_records",
+    "label_of",
+    "one_object",
+    "read_by_keys",
+    "read_side",
+    "record_from",
 ]
 
-AGENT_INFO_PATH = "/apiaccess/CC-Management/v1/queryAgentInfo"
-AGENT_SETTINGS_QUERY_PATH = "/apiaccess/CC-Management/v1/openapp/agentsettings/query"
-CALLED_ROUTE_QUERY_PATH = "/apiaccess/rest/cc-management/v1/calledRoute/queryCalledRoute"
-SILENCE_RULE_PATH = "/apiaccess/CCSQM/rest/ccisqm/v1/silencerule/querySilenceRule"
-SILENCE_RULES_PATH = "/apiaccess/CCSQM/rest/ccisqm/v1/silencerule/querySilenceRules"
-APPOINTMENT_LIST_PATH = "/rest/isales/v1/openapi/campaigns/{vdnId}/appoint/list"
-
 DEFAULT_PAGE_SIZE = 100
-"""queryCalledRoute, querySilenceRules and appoint/list take at most 100 per page."""
+"""Records asked for per page (each listing's ``Paging.max_size`` caps it)."""
 DEFAULT_READ_CONCURRENCY = 8
 """One-call-per-record reads (querySilenceRule, agentsettings/query) in flight at once."""
-MS_THRESHOLD = 100_000_000_000
-"""Epoch values from here up are milliseconds (the same threshold as validation's)."""
-
-C1_OK = "0"
-SQM_OK = "0405000"
-ISALES_OK = "0200000"
-NOT_EDITABLE = frozenset({"1", "3"})
-"""queryCalledRoute ``editable`` values for which the route must not be edited (api-notes.md)."""
-AUTOMATIC_CALL_TYPE = "2"
-"""appoint/list ``callType``: 1 manual, 2 automatic; only manual appointments can be modified."""
-
-CONTEXT_COLUMNS: dict[str, tuple[str, ...]] = {
-    AGENT_SETTINGS.name: ("agentName", "createTime", "tenantId"),
-    CALLED_ROUTE.name: ("editable", "accessCode", "extCode", "deviceDesc", "mediatypeId", "dnid"),
-    SILENCE_RULE.name: ("before_staff_sentences", "before_customer_sentences", "after_staff_sentences"),
-    APPOINTMENT.name: ("callType", "calledNo"),
-}
-"""Read-only facts each reader puts in ``Record.context``, in display order (export's Context sheet)."""
 
 Progress = Callable[[int, "int | None"], None]
 """``on_progress(done, total)``: records read so far and the total when the server says it."""
 
 
-class Record(dict[str, str]):
-    """Current values of one record as canonical texts, keyed by column; ``context`` holds read-only facts."""
+class LiveRecord(dict[str, str]):
+    """One record as the server has it now: canonical texts keyed by column (every column of the operation,
+    ``""`` where it has no value), and ``context``: read-only facts that are not columns (a route's
+    ``editable``, an appointment's ``callType``, the agent's ``workNo``)."""
 
     def __init__(self, values: Mapping[str, str], context: Mapping[str, str] | None = None) -> None:
         super().__init__(values)
         self.context: dict[str, str] = dict(context or {})
 
     def __repr__(self) -> str:
-        return f"Record({dict(self)!r}, context={self.context!r})"
+        return f"LiveRecord({dict(self)!r}, context={self.context!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class Agent:
-    """One agent of queryAgentInfo; ``sip_pwd`` stays a ``Secret`` until an export is told to reveal it."""
-
-    work_no: str
-    sip_account: str
-    account_code: str
-    sip_pwd: Secret | None
+def read_side(op: Operation) -> ReadSide:
+    """The operation's read side; ValueError when it declares none."""
+    if op.read is None:
+        raise ValueError(f"no read call is known for the operation {op.name!r}")
+    return op.read
 
 
-@dataclass(frozen=True)
-class AgentInfo:
-    """The queryAgentInfo answer: the softphone registration server and every agent."""
-
-    sip_service_ip: str
-    sip_service_port: str
-    agents: list[Agent] = field(default_factory=list)
+# --- answers → records -----------------------------------------------------------------------------------
 
 
-# --- canonical texts from tolerant answers -------------------------------------------------------------
+def column_paths(op: Operation, fld: Field) -> tuple[AnswerPath, ...]:
+    """Where a column may be in a read answer: the read side's own paths when it declares them, else its
+    request body path, that path without its outer objects, and its bare name (read answers are often
+    flatter than the update's body: querySilenceRule answers ``silence_id`` where update nests it)."""
+    declared = op.read.paths.get(fld.name) if op.read is not None else None
+    if declared:
+        return declared
+    path = fld.path
+    candidates = [path[i:] for i in range(len(path) - 1)] + [(fld.name,)]
+    return tuple(dict.fromkeys(candidates))
 
 
-def text_of(value: Any) -> str:
-    """A scalar as canonical text: ``None`` → ``""``, ``5`` / ``5.0`` / ``"5"`` → ``"5"``, text stripped."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer():
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    text = str(value).strip()
-    if text.endswith(".0") and text[:-2].isdigit():  # "4.0" from a server that formats numbers as floats
-        return text[:-2]
-    return text
+def _column_text(fld: Field, value: Any) -> str:
+    if fld.kind in LIST_KINDS:
+        return list_text(value)
+    if fld.kind is Kind.TIMESTAMP_MS:
+        return epoch_text(value, millis=True)
+    if fld.kind is Kind.TIMESTAMP_S:
+        return epoch_text(value, millis=False)
+    return text_of(value)
 
 
-def list_text(value: Any, id_key: str = "sentence_id") -> str:
-    """A list as ``a,b``: items may be scalars or objects carrying ``id_key``; a string is split on commas."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        items: Sequence[Any] = value.replace("，", ",").split(",")
-    elif isinstance(value, (list, tuple)):
-        items = value
-    else:
-        items = [value]
-    texts = []
-    for item in items:
-        if isinstance(item, Mapping):
-            item = item.get(id_key, item.get("id"))
-        text = text_of(item)
-        if text:
-            texts.append(text)
-    return ",".join(texts)
+def _fact_text(fact: Fact, value: Any) -> str:
+    if fact.items is not None:
+        if not isinstance(value, (list, tuple)):
+            return ""
+        id_key, name_key = fact.items
+        return "; ".join(f"{text_of(i.get(id_key))}: {text_of(i.get(name_key))}"
+                         for i in value if isinstance(i, Mapping))
+    return text_of(value)
 
 
-def epoch_text(value: Any, *, millis: bool) -> str:
-    """An epoch value as digits in the wanted unit; a value in the other unit is converted, not guessed at."""
-    text = text_of(value)
-    if not text.isdigit():
-        return text
-    number = int(text)
-    if millis and number < MS_THRESHOLD:
-        number *= 1000
-    elif not millis and number >= MS_THRESHOLD:
-        number //= 1000
-    return str(number)
+def record_from(op: Operation, item: Mapping[str, Any], scope: Mapping[str, str] | None = None) -> LiveRecord:
+    """A record from one object of a read answer; URL columns (a VDN) take their value from ``scope``."""
+    scope = scope or {}
+    values: dict[str, str] = {}
+    for fld in op.fields:
+        if fld.in_url:
+            values[fld.name] = text_of(scope.get(fld.name))
+        else:
+            values[fld.name] = _column_text(fld, first_at(item, column_paths(op, fld)))
+    facts = read_side(op).facts
+    return LiveRecord(values, {f.name: _fact_text(f, first_at(item, f.where)) for f in facts})
 
 
-def _sentence_names(value: Any) -> str:
-    if not isinstance(value, (list, tuple)):
-        return ""
-    names = [f"{text_of(item.get('sentence_id'))}: {text_of(item.get('sentence_name'))}"
-             for item in value if isinstance(item, Mapping)]
-    return "; ".join(names)
+def context_columns(op: Operation) -> tuple[str, ...]:
+    """The read-only facts of a record in display order: the walk's agent fields, then the declared facts."""
+    read = read_side(op)
+    return (*(read.walk.context if read.walk is not None else ()), *(f.name for f in read.facts))
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for part in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(part)
-    return obj
+def _facts_of(record: Mapping[str, str]) -> dict[str, str]:
+    context = getattr(record, "context", None)
+    return {**record, **(context or {})}
 
 
-def agent_setting_record(data: Mapping[str, Any]) -> Record:
-    """An agentsettings/query ``data`` object as an agent-settings record."""
-    values = {
-        "id": text_of(data.get("id")),
-        "userId": text_of(data.get("userId")),
-        "callType": text_of(data.get("callType")),
-        "callerPresent": list_text(data.get("callerPresent")),
-        "callNumber": list_text(data.get("callNumber")),
-        "callNumberDefault": text_of(data.get("callNumberDefault")),
-        "callerPresentDefault": text_of(data.get("callerPresentDefault")),
-    }
-    return _record(AGENT_SETTINGS, values, data)
+def blockers(op: Operation, record: Mapping[str, str]) -> list[str]:
+    """Why an update of ``record`` cannot succeed, one sentence each; empty when it can.
 
-
-def route_record(item: Mapping[str, Any]) -> Record:
-    """A queryCalledRoute list item as a called-route record (``editable`` in the context)."""
-    values = {
-        "id": text_of(item.get("id")),
-        "devicetype": text_of(item.get("devicetype", item.get("deviceType"))),
-        "deviceId": text_of(item.get("deviceId")),
-    }
-    return _record(CALLED_ROUTE, values, item)
-
-
-def silence_rule_record(data: Mapping[str, Any]) -> Record:
-    """A querySilenceRule ``data`` object (numbers as strings, sentences as objects) as update takes it."""
-    setting = data.get("setting") if isinstance(data.get("setting"), Mapping) else data
-    assert isinstance(setting, Mapping)
-    other = setting.get("other", data.get("other"))
-    exception = data.get("exception", setting.get("exception"))
-    before = _get(exception, "before")
-    after = _get(exception, "after")
-    values = {
-        "silence_id": text_of(setting.get("silence_id", data.get("silence_id"))),
-        "name": text_of(setting.get("name")),
-        "score": text_of(setting.get("score")),
-        "seconds": text_of(setting.get("seconds")),
-        "times": text_of(setting.get("times")),
-        "call_from": epoch_text(_get(other, "call_from"), millis=False),
-        "call_end": epoch_text(_get(other, "call_end"), millis=False),
-        "before_staff": list_text(_get(before, "staff")),
-        "before_customer": list_text(_get(before, "customer")),
-        "after_staff": list_text(_get(after, "staff")),
-    }
-    context = {
-        "before_staff_sentences": _sentence_names(_get(before, "staff")),
-        "before_customer_sentences": _sentence_names(_get(before, "customer")),
-        "after_staff_sentences": _sentence_names(_get(after, "staff")),
-    }
-    return _record(SILENCE_RULE, values, context)
-
-
-def appointment_record(vdn_id: int | str, item: Mapping[str, Any]) -> Record:
-    """An appoint/list item as an appointment record (``callType`` in the context)."""
-    values = {
-        "vdnId": text_of(vdn_id),
-        "appointId": text_of(item.get("appointId")),
-        "userAccount": text_of(item.get("userAccount")),
-        "workNo": text_of(item.get("workNo")),
-        "appointTime": epoch_text(item.get("appointTime"), millis=True),
-        "remark": text_of(item.get("remark")),
-    }
-    return _record(APPOINTMENT, values, item)
-
-
-def _record(op: Operation, values: Mapping[str, str], source: Mapping[str, Any]) -> Record:
-    ordered = {name: values.get(name, "") for name in op.columns}
-    context = {name: text_of(source.get(name)) for name in CONTEXT_COLUMNS[op.name]}
-    return Record(ordered, context)
-
-
-# --- facts that decide whether an update can succeed ----------------------------------------------------
-
-
-def editable_label(editable: str) -> str:
-    """What a queryCalledRoute ``editable`` value means for batchops."""
-    if editable in NOT_EDITABLE:
-        return f"{editable}: cannot be edited"
-    return f"{editable}: can be edited" if editable else "not stated"
-
-
-def blockers(op: Operation, current: Mapping[str, str]) -> list[str]:
-    """Why an update of the record ``current`` cannot succeed, one sentence each; empty when it can.
-
-    ``current`` is a :class:`Record` (facts read from its ``context``) or any mapping holding the facts.
+    ``record`` is a :class:`LiveRecord` (facts read from its ``context``) or any mapping holding the facts.
     """
-    facts: Mapping[str, str] = getattr(current, "context", None) or current
-    found: list[str] = []
-    if op is CALLED_ROUTE or op.name == CALLED_ROUTE.name:
-        editable = text_of(facts.get("editable"))
-        if editable in NOT_EDITABLE:
-            found.append(f"the called route {current.get('id', '')} cannot be edited (editable={editable})")
-    elif (op is APPOINTMENT or op.name == APPOINTMENT.name) and (
-        text_of(facts.get("callType")) == AUTOMATIC_CALL_TYPE
-    ):
-        found.append(f"the appointment {current.get('appointId', '')} is automatic: cannot be modified")
-    return found
+    values = {k: text_of(v) for k, v in _facts_of(record).items()}
+    found = (b.reason(values) for b in read_side(op).blockers)
+    return [reason for reason in found if reason]
 
 
-# --- calls ---------------------------------------------------------------------------------------------
-
-
-def _send(client: Client, family: Family, method: str, path: str, body: Mapping[str, Any] | None) -> CallResult:
-    return client.send(PreparedCall(family, method, path, body))
-
-
-def _answer(result: CallResult, what: str) -> Mapping[str, Any]:
-    """The JSON object of an HTTP 200 answer; RemoteError (AuthError for 401/403) for anything else."""
-    if result.http_status is None:
-        raise RemoteError(f"{what}: no answer from the server ({result.error or 'no reason given'}).",
-                          fix="Check the URL in the settings and the network, then try again.")
-    body = result.body
-    if result.http_status in (401, 403):
-        raise AuthError(f"{what}: the server refused the credentials (HTTP {result.http_status}).",
-                        fix="Check the app key and secret (or AK/SK) of the profile.")
-    if result.http_status != 200:
-        detail = _message(body) or (result.text or "").strip()[:200] or "no description"
-        raise RemoteError(f"{what}: HTTP {result.http_status}: {detail}")
-    if not isinstance(body, Mapping):
-        raise RemoteError(f"{what}: the answer is not a JSON object: {(result.text or '').strip()[:200]!r}")
-    return body
-
-
-def _message(body: Any) -> str:
-    if not isinstance(body, Mapping):
+def label_of(op: Operation, record: Mapping[str, str] | None) -> str:
+    """The name the read side knows a record by, e.g. ``agentName li.wei101, workNo 101``; ``""`` if none."""
+    if record is None or op.read is None:
         return ""
-    for key in ("returnDesc", "resultDesc", "description", "message"):
-        if body.get(key):
-            return text_of(body[key])
-    return ""
+    values = _facts_of(record)
+    return ", ".join(f"{name} {values[name]}" for name in op.read.label if values.get(name))
 
 
-def _code(body: Mapping[str, Any], fields: Sequence[str]) -> str | None:
-    for key in fields:
-        if body.get(key) is not None:
-            return text_of(body[key])
-    return None
+# --- calls -----------------------------------------------------------------------------------------------
 
 
-def _ok(body: Mapping[str, Any], fields: Sequence[str], ok: str) -> bool:
-    """Success: the documented code, or no code at all (some list answers carry none)."""
-    code = _code(body, fields)
-    return code is None or code == ok
+def _key_call(op: Operation, query: KeyQuery, texts: Mapping[str, str]) -> PreparedCall:
+    return PreparedCall(op.family, query.method, query.path, {name: _key(texts, name) for name in query.params},
+                        operator_id=op.sends_user_id)
 
 
-def _require_ok(body: Mapping[str, Any], fields: Sequence[str], ok: str, what: str) -> None:
-    if not _ok(body, fields, ok):
-        raise RemoteError(f"{what}: the server answered {_code(body, fields)}: {_message(body) or 'no description'}")
+def _key_answer(op: Operation, query: KeyQuery, result: CallResult, texts: Mapping[str, str]) -> LiveRecord | None:
+    """The record a by-key answer holds, if it is the row's: at the top level or under ``data``.
+
+    A ``must_match`` column must be in the answer and equal the row's (when the row gives one); a query
+    parameter the answer leaves out is the one asked for; a success answer without any column is no record.
+    """
+    body = json_object(result, query.path)
+    if not is_success(body, op.read_success):
+        return None
+    data = one_object(body, *query.markers)
+    if data is None:
+        return None
+    record = record_from(op, data, texts)
+    if not any(record.values()):
+        return None
+    for name in query.must_match:
+        wanted = text_of(texts.get(name))
+        if not record.get(name) or (wanted and record[name] != wanted):
+            return None
+    for name in query.params:
+        wanted = text_of(texts.get(name))
+        if record.get(name) and record[name] != wanted:
+            return None
+        record[name] = wanted
+    return record
 
 
-def _int(value: Any) -> int | None:
-    text = text_of(value)
-    return int(text) if text.isdigit() else None
+def one_object(body: Mapping[str, Any], *markers: str) -> Mapping[str, Any] | None:
+    """The record of a by-key answer: at the top level when one of ``markers`` is there, else under ``data``
+    (an object, or a one-item list). Pages differ: agentsettings/query lists its fields at the top level,
+    querySilenceRule's answer is documented nowhere; a server that wraps the record in ``data`` is read too."""
+    if any(marker in body for marker in markers):
+        return body
+    data = body.get("data")
+    if isinstance(data, list):
+        data = data[0] if data else None
+    return data if isinstance(data, Mapping) else None
 
 
-def _items(value: Any, *names: str) -> list[Mapping[str, Any]]:
-    """The list of objects in ``value``, or under one of ``names`` when ``value`` is an object."""
-    if isinstance(value, Mapping):
-        for name in names:
-            if isinstance(value.get(name), list):
-                value = value[name]
-                break
-    if not isinstance(value, list):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
+def _key(texts: Mapping[str, str], name: str) -> str:
+    value = text_of(texts.get(name))
+    if not value:
+        raise ValueError(f"reading a record needs its {name}")
+    return value
 
 
-def _paged(fetch: Callable[[int], tuple[list[Mapping[str, Any]], int | None]], page_size: int,
-           key: Callable[[Mapping[str, Any]], str], on_progress: Progress | None) -> Iterator[Mapping[str, Any]]:
-    """Items of every page (``fetch(page_index)`` → items, total) until a short page, the total or a repeat."""
+def _page(client: Client, op: Operation, listing: Listing, scope: Mapping[str, str], index: int, size: int,
+          filters: Mapping[str, str] | None = None) -> tuple[list[LiveRecord], int | None]:
+    """One page of a listing: its records and the total the server gives (None when it gives none)."""
+    path = listing.path.format(**{name: _key(scope, name) for name in listing.scope})
+    body = json_object(client.send(PreparedCall(op.family, listing.method, path,
+                                                {**(filters or {}), **listing.paging.params(index, size)},
+                                                operator_id=op.sends_user_id)), path)
+    require_success(body, op.read_success, path)
+    items = first_at(body, listing.items)
+    records = [record_from(op, item, scope) for item in items if isinstance(item, Mapping)] if isinstance(
+        items, list) else []
+    total = text_of(first_at(body, listing.total)) if listing.total else ""
+    return records, int(total) if total.isdigit() else None
+
+
+def _paged(fetch: Callable[[int], tuple[list[LiveRecord], int | None]], size: int, key: Callable[[LiveRecord], str],
+           on_progress: Progress | None) -> Iterator[LiveRecord]:
+    """Records of every page until a short page, the total, or a page of repeats (a server that ignores the
+    offset would repeat its first page forever)."""
     seen: set[str] = set()
     done = 0
-    page = 0
+    index = 0
     while True:
-        items, total = fetch(page)
-        fresh = [item for item in items if key(item) not in seen]
-        for item in fresh:
-            seen.add(key(item))
-            yield item
+        records, total = fetch(index)
+        fresh = [r for r in records if key(r) not in seen]
+        for record in fresh:
+            seen.add(key(record))
+            yield record
         done += len(fresh)
         if on_progress is not None:
             on_progress(done, total)
-        # A server that ignores the offset would repeat the first page forever: stop on a page of repeats.
-        if not fresh or len(items) < page_size or (total is not None and done >= total):
+        if not fresh or len(records) < size or (total is not None and done >= total):
             return
-        page += 1
+        index += 1
 
 
-# --- agents --------------------------------------------------------------------------------------------
-
-
-def read_agent_info(client: Client) -> AgentInfo:
-    """queryAgentInfo: the SIP server and every agent (one GET; the page has no paging)."""
-    body = _answer(_send(client, "c1", "GET", AGENT_INFO_PATH, None), "queryAgentInfo")
-    _require_ok(body, ("returnCode",), C1_OK, "queryAgentInfo")
-    agents = []
-    for item in _items(body.get("agents")):
-        pwd = item.get("sipPwd")
-        agents.append(Agent(
-            work_no=text_of(item.get("workNo")),
-            sip_account=text_of(item.get("sipAccount")),
-            account_code=text_of(item.get("accountCode")),
-            sip_pwd=Secret(str(pwd)) if pwd is not None else None,
-        ))
-    return AgentInfo(text_of(body.get("sipServiceIp")), text_of(body.get("sipServicePort")), agents)
-
-
-def iter_agents(client: Client) -> Iterator[Agent]:
-    """Every agent of queryAgentInfo, ``sipPwd`` held as a ``Secret``."""
-    return iter(read_agent_info(client).agents)
-
-
-# --- called routes -------------------------------------------------------------------------------------
-
-
-def iter_called_routes(client: Client, page_size: int = DEFAULT_PAGE_SIZE, *,
-                       filters: Mapping[str, Any] | None = None,
-                       on_progress: Progress | None = None) -> Iterator[Record]:
-    """Every called route (queryCalledRoute, ``limit`` + ``offset``), ``editable`` in each record's context.
-
-    ``filters``: any of ``accessCode, extCode, devicetype, deviceDesc, mediaTypeId``.
-    """
-    size = _page_size(page_size)
-
-    def fetch(page: int) -> tuple[list[Mapping[str, Any]], int | None]:
-        body = _answer(_send(client, "c1", "POST", CALLED_ROUTE_QUERY_PATH,
-                             {**(filters or {}), "limit": size, "offset": page * size}), "queryCalledRoute")
-        _require_ok(body, ("returnCode",), C1_OK, "queryCalledRoute")
-        data = body.get("data", body)
-        total = _int(_get(data, "total")) if isinstance(data, Mapping) else None
-        return _items(data, "calledRouteList", "list"), total
-
-    for item in _paged(fetch, size, lambda i: text_of(i.get("id")), on_progress):
-        yield route_record(item)
-
-
-def _page_size(page_size: int) -> int:
-    if not 1 <= page_size <= DEFAULT_PAGE_SIZE:
-        raise ValueError(f"page_size must be from 1 to {DEFAULT_PAGE_SIZE}, not {page_size}")
+def _page_size(listing: Listing, page_size: int) -> int:
+    if not 1 <= page_size <= listing.paging.max_size:
+        raise ValueError(f"page_size must be from 1 to {listing.paging.max_size}, not {page_size}")
     return page_size
 
 
-# --- silence rules -------------------------------------------------------------------------------------
+def iter_records(client: Client, op: Operation, scope: Mapping[str, Any] | None = None, *,
+                 page_size: int = DEFAULT_PAGE_SIZE, filters: Mapping[str, Any] | None = None,
+                 concurrency: int = DEFAULT_READ_CONCURRENCY, on_progress: Progress | None = None
+                 ) -> Iterator[LiveRecord]:
+    """Every record of the operation's listing, page by page, in the server's order.
 
-
-def _silence_rule_call(silence_id: str) -> PreparedCall:
-    return PreparedCall("c1", "POST", SILENCE_RULE_PATH, {"silence_id": silence_id})
-
-
-def _silence_rule_answer(result: CallResult, silence_id: str) -> Record | None:
-    body = _answer(result, "querySilenceRule")
-    if not _ok(body, ("resultCode",), SQM_OK):
-        return None
-    data = body.get("data")
-    if isinstance(data, list):  # tolerate a one-item list
-        data = data[0] if data else None
-    if not isinstance(data, Mapping):
-        return None
-    record = silence_rule_record(data)
-    return record if record["silence_id"] == silence_id or not record["silence_id"] else None
-
-
-def _query_silence_rule(client: Client, silence_id: str) -> Record | None:
-    return _silence_rule_answer(client.send(_silence_rule_call(silence_id)), silence_id)
-
-
-def iter_silence_rules(client: Client, page_size: int = DEFAULT_PAGE_SIZE, *, keyword: str | None = None,
-                       concurrency: int = DEFAULT_READ_CONCURRENCY,
-                       on_progress: Progress | None = None) -> Iterator[Record]:
-    """Every silence rule in full: querySilenceRules (``page`` from 1, ``limit``) then querySilenceRule each.
-
-    The list answer carries no exceptions or time window, so each rule is read again by its ID; a rule
-    deleted between the two calls is left out.
+    ``scope``: values of the listing's scope columns (``{"vdnId": 2}`` for appointments). A listing whose
+    items are incomplete (silence rules) reads each record again by its key; one deleted in between is
+    left out. ValueError when the operation has no listing or a scope value is missing.
     """
-    size = _page_size(page_size)
-    total_seen: list[int | None] = [None]
+    read = read_side(op)
+    listing = read.listing
+    if listing is None:
+        raise ValueError(f"the operation {op.name!r} has no list call")
+    texts = {name: text_of(value) for name, value in (scope or {}).items()}
+    size = _page_size(listing, min(page_size, listing.paging.max_size))
+    extra = {name: value for name, value in (filters or {}).items() if value is not None}
 
-    def fetch(page: int) -> tuple[list[Mapping[str, Any]], int | None]:
-        request: dict[str, Any] = {"page": page + 1, "limit": size}
-        if keyword:
-            request["keyword"] = keyword
-        body = _answer(_send(client, "c1", "POST", SILENCE_RULES_PATH, request), "querySilenceRules")
-        _require_ok(body, ("resultCode",), SQM_OK, "querySilenceRules")
-        data = body.get("data")
-        total = _int(body.get("total", _get(data, "total")))
-        total_seen[0] = total
-        return _items(data, "list", "rows", "data"), total
+    def fetch(index: int) -> tuple[list[LiveRecord], int | None]:
+        return _page(client, op, listing, texts, index, size, extra)
 
-    ids = [text_of(item.get("silence_id")) for item in _paged(fetch, size, lambda i: text_of(i.get("silence_id")),
-                                                             None)]
-    records = _map(lambda sid: _query_silence_rule(client, sid), ids, concurrency)
-    for done, record in enumerate(records, start=1):
+    listed = _paged(fetch, size, op.record_key, None if not listing.complete else on_progress)
+    if listing.complete:
+        yield from listed
+        return
+    keys = [dict(record) for record in listed]
+    for done, (_, record) in enumerate(read_by_keys(client, op, keys, concurrency=concurrency), start=1):
         if on_progress is not None:
-            on_progress(done, len(ids))
+            on_progress(done, len(keys))
         if record is not None:
             yield record
 
 
-def _map(fn: Callable[[str], Any], items: Sequence[str], concurrency: int) -> Iterator[Any]:
+def read_by_keys(client: Client, op: Operation, keys: Iterable[Mapping[str, str]], *,
+                 concurrency: int = DEFAULT_READ_CONCURRENCY, on_progress: Progress | None = None
+                 ) -> Iterator[tuple[Mapping[str, str], LiveRecord | None]]:
+    """One by-key query per entry of ``keys`` (texts holding the query's parameters), in the order given,
+    a few in flight at once: ``(key, record)``, the record None when there is none."""
+    query = read_side(op).by_key
+    if query is None:
+        raise ValueError(f"the operation {op.name!r} has no by-key query")
+    wanted = list(keys)
+
+    def one(texts: Mapping[str, str]) -> LiveRecord | None:
+        return _key_answer(op, query, client.send(_key_call(op, query, texts)), texts)
+
+    for done, (texts, record) in enumerate(zip(wanted, _map(one, wanted, concurrency)), start=1):
+        if on_progress is not None:
+            on_progress(done, len(wanted))
+        yield texts, record
+
+
+def _map(fn: Callable[[Any], Any], items: Sequence[Any], concurrency: int) -> Iterator[Any]:
     """``fn`` over ``items`` with a few calls in flight, results in order (Client.send is thread-safe)."""
     if concurrency <= 1 or len(items) <= 1:
         yield from map(fn, items)
@@ -514,149 +318,97 @@ def _map(fn: Callable[[str], Any], items: Sequence[str], concurrency: int) -> It
         yield from pool.map(fn, items)
 
 
-# --- appointments --------------------------------------------------------------------------------------
-
-
-def _appointment_page(client: Client, vdn_id: int | str, offset: int, limit: int,
-                      filters: Mapping[str, Any] | None = None) -> tuple[list[Mapping[str, Any]], int | None]:
-    path = APPOINTMENT_LIST_PATH.format(vdnId=text_of(vdn_id))
-    body = _answer(_send(client, "isales", "POST", path, {**(filters or {}), "offset": offset, "limit": limit}),
-                   f"appoint/list of VDN {vdn_id}")
-    _require_ok(body, ("resultCode", "returnCode"), ISALES_OK, f"appoint/list of VDN {vdn_id}")
-    data = body.get("data")
-    total = _int(body.get("totalCount", _get(data, "totalCount")))
-    return _items(data, "data", "list", "appointList"), total
-
-
-def iter_appointments(client: Client, vdn_id: int | str, page_size: int = DEFAULT_PAGE_SIZE, *,
-                      filters: Mapping[str, Any] | None = None,
-                      on_progress: Progress | None = None) -> Iterator[Record]:
-    """Every appointment of one VDN (appoint/list, ``offset`` + ``limit``), ``callType`` in the context."""
-    size = _page_size(page_size)
-    items = _paged(lambda page: _appointment_page(client, vdn_id, page * size, size, filters), size,
-                   lambda i: text_of(i.get("appointId")), on_progress)
-    for item in items:
-        yield appointment_record(vdn_id, item)
-
-
-# --- agent settings ------------------------------------------------------------------------------------
-
-
-def _agent_setting_call(user_id: str) -> PreparedCall:
-    return PreparedCall("c1", "POST", AGENT_SETTINGS_QUERY_PATH, {"userId": user_id})
-
-
-def _agent_setting_answer(result: CallResult) -> Record | None:
-    body = _answer(result, "agentsettings/query")
-    if not _ok(body, ("returnCode",), C1_OK):
-        return None
-    data = body.get("data")
-    if isinstance(data, list):  # tolerate a one-item list
-        data = data[0] if data else None
-    if not isinstance(data, Mapping) or not data.get("id"):
-        return None
-    return agent_setting_record(data)
-
-
-def _query_agent_setting(client: Client, user_id: str) -> Record | None:
-    return _agent_setting_answer(client.send(_agent_setting_call(user_id)))
-
-
-def read_agent_settings(client: Client, user_ids: Iterable[str], *,
-                        concurrency: int = DEFAULT_READ_CONCURRENCY,
-                        on_progress: Progress | None = None) -> Iterator[tuple[str, Record | None]]:
-    """One agentsettings/query per user, in the order given: ``(user_id, record)``, None when it has none."""
-    users = [u.strip() for u in user_ids if u and u.strip()]
-    records = _map(lambda u: _query_agent_setting(client, u), users, concurrency)
-    for done, (user_id, record) in enumerate(zip(users, records), start=1):
-        if on_progress is not None:
-            on_progress(done, len(users))
-        yield user_id, record
-
-
-# --- one record by key ---------------------------------------------------------------------------------
+# --- one record by key, for many rows --------------------------------------------------------------------
 
 
 class RecordReader:
     """Reads current records by key for many rows, caching what a list call returned.
 
-    queryCalledRoute cannot filter by ID, so the first route read lists every route once; later reads
-    are answered from that index. Use one reader per plan or run; ``read`` may be called from several
-    threads at once (a cache is filled once, under a lock).
+    An operation with a by-key query is read one call a row. One with only a listing is found with the
+    listing's filters when it has them (one call), else the whole listing of its scope is read once and
+    later rows are answered from it. Use one reader per plan or run; ``read`` may be called from several
+    threads at once (a listing is read once, under a lock). Records of an operation found by walking the
+    agents get the agent's fields (its ``workNo``) in their context, from one querySysInfo read, when that
+    read works; a label is a courtesy, so a failure there only leaves the label shorter.
     """
 
     def __init__(self, client: Client) -> None:
         self.client = client
-        self._routes: dict[str, Record] | None = None
-        self._appointments: dict[str, dict[str, Record]] = {}
+        self._listings: dict[tuple[str, tuple[str, ...]], dict[str, LiveRecord]] = {}
+        self._agents: dict[str, dict[str, dict[str, str]]] = {}
         self._lock = threading.Lock()
 
-    def read(self, op: Operation, key_texts: Mapping[str, str]) -> Record | None:
-        """Current values of the record ``key_texts`` identifies; None when it does not exist."""
-        if op.name == CALLED_ROUTE.name:
-            return self._route(_key(key_texts, "id"))
-        if op.name == SILENCE_RULE.name:
-            return _query_silence_rule(self.client, _key(key_texts, "silence_id"))
-        if op.name == APPOINTMENT.name:
-            return self._appointment(_key(key_texts, "vdnId"), _key(key_texts, "appointId"))
-        if op.name == AGENT_SETTINGS.name:
-            return _same_setting(_query_agent_setting(self.client, _key(key_texts, "userId")), key_texts)
-        raise ValueError(f"no read call is known for the operation {op.name!r}")
+    def read(self, op: Operation, texts: Mapping[str, str]) -> LiveRecord | None:
+        """Current values of the record the row ``texts`` names; None when it does not exist."""
+        read = read_side(op)
+        if read.by_key is not None:
+            query = read.by_key
+            record = _key_answer(op, query, self.client.send(_key_call(op, query, texts)), texts)
+        else:
+            assert read.listing is not None
+            record = self._listed(op, read.listing, texts)
+        return self._with_agent(op, record)
 
-    async def aread(self, op: Operation, key_texts: Mapping[str, str]) -> Record | None:
-        """``read`` from asyncio: a one-record query goes out as an async call (``Client.asend``); reads
-        answered from a listing (routes, appointments) run ``read`` in a thread, which lists once."""
-        if op.name == SILENCE_RULE.name:
-            silence_id = _key(key_texts, "silence_id")
-            return _silence_rule_answer(await self.client.asend(_silence_rule_call(silence_id)), silence_id)
-        if op.name == AGENT_SETTINGS.name:
-            result = await self.client.asend(_agent_setting_call(_key(key_texts, "userId")))
-            return _same_setting(_agent_setting_answer(result), key_texts)
-        return await asyncio.to_thread(self.read, op, key_texts)
+    async def aread(self, op: Operation, texts: Mapping[str, str]) -> LiveRecord | None:
+        """``read`` from asyncio: a by-key query goes out as an async call (``Client.asend``); a read answered
+        from a listing, and the one agents read, run in a thread."""
+        query = read_side(op).by_key
+        if query is None:
+            return await asyncio.to_thread(self.read, op, texts)
+        record = _key_answer(op, query, await self.client.asend(_key_call(op, query, texts)), texts)
+        walk = read_side(op).walk
+        if record is not None and walk is not None and walk.agent_field not in self._agents:
+            await asyncio.to_thread(self._agent_index, walk)
+        return self._with_agent(op, record)
 
-    def _route(self, route_id: str) -> Record | None:
-        if self._routes is None:
-            with self._lock:
-                if self._routes is None:
-                    self._routes = {r["id"]: r for r in iter_called_routes(self.client)}
-        return self._routes.get(route_id)
-
-    def _appointment(self, vdn_id: str, appoint_id: str) -> Record | None:
-        cached = self._appointments.get(vdn_id)
-        if cached is not None:
-            return cached.get(appoint_id)
-        # The appointId filter answers in one call; a server that ignores it is caught by the ID check,
-        # and then the whole VDN is listed once.
-        items, _ = _appointment_page(self.client, vdn_id, 0, DEFAULT_PAGE_SIZE, {"appointId": appoint_id})
-        for item in items:
-            if text_of(item.get("appointId")) == appoint_id:
-                return appointment_record(vdn_id, item)
-        if len(items) <= 1:
-            return None
+    def _listed(self, op: Operation, listing: Listing, texts: Mapping[str, str]) -> LiveRecord | None:
+        scope = {name: _key(texts, name) for name in listing.scope}
+        key = op.record_key({name: _key(texts, name) for name in op.key})
+        cache_key = (op.name, tuple(scope.values()))
+        index = self._listings.get(cache_key)
+        if index is not None:
+            return index.get(key)
+        if listing.filters:
+            filters = {name: _key(texts, name) for name in listing.filters}
+            records, _ = _page(self.client, op, listing, scope, 0, listing.paging.max_size, filters)
+            found = next((r for r in records if op.record_key(r) == key), None)
+            if found is not None or len(records) <= 1:
+                return found
+            # More than one record came back: the server ignored the filter. List the scope once.
         with self._lock:
-            index = self._appointments.get(vdn_id)
+            index = self._listings.get(cache_key)
             if index is None:
-                index = {r["appointId"]: r for r in iter_appointments(self.client, vdn_id)}
-                self._appointments[vdn_id] = index
-        return index.get(appoint_id)
+                index = {op.record_key(r): r for r in iter_records(self.client, op, scope)}
+                self._listings[cache_key] = index
+        return index.get(key)
+
+    def _with_agent(self, op: Operation, record: LiveRecord | None) -> LiveRecord | None:
+        walk = read_side(op).walk
+        if record is None or walk is None:
+            return record
+        agent = self._agent_index(walk).get(record.get(walk.param, ""))
+        if agent is None:
+            return record
+        if walk.check is not None and _facts_of(record).get(walk.check[0]) != agent.get(walk.check[1]):
+            return record  # not the agent's record after all: no context is better than a wrong one
+        record.context.update({name: agent.get(name, "") for name in walk.context})
+        return record
+
+    def _agent_index(self, walk: AgentWalk) -> dict[str, dict[str, str]]:
+        index = self._agents.get(walk.agent_field)
+        if index is None:
+            with self._lock:
+                index = self._agents.get(walk.agent_field)
+                if index is None:
+                    index = self._agents[walk.agent_field] = _agents_by(self.client, walk.agent_field)
+        return index
 
 
-def _same_setting(record: Record | None, key_texts: Mapping[str, str]) -> Record | None:
-    """The user's settings record, if it is the one the row names by ``id`` (when the row names one)."""
-    wanted = text_of(key_texts.get("id"))
-    return record if record is not None and (not wanted or record["id"] == wanted) else None
+def _agents_by(client: Client, agent_field: str) -> dict[str, dict[str, str]]:
+    """querySysInfo's agents by their ``agent_field``; empty when that read fails (the label is shorter)."""
+    try:
+        info = read_sys_info(client)
+    except BatchopsError:
+        return {}
+    return {a.get(agent_field): a.fields for a in info.agents if a.get(agent_field)}
 
-
-def _key(key_texts: Mapping[str, str], name: str) -> str:
-    value = text_of(key_texts.get(name))
-    if not value:
-        raise ValueError(f"reading a record needs its {name}")
-    return value
-
-
-def read_record(client: Client, op: Operation, key_texts: Mapping[str, str]) -> Record | None:
-    """Current values of one record as canonical texts; None when it does not exist.
-
-    For many rows use one :class:`RecordReader`: it lists the called routes once instead of once a row.
-    """
-    return RecordReader(client).read(op, key_texts)

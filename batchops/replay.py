@@ -19,9 +19,8 @@ sent: ``skipped``, "no change".
 
 from __future__ import annotations
 
-import gc
+import asyncio
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -32,12 +31,16 @@ from typing import Any
 from .calls import CallResult, PreparedCall
 from .catalogue import Operation
 from .coerce import typed_values
-from .dispatch import DEFAULT_CONCURRENCY, Dispatcher, DispatchReport, StopReason
+from .dispatch import DEFAULT_CONCURRENCY, CancelToken, Dispatcher, DispatchReport, StopReason
 from .errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED, AuthError, BatchopsError
 from .journal import Action, Decision, Journal, JournalWriter, Reason, RowStatus, content_hash
-from .report import Record, ValidationReport
+from .limiter import Limiter
+from .marking import AheadMarks, OneByOneMarks
+from .report import InputRow, ValidationReport
+from .retrying import THROTTLED
 from .secrets import redact
 from .settings import Settings
+from .tuning import frozen_heap, run_on_new_loop, warm_up
 
 
 class Status(str, Enum):
@@ -94,6 +97,13 @@ class ApplyOutcome:
     stop_reason: StopReason | None = None
     error: BaseException | None = None
     notices: list[str] = field(default_factory=list)
+    throttled: int = 0
+    """429 answers the server gave during the run (every one was retried; none made a row fail)."""
+    settled_rate: float | None = None
+    """Requests per second the server let through while it throttled the run (the next run to this target
+    starts there); None when it never held the run back."""
+    throttle_timeout: float = 0.0
+    """The ``throttle_timeout`` setting in force: seconds of nothing but 429 before the run stops."""
 
     def counts(self) -> dict[str, int]:
         """Rows per status, every status present (zeros included), in a fixed order."""
@@ -104,6 +114,7 @@ class ApplyOutcome:
 
     @property
     def sent(self) -> int:
+        """Rows whose request got an answer (ok or failed)."""
         return sum(1 for r in self.results if r.attempts > 0)
 
     @property
@@ -116,10 +127,22 @@ class ApplyOutcome:
         """Rows sent per second while sending (what concurrency and latency bound)."""
         return self.sent / self.send_seconds if self.send_seconds > 0 else 0.0
 
+    @property
+    def stopped_early(self) -> bool:
+        """True when the run stopped before every row was tried (Ctrl-C, Cancel, an outage, throttling...)."""
+        return self.stop_reason is not None
+
+    @property
+    def left_to_send(self) -> int:
+        """Rows the same command, run again, would send: not sent, plus sent with no answer (outcome unknown)."""
+        return sum(1 for r in self.results if r.status is Status.NOT_SENT or (r.status is Status.FAILED
+                                                                              and r.attempts > 0
+                                                                              and r.http_status is None))
+
     def exit_code(self) -> int:
         """0 all rows ok or already applied; 1 some rows failed; 3 nothing got through a config, connection
         or auth failure; 130 interrupted."""
-        if self.stop_reason is StopReason.INTERRUPTED:
+        if self.stop_reason in (StopReason.INTERRUPTED, StopReason.CANCELLED):
             return EXIT_INTERRUPTED
         counts = self.counts()
         if self.stop_reason in (StopReason.BUDGET, StopReason.ERROR) and counts["ok"] == 0:
@@ -132,8 +155,22 @@ class ApplyOutcome:
 
 ProgressCallback = Callable[[RowResult], None]
 
+
+@dataclass(frozen=True)
+class LiveState:
+    """How the sending is going, for a progress display (the counts and the rate are ``workflow.live``'s)."""
+
+    sent: int
+    """Rows whose request got an answer so far."""
+    seconds: float
+    held_back: bool
+    """The server's throttling, not ``--rate``, sets the pace right now."""
+    throttled: int
+    """429 answers so far."""
+
 NO_CHANGE_MESSAGE = "no change"
 NO_CHANGE_REASON = "no-change"
+NOT_SENT_THROTTLED = "not sent: the server throttled it (HTTP 429) until the run stopped"
 
 
 def target_of(op: Operation, settings: Settings) -> str:
@@ -163,11 +200,17 @@ def _now() -> str:
 
 
 class Replay:
-    """One apply of a validated file: plans against the journal, sends, records, returns the outcome."""
+    """One apply of a validated file: plans against the journal, sends, records, returns the outcome.
+
+    Drive it from synchronous code with ``run()`` (a new event loop; Ctrl-C cancels) or from a running event
+    loop with ``await arun()`` (the journal's work on threads, the loop never blocked for the run). ``stop()``,
+    or ``cancel.cancel()`` from any thread, stops it as Ctrl-C does: requests in flight finish and are
+    recorded, the rest stay ``not-sent``.
+    """
 
     def __init__(self, report: ValidationReport, settings: Settings, *, journal: Journal | None,
                  client: Any = None, options: ApplyOptions | None = None,
-                 on_row: ProgressCallback | None = None) -> None:
+                 on_row: ProgressCallback | None = None, cancel: CancelToken | None = None) -> None:
         self.report = report
         self.op = report.operation
         self.settings = settings
@@ -175,19 +218,21 @@ class Replay:
         self.client = client
         self.options = options or ApplyOptions()
         self.on_row = on_row
+        self.cancel = cancel if cancel is not None else CancelToken()
+        """Cancelling it stops the run (``stop()``); safe from any thread, before or during the run."""
         self.target = target_of(self.op, settings)
-        self._results: dict[int, RowResult] = {}
-        self._calls: dict[int, PreparedCall] = {}
-        self._before: dict[int, dict[str, str]] = {}
-        self._marked: set[int] = set()  # rows marked in flight (queued for the journal or committed)
-        self._order: list[int] = []  # rows to send, in sending order (when they can be marked ahead)
-        self._position: dict[int, int] = {}
-        self._started_upto = 0  # positions in _order below this were started
-        self._marked_upto = 0  # positions in _order below this are marked in flight (queued or committed)
-        self._marks: deque[tuple[int, Future[None]]] = deque()  # (first position, commit) not waited for yet
-        self._writer: JournalWriter | None = None  # the journal's writes while the requests are out
-        self._texts: dict[int, dict[str, str]] = {r.row: r.texts for r in report.valid_records}
         self.run_id: str | None = None
+        self.limiter: Limiter | None = None
+        """The run's limiter while it sends (its pace, throttling and settled rate)."""
+        self._results: dict[int, RowResult] = {}
+        self._texts: dict[int, dict[str, str]] = {r.row: r.texts for r in report.valid_records}
+        self._calls: dict[int, PreparedCall] = {}
+        self._reasons: dict[int, Decision] = {}
+        self._before: dict[int, dict[str, str]] = {}
+        self._marks: AheadMarks | OneByOneMarks | None = None
+        self._writer: JournalWriter | None = None  # the journal's writes while the requests are out
+        self._started: float | None = None
+        self._answered = 0
 
     # --- planning ---------------------------------------------------------------------------------------
 
@@ -201,32 +246,69 @@ class Replay:
                                         force=self.options.force)
         return plan.decisions
 
-    def call_for(self, record: Record) -> PreparedCall:
+    def call_for(self, record: InputRow) -> PreparedCall:
         """The request a valid row sends."""
-        return self.op.build_call(typed_values(self.op, record.texts), user_id=self.settings.user_id)
+        return self.op.build_call(typed_values(self.op, record.texts))
 
     # --- running ----------------------------------------------------------------------------------------
 
+    def stop(self, reason: StopReason = StopReason.INTERRUPTED) -> None:
+        """Send no more, as Ctrl-C does: requests in flight finish and are recorded, the rest stay
+        ``not-sent``. Any thread, before or during the run. (``cancel.cancel()`` says ``cancelled``.)"""
+        self.cancel.cancel(reason)
+
+    def live(self) -> LiveState:
+        """How the run is going: rows answered so far, seconds since it started, whether it is held back."""
+        seconds = time.monotonic() - self._started if self._started is not None else 0.0
+        limiter = self.limiter
+        return LiveState(self._answered, seconds, limiter is not None and limiter.held_back,
+                         limiter.throttles if limiter is not None else 0)
+
     def run(self) -> ApplyOutcome:
-        """Apply every valid row (or, on a dry run, show what would be sent) and return the outcome."""
-        started = time.monotonic()
-        outcome = ApplyOutcome(self.op, self.target, [], dry_run=self.options.dry_run)
+        """Apply every valid row (or, on a dry run, show what would be sent) and return the outcome.
+
+        For synchronous callers: the sending runs on a new event loop; the first Ctrl-C stops the run as
+        ``stop()`` does (``interrupted``), a second one aborts."""
+        own_client = self.client is None
+        try:
+            return run_on_new_loop(self._arun(close_async=True),
+                                   on_sigint=lambda: self.cancel.cancel(StopReason.INTERRUPTED))
+        finally:
+            if own_client and self.client is not None:
+                self.client.close()  # the connections this run opened; a client passed in is the caller's
+
+    async def arun(self) -> ApplyOutcome:
+        """``run()`` on the running event loop: the journal's work happens on threads, the requests on this
+        loop. The caller handles signals (cancel ``self.cancel`` to stop). A client this replay made is
+        closed at the end; a client passed in stays open."""
+        own_client = self.client is None
+        try:
+            return await self._arun(close_async=own_client)
+        finally:
+            if own_client and self.client is not None:
+                self.client.close()
+
+    async def _arun(self, *, close_async: bool) -> ApplyOutcome:
+        self._started = time.monotonic()
+        outcome = ApplyOutcome(self.op, self.target, [], dry_run=self.options.dry_run,
+                               throttle_timeout=self.settings.throttle_timeout)
         for record in self.report.records:
             if not record.valid:
                 self._results[record.row] = RowResult(record.row, record.key, Status.INVALID,
                                                       self._invalid_message(record.row))
-        own_client = self.client is None
         try:
             if self.options.dry_run:
-                self._dry_run(self.decisions())
+                await asyncio.to_thread(lambda: self._dry_run(self.decisions()))
             else:
-                self._send(outcome)
+                await self._send(outcome)
         finally:
-            if own_client and self.client is not None:
-                self.client.close()  # the connections this run opened; a client passed in is the caller's
+            if close_async and self.client is not None:
+                aclose = getattr(self.client, "aclose", None)
+                if aclose is not None:
+                    await aclose()  # async connections belong to this loop
         outcome.results = [self._results[r.row] for r in self.report.records]
         outcome.run_id = self.run_id
-        outcome.elapsed = time.monotonic() - started
+        outcome.elapsed = time.monotonic() - self._started
         return outcome
 
     def _invalid_message(self, row: int) -> str:
@@ -246,9 +328,39 @@ class Replay:
                                    reason=d.reason.value, request=masked_request(call))
             self._finish(result)
 
-    def _send(self, outcome: ApplyOutcome) -> None:
+    async def _send(self, outcome: ApplyOutcome) -> None:
         journal = self.journal
         assert journal is not None, "a real run needs a journal"
+        to_send, start_rate = await asyncio.to_thread(self._open_run, outcome)
+        run_id = self.run_id
+        assert run_id is not None
+        run_status = "finished"
+        report: DispatchReport[int] | None = None
+        try:
+            self.limiter = Limiter(max_concurrency=self.options.concurrency, max_rate=self.options.rate,
+                                   start_rate=start_rate, stall_seconds=self.settings.throttle_timeout)
+            report = await self._dispatch(to_send)
+            outcome.stop_reason = report.stop_reason
+            outcome.send_seconds = report.elapsed
+            outcome.error = report.error
+            if report.stop_reason in (StopReason.INTERRUPTED, StopReason.CANCELLED):
+                run_status = "interrupted"
+            elif report.stop_reason is not None:
+                run_status = "failed"
+        except BaseException:
+            run_status = "failed"
+            raise
+        finally:
+            limiter = self.limiter
+            if limiter is not None:
+                outcome.throttled = limiter.throttles
+                outcome.settled_rate = limiter.settled_rate
+            await asyncio.to_thread(self._close_run, run_id, report, run_status, outcome)
+
+    def _open_run(self, outcome: ApplyOutcome) -> tuple[list[tuple[int, PreparedCall]], float | None]:
+        """On a thread: lock the file, plan, record the decisions; the calls to send and the rate to start at."""
+        journal = self.journal
+        assert journal is not None
         # Lock the file first, then plan: a plan made before the lock could be stale by the time we send.
         run = journal.start_run(self.report.path, operation=self.op.name, target=self.target,
                                 sheet=self.report.sheet, operator=self.options.operator,
@@ -257,7 +369,6 @@ class Replay:
                                          "read_before": self.options.read_before})
         self.run_id = run.id
         outcome.notices.extend(run.notices)
-        run_status = "finished"
         try:
             decisions = self.decisions()
             journal.add_rows(run.id, decisions)
@@ -267,40 +378,37 @@ class Replay:
                 for row, _, _ in invalid:
                     journal.record_result(run.id, row, RowStatus.INVALID, message=self._results[row].message)
             by_row = {r.row: r for r in self.report.valid_records}
-            reasons: dict[int, Decision] = {}
             for d in decisions:
-                reasons[d.row_number] = d
+                self._reasons[d.row_number] = d
                 if d.action is Action.SKIP:
                     self._finish(RowResult(d.row_number, d.key, Status.SKIPPED, d.message, reason=d.reason.value,
                                            finished_at=_now()))
             to_send = [(d.row_number, self.call_for(by_row[d.row_number])) for d in decisions
                        if d.action is Action.SEND]
             self._calls = dict(to_send)
-            self._reasons = reasons
-            if self.options.read_before and to_send:
-                report = self._send_reading(to_send)
-            else:
-                # Rows go out in this order, so the next few can be marked in flight in one commit.
-                self._order = [row for row, _ in to_send]
-                self._position = {row: i for i, row in enumerate(self._order)}
-                report = self._dispatch(to_send)
-            journal.release_unsent(run.id, [row for row in report.unsent if row in self._marked])
-            outcome.stop_reason = report.stop_reason
-            outcome.send_seconds = report.elapsed
-            outcome.error = report.error
-            for row in report.errored:
-                self._unknown(row, report.error)
-            for row in report.unsent:
-                self._not_sent(row, outcome.stop_reason, report.error)
-            if report.stop_reason is StopReason.INTERRUPTED:
-                run_status = "interrupted"
-            elif report.stop_reason is not None:
-                run_status = "failed"
+            return to_send, journal.settled_rate(self.target)
         except BaseException:
-            run_status = "failed"
+            journal.finish_run(run.id, "failed")
             raise
+
+    def _close_run(self, run_id: str, report: DispatchReport[int] | None, status: str,
+                   outcome: ApplyOutcome) -> None:
+        """On a thread: hand back rows marked and never sent, record the rest, keep the pace, end the run."""
+        journal = self.journal
+        assert journal is not None
+        try:
+            if report is not None:
+                marked = self._marks.marked if self._marks is not None else set()
+                journal.release_unsent(run_id, [row for row in report.unsent if row in marked])
+                for row in report.errored:
+                    self._unknown(row, report.error)
+                for row in report.unsent:
+                    self._not_sent(row, self._why_not_sent(report.stop_reason, report.error))
+            if outcome.throttled or outcome.settled_rate is not None:
+                journal.record_pace(run_id, self.target, throttled=outcome.throttled,
+                                    settled_rate=outcome.settled_rate)
         finally:
-            journal.finish_run(run.id, run_status)
+            journal.finish_run(run_id, status)
 
     def _client(self) -> Any:
         if self.client is None:
@@ -309,8 +417,8 @@ class Replay:
             self.client = Client(self.settings)
         return self.client
 
-    def _send_reading(self, calls: list[tuple[int, PreparedCall]]) -> DispatchReport[int]:
-        """Send with each record read just before its update, in the same workers and concurrency limit.
+    def _reading_prepare(self) -> Callable[[int], Awaitable[bool]]:
+        """Each record read just before its update, in the same workers and concurrency limit.
 
         The read gives the journal its before-values and skips a row that would change nothing; reads and
         updates of different rows overlap instead of running in separate passes.
@@ -324,7 +432,7 @@ class Replay:
         async def prepare(row: int) -> bool:
             return not self._unchanged(row, await aread_one(reader, self.op, by_row[row]))
 
-        return self._dispatch(calls, prepare=prepare)
+        return prepare
 
     def _unchanged(self, row: int, current: Any) -> bool:
         """Keep the row's before-values; True (and the row recorded ``skipped``) when it changes nothing."""
@@ -345,84 +453,72 @@ class Replay:
         self._writer.raise_error()
         return True
 
-    def _dispatch(self, calls: list[tuple[int, PreparedCall]],
-                  prepare: Callable[[int], Awaitable[bool]] | None = None) -> Any:
-        prepare_async = getattr(self._client(), "prepare_async", None)  # a client passed in may lack it
-        if prepare_async is not None:
-            prepare_async()
-        dispatcher: Dispatcher[int] = Dispatcher(self.client, concurrency=self.options.concurrency,
-                                                 rate=self.options.rate, on_start=self._on_start,
-                                                 on_result=self._on_result, prepare=prepare)
-        # The validated file is a large graph of long-lived objects; a full garbage collection that walks
-        # it stalls the event loop mid-run (measured: ~6% fewer rows per second at concurrency 16).
-        gc.collect()
-        gc.freeze()
+    async def _dispatch(self, calls: list[tuple[int, PreparedCall]]) -> DispatchReport[int]:
+        journal, run_id = self.journal, self.run_id
+        assert journal is not None and run_id is not None
+        client = self._client()
+        warm_up(client)
+        reading = self.options.read_before and bool(calls)
+        dispatcher: Dispatcher[int] = Dispatcher(client, concurrency=self.options.concurrency,
+                                                 on_start=self._on_start, on_result=self._on_result,
+                                                 prepare=self._reading_prepare() if reading else None,
+                                                 limiter=self.limiter, cancel=self.cancel)
         # While the requests are out, the journal is written on its own thread (journal/writer.py).
-        self._writer = JournalWriter()
+        self._writer = writer = JournalWriter()
+
+        def request(row: int) -> dict[str, Any]:
+            return masked_request(self._calls[row])
+
+        if reading:
+            self._marks = OneByOneMarks(journal, run_id, writer, request, self._before.get)
+        else:  # rows go out in this order, so the next few can be marked in flight in one commit
+            self._marks = AheadMarks(journal, run_id, writer, [row for row, _ in calls], self.options.concurrency,
+                                     request)
         try:
-            report = dispatcher.run(calls)
+            with frozen_heap():
+                return await dispatcher.arun(calls)
         finally:
-            writer, self._writer = self._writer, None
-            try:
-                writer.close()  # every queued write committed (or its error raised) before anything else
-            finally:
-                gc.unfreeze()
-        return report
+            self._writer = None
+            # Every queued write committed (or its error raised) before anything else, off the loop.
+            await asyncio.to_thread(writer.close)
 
-    def _on_start(self, row: int) -> None:
-        """Called just before ``row``'s request goes out: return only once its ``in_flight`` is committed."""
-        assert self.journal is not None and self.run_id is not None and self._writer is not None
-        if not self._order:  # reading before-values: each row's before is known only now
-            self._marked.add(row)
-            self._writer.submit(self.journal.mark_in_flight, self.run_id, row,
-                                request=masked_request(self._calls[row]), before=self._before.get(row)).result()
-            return
-        # Rows go out in this order: most were marked ahead, after earlier results, and are committed by now.
-        position = self._position[row]
-        self._started_upto = max(self._started_upto, position + 1)
-        if position >= self._marked_upto:  # the first rows, or answers slower than the sending
-            self._mark_ahead()
-        while self._marks and self._marks[0][0] <= position:
-            self._marks.popleft()[1].result()  # at once when committed; raises if the commit failed
+    def _on_start(self, row: int) -> Awaitable[None] | None:
+        """Called just before ``row``'s request goes out: None when its ``in_flight`` is committed, else what
+        to await first (the request goes only after the commit; the event loop is free meanwhile)."""
+        assert self._marks is not None and self._writer is not None
+        pending = self._marks.before_send(row)
         self._writer.raise_error()  # any other write that failed: stop before sending more
+        return None if pending is None else self._committed(pending)
 
-    def _mark_ahead(self) -> None:
-        """Queue, as one commit, the ``in_flight`` marks of the rows up to ``concurrency`` past the last one
-        started.
-
-        Called before a row not yet marked is sent, and after each result, where it delays no call: answers
-        tend to arrive together, and a commit between an answer and the next call would delay every call
-        behind it. A row marked and never sent is handed back by ``release_unsent``; one marked when the
-        process dies is re-sent by the next run, as a row whose outcome is unknown.
-        """
+    async def _committed(self, commit: Future[None]) -> None:
+        await asyncio.wrap_future(commit)
         assert self._writer is not None
-        end = min(len(self._order), self._started_upto + self.options.concurrency)
-        if end <= self._marked_upto:
-            return
-        batch = self._order[self._marked_upto:end]
-        self._marks.append((self._marked_upto, self._writer.submit(self._commit_marks, batch)))
-        self._marked.update(batch)
-        self._marked_upto = end
-
-    def _commit_marks(self, rows: list[int]) -> None:
-        """On the journal's thread: the masked requests of ``rows`` and their ``in_flight`` marks, one commit."""
-        assert self.journal is not None and self.run_id is not None
-        self.journal.mark_many_in_flight(self.run_id, [(r, masked_request(self._calls[r])) for r in rows])
+        self._writer.raise_error()
 
     def _on_result(self, row: int, result: CallResult) -> None:
         """Queue the row's result for the journal (committed within moments, in order) and keep it for the
         Results sheet; an earlier journal write's failure is raised here and stops the run."""
         assert self.journal is not None and self.run_id is not None and self._writer is not None
-        verdict = self.op.outcome(result)
-        status = Status.OK if verdict.ok else Status.FAILED
+        assert self._marks is not None
         decision = self._reasons[row]
-        self._finish(RowResult(row, decision.key, status, verdict.message, result.http_status, verdict.code,
-                               result.attempts, _now(), decision.reason.value))
-        self._writer.submit(self.journal.record_result, self.run_id, row, RowStatus(status.value),
-                            http_status=result.http_status, code=verdict.code, message=verdict.message,
-                            attempts=result.attempts, after=self._texts[row])
-        if self._order:
-            self._mark_ahead()
+        if result.attempts == 0 or result.http_status == THROTTLED:
+            # Never sent (the run stopped while it waited for its turn), or every answer was 429: the server
+            # did not process it. Handed back, it is sent by the next run.
+            why = (NOT_SENT_THROTTLED if result.attempts else self._why_not_sent(self.cancel.reason, None))
+            self._writer.submit(self.journal.release_unsent, self.run_id, [row])
+            self._writer.submit(self.journal.record_result, self.run_id, row, RowStatus.NOT_SENT, message=why)
+            self._finish(RowResult(row, decision.key, Status.NOT_SENT, why, result.http_status, "",
+                                   0, _now(), decision.reason.value))
+        else:
+            verdict = self.op.outcome(result)
+            status = Status.OK if verdict.ok else Status.FAILED
+            self._answered += 1
+            self._finish(RowResult(row, decision.key, status, verdict.message, result.http_status, verdict.code,
+                                   result.attempts, _now(), decision.reason.value))
+            self._writer.submit(self.journal.record_result, self.run_id, row, RowStatus(status.value),
+                                http_status=result.http_status, code=verdict.code, message=verdict.message,
+                                attempts=result.attempts, after=self._texts[row])
+        self._marks.ahead()
         self._writer.raise_error()
 
     def _unknown(self, row: int, error: BaseException | None) -> None:
@@ -433,16 +529,23 @@ class Replay:
                                f"outcome unknown ({detail}); run apply again to re-send it", None, "", 1, _now(),
                                decision.reason.value))
 
-    def _not_sent(self, row: int, reason: StopReason | None, error: BaseException | None) -> None:
-        assert self.journal is not None and self.run_id is not None
-        why = {
+    @staticmethod
+    def _why_not_sent(reason: StopReason | None, error: BaseException | None) -> str:
+        if isinstance(error, AuthError):
+            return f"not sent: authentication failed ({error})"
+        if reason is None:
+            return "not sent"
+        return {
             StopReason.INTERRUPTED: "not sent: the run was interrupted",
+            StopReason.CANCELLED: "not sent: the run was cancelled",
             StopReason.BUDGET: "not sent: the server kept failing and the run's retry budget ran out",
+            StopReason.THROTTLED: "not sent: the server answered nothing but 429 (too many requests)",
             StopReason.STOPPED: "not sent: the run was stopped",
             StopReason.ERROR: f"not sent: the run stopped ({error})" if error else "not sent: the run stopped",
-        }.get(reason, "not sent") if reason else "not sent"
-        if isinstance(error, AuthError):
-            why = f"not sent: authentication failed ({error})"
+        }[reason]
+
+    def _not_sent(self, row: int, why: str) -> None:
+        assert self.journal is not None and self.run_id is not None
         self.journal.record_result(self.run_id, row, RowStatus.NOT_SENT, message=why)
         decision = self._reasons[row]
         self._finish(RowResult(row, decision.key, Status.NOT_SENT, why, finished_at=_now(),
@@ -452,4 +555,3 @@ class Replay:
         self._results[result.row] = result
         if self.on_row is not None:
             self.on_row(result)
-

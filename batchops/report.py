@@ -19,8 +19,11 @@ if TYPE_CHECKING:
 
 
 class Severity(str, Enum):
+    """How much an issue matters: an error stops the row, a warning asks for a look, a note only informs."""
+
     ERROR = "error"
     WARNING = "warning"
+    NOTE = "note"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +44,8 @@ class Issue:
 
     @property
     def cell(self) -> str:
-        """The cell reference (``B5``), or the row alone when the problem is the whole row."""
-        return f"{self.column_letter}{self.row}" if self.column is not None else str(self.row)
+        """The cell reference (``B5``), or ``row 5`` when the problem is the whole row."""
+        return f"{self.column_letter}{self.row}" if self.column is not None else f"row {self.row}"
 
     @property
     def is_error(self) -> bool:
@@ -50,10 +53,12 @@ class Issue:
 
 
 @dataclass(slots=True)
-class Record:
-    """One data row: its Excel row number, record key, the canonical text of each non-empty cell.
+class InputRow:
+    """One data row of the input file: its Excel row number, record key, the canonical text of each non-empty
+    cell, and whether it is valid.
 
-    ``coerce.typed_values(operation, record.texts)`` gives the JSON values a valid row sends.
+    ``coerce.typed_values(operation, row.texts)`` gives the JSON values a valid row sends. (The record a
+    server holds is another thing, read by ``readers.py``.)
     """
 
     row: int
@@ -71,12 +76,14 @@ class ValidationReport:
     kind: str
     operation: Operation
     timezone: tzinfo
-    records: list[Record] = field(default_factory=list)
+    records: list[InputRow] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     columns: dict[str, int] = field(default_factory=dict)  # field name → 0-based sheet column
     headers: dict[str, str] = field(default_factory=dict)  # field name → header text as in the file
     header_row: int = 1
     notes: list[str] = field(default_factory=list)
+    data_rows: int | None = None
+    """Data rows in the sheet, also when a header problem left them unchecked (then ``records`` is empty)."""
 
     @property
     def errors(self) -> list[Issue]:
@@ -92,23 +99,40 @@ class ValidationReport:
         return not any(i.severity is Severity.ERROR for i in self.issues)
 
     @property
-    def valid_records(self) -> list[Record]:
+    def valid_records(self) -> list[InputRow]:
         return [r for r in self.records if r.valid]
 
     @property
     def invalid_rows(self) -> int:
         return sum(1 for r in self.records if not r.valid)
 
+    @property
+    def header_errors(self) -> list[Issue]:
+        """Errors of the header row itself (a column missing, repeated or misspelt): no row is checked."""
+        return [i for i in self.errors if i.row == self.header_row and i.code in HEADER_CODES]
+
     def summary(self) -> str:
         """One line: how many rows, how many errors in how many rows, how many warnings."""
         errors = self.errors
-        rows_with_errors = len({i.row for i in errors})
         where = self.path.name if self.kind == "csv" else f"{self.path.name}, sheet '{self.sheet}'"
-        text = f"{where}: {len(self.records)} rows for {self.operation.name}; "
-        if errors:
-            text += f"{len(errors)} errors in {rows_with_errors} rows"
+        rows = self.data_rows if self.data_rows is not None else len(self.records)
+        text = f"{where}: {plural(rows, 'row')} for {self.operation.name}; "
+        if self.header_errors:
+            text += f"{plural(len(self.header_errors), 'error')} in the header row (row {self.header_row}), " \
+                    "so no row was checked"
+        elif errors:
+            text += f"{plural(len(errors), 'error')} in {plural(len({i.row for i in errors}), 'row')}"
         else:
             text += "all rows valid"
         if self.warnings:
-            text += f", {len(self.warnings)} warnings"
+            text += f", {plural(len(self.warnings), 'warning')}"
         return text
+
+
+HEADER_CODES = frozenset({"unknown_column", "duplicate_column", "missing_column"})
+"""Issue codes of the header row: with any of them, no data row is checked."""
+
+
+def plural(n: int, word: str) -> str:
+    """``1 row``, ``2 rows``: counts a user reads."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"

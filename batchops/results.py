@@ -64,7 +64,7 @@ def write_results(report: ValidationReport, outcome: ApplyOutcome) -> ReportFile
         if report.ok:
             removed += remove_errors(package, report.sheet)
         if not outcome.dry_run and outcome.sent and remove_report_sheet(package, PLAN_SHEET, PLAN_HEADERS):
-            removed += (f"the {PLAN_SHEET} sheet (this run changed what it showed)",)
+            removed += (f"the {PLAN_SHEET} sheet, which this run made out of date",)
         put_report_sheet(package, RESULTS_SHEET, headers, result_rows(outcome), row_count=len(outcome.results))
         return removed
 

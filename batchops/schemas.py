@@ -16,6 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .catalogue import Field, Kind, NotAfter, OneOf, Operation
+from .numbers import compare_whole, whole_within
 
 UNIQUE_CHECKS = frozenset({"field_uniqueness", "multiple_fields_uniqueness"})
 
@@ -45,19 +46,19 @@ def _checks_for(fld: Field) -> list[pa.Check]:
     if kind is Kind.NUMBER:
         n = fld.max_length
         checks.append(_series_check("too_long", lambda s: s.str.len() <= n))
-        checks.append(_series_check("not_digits", lambda s: s.str.fullmatch(r"\+?\d+")))
+        checks.append(_series_check("not_digits", lambda s: s.str.fullmatch(r"\+?[0-9]+")))
     if kind is Kind.NUMBER_LIST:
         n, items = fld.max_length, fld.max_items
         checks.append(_series_check("too_many", lambda s: s.str.count(",") + 1 <= items))
         checks.append(_series_check("item_too_long", lambda s: s.str.fullmatch(rf"[^,]{{1,{n}}}(?:,[^,]{{1,{n}}})*")))
-        checks.append(_series_check("item_not_digits", lambda s: s.str.fullmatch(r"\+?\d+(?:,\+?\d+)*")))
+        checks.append(_series_check("item_not_digits", lambda s: s.str.fullmatch(r"\+?[0-9]+(?:,\+?[0-9]+)*")))
     if kind is Kind.ID_LIST:
         checks.append(_series_check("item_format", lambda s: s.str.fullmatch(r"[^\s,]+(?:,[^\s,]+)*")))
     if kind is Kind.CODE:
         allowed = list(fld.choice_values)
         checks.append(_series_check("not_allowed", lambda s: s.isin(allowed)))
     if kind is Kind.INTEGER:
-        checks.append(_series_check("not_integer", lambda s: s.str.fullmatch(r"-?\d+")))
+        checks.append(_series_check("not_integer", lambda s: s.str.fullmatch(r"-?[0-9]+")))
     if kind in (Kind.INTEGER, Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S) and (
         fld.minimum is not None or fld.maximum is not None
     ):
@@ -65,14 +66,8 @@ def _checks_for(fld: Field) -> list[pa.Check]:
 
         # pandera dispatches check functions by name: never reuse a built-in check's name (in_range).
         def _within_bounds(s: pd.Series) -> pd.Series:
-            numbers = pd.to_numeric(s, errors="coerce")
-            ok = numbers.isna()  # not a number: the not_integer check reports it
-            inside = pd.Series(True, index=s.index)
-            if low is not None:
-                inside &= numbers >= low
-            if high is not None:
-                inside &= numbers <= high
-            return ok | inside
+            # Exact at any length (numbers.py); not a number (None) is the not_integer check's to report.
+            return s.map(lambda text: whole_within(text, low, high) is not False).astype(bool)
 
         checks.append(_series_check("out_of_range", _within_bounds))
     if kind is Kind.TEXT and fld.max_length:
@@ -91,9 +86,8 @@ def _rule_check(rule: NotAfter | OneOf) -> pa.Check:
         def _not_after(df: pd.DataFrame) -> pd.Series:
             if first not in df or second not in df:
                 return pd.Series(True, index=df.index)
-            a = pd.to_numeric(df[first], errors="coerce")
-            b = pd.to_numeric(df[second], errors="coerce")
-            return a.isna() | b.isna() | (a <= b)
+            return pd.Series([not isinstance(a, str) or not isinstance(b, str) or compare_whole(a, b) != 1
+                              for a, b in zip(df[first], df[second], strict=True)], index=df.index, dtype=bool)
 
         return pa.Check(_not_after, name=f"order:{first}:{second}")
     names = rule.names
@@ -178,6 +172,13 @@ def _abbreviate(text: str) -> str:
     return text if len(text) <= SHOWN_VALUE_MAX else text[: SHOWN_VALUE_MAX - 1] + "…"
 
 
+def _digit_hint(value: str) -> str:
+    """A fix for digits that look right but are not 0-9: full-width ３ from a Chinese keyboard, Arabic ٣."""
+    if any(ch.isdigit() and ch not in "0123456789" for ch in value):
+        return " It holds full-width or other non-ASCII digits; type them as 0-9 (switch the keyboard to half-width)."
+    return ""
+
+
 def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
     """What is wrong with a cell and what is allowed, in one sentence."""
     shown = f"'{_abbreviate(value)}'" if value else "the value"
@@ -190,7 +191,7 @@ def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
     if code == "too_long":
         return f"{shown} has {len(value)} characters; {fld.name} allows at most {fld.max_length}."
     if code == "not_digits":
-        return f"{shown} is not a number of digits; {fld.name} takes {fld.rules()}."
+        return f"{shown} is not a number of digits; {fld.name} takes {fld.rules()}.{_digit_hint(value)}"
     if code == "too_many":
         count = value.count(",") + 1
         return f"{shown} lists {count} numbers; {fld.name} takes at most {fld.max_items}."
@@ -201,7 +202,8 @@ def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
                 f"each number in {fld.name} has at most {fld.max_length}.")
     if code == "item_not_digits":
         bad = [item for item in value.split(",") if not item.lstrip("+").isdigit()]
-        return f"{_abbreviate(', '.join(bad)) or shown} is not a number of digits; {fld.name} takes {fld.rules()}."
+        return (f"{_abbreviate(', '.join(bad)) or shown} is not a number of digits; {fld.name} takes "
+                f"{fld.rules()}.{_digit_hint(value)}")
     if code == "item_format":
         return f"{shown} is not a list of IDs separated by commas (an ID has no spaces)."
     if code == "id_format":
@@ -209,8 +211,10 @@ def message_for(op: Operation, fld: Field, code: str, value: str) -> str:
     if code == "not_allowed":
         return f"{shown} is not allowed; {fld.name} takes {fld.rules()}."
     if code == "not_integer":
-        return f"{shown} is not a whole number; {fld.name} takes {fld.rules()}."
+        return f"{shown} is not a whole number; {fld.name} takes {fld.rules()}.{_digit_hint(value)}"
     if code == "out_of_range":
+        if len(value) > SHOWN_VALUE_MAX:
+            shown += f" ({len(value):,} digits)"
         if fld.kind in (Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S):
             floor = (fld.minimum or 0) / (1000 if fld.kind is Kind.TIMESTAMP_MS else 1)
             day = datetime.fromtimestamp(floor, timezone.utc).date().isoformat()

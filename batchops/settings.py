@@ -12,9 +12,11 @@ The config file (``--config``, else ``$BATCHOPS_CONFIG``, else ``config.toml`` i
     isales_ak = "..."
     isales_sk = "..."
     user_id = "operator-1"
+    user_id_on_every_call = false     # x-UserId only where the pages document it (silence rules)
     verify_tls = true
     timeout = 30
     token_ttl = 600
+    throttle_timeout = 300
     isales_signed_headers = ["host"]
     isales_timestamp_format = "iso-seconds"
     isales_always_query_line = false
@@ -49,6 +51,8 @@ ENV_PROFILE = "BATCHOPS_PROFILE"
 DEFAULT_PROFILE = "default"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_TOKEN_TTL = 600
+DEFAULT_THROTTLE_TIMEOUT = 300.0
+"""Seconds of nothing but 429 answers after which a run stops, leaving the rest not-sent."""
 MAX_TOKEN_TTL = 3600
 DEFAULT_VERIFY_TLS = True
 DEFAULT_ISALES_SIGNED_HEADERS: tuple[str, ...] = ("host",)
@@ -56,6 +60,8 @@ TIMESTAMP_FORMATS = ("iso-seconds", "iso-millis", "epoch-millis")
 """``iso-seconds`` is Huawei's demo (``yyyy-MM-dd'T'HH:mm:ss'Z'``); the others are unverified variants."""
 DEFAULT_ISALES_TIMESTAMP_FORMAT = "iso-seconds"
 DEFAULT_ISALES_ALWAYS_QUERY_LINE = False
+DEFAULT_SYSINFO_PATH = "/apiaccess/CC-Management/v1/querySysInfo"
+"""The English edition's spelling; the Chinese edition of 2025 spells it ``CC-Mangemant`` (api-notes.md)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ class SettingField:
 
     key: str
     env: str
-    kind: str  # "url", "str", "secret", "bool", "float", "int", "headers", "choice"
+    kind: str  # "url", "str", "secret", "bool", "float", "int", "headers", "choice", "path"
     label: str
 
 
@@ -76,9 +82,13 @@ FIELDS: tuple[SettingField, ...] = (
     SettingField("isales_ak", "BATCHOPS_ISALES_AK", "str", "the CC-iSales access key (AK)"),
     SettingField("isales_sk", "BATCHOPS_ISALES_SK", "secret", "the CC-iSales secret key (SK)"),
     SettingField("user_id", "BATCHOPS_USER_ID", "str", "the operator id for silence-rule calls"),
+    SettingField("user_id_on_every_call", "BATCHOPS_USER_ID_ON_EVERY_CALL", "bool",
+                 "whether x-UserId goes on every C1 call, not only the silence-rule calls the pages document"),
     SettingField("verify_tls", "BATCHOPS_VERIFY_TLS", "bool", "TLS certificate checking"),
     SettingField("timeout", "BATCHOPS_TIMEOUT", "float", "the request timeout in seconds"),
     SettingField("token_ttl", "BATCHOPS_TOKEN_TTL", "int", "the token lifetime in seconds"),
+    SettingField("throttle_timeout", "BATCHOPS_THROTTLE_TIMEOUT", "float",
+                 "the seconds of nothing but throttling (HTTP 429) after which a run stops"),
     SettingField(
         "isales_signed_headers", "BATCHOPS_ISALES_SIGNED_HEADERS", "headers", "the iSales signed headers"
     ),
@@ -91,6 +101,7 @@ FIELDS: tuple[SettingField, ...] = (
         "bool",
         "whether iSales signing always emits the query line",
     ),
+    SettingField("sysinfo_path", "BATCHOPS_SYSINFO_PATH", "path", "the querySysInfo path below the C1 gateway"),
 )
 FIELDS_BY_KEY: dict[str, SettingField] = {f.key: f for f in FIELDS}
 
@@ -116,12 +127,16 @@ class Settings:
     isales_ak: str | None = None
     isales_sk: Secret | None = None
     user_id: str | None = None
+    user_id_on_every_call: bool = False
+    """The pages document ``x-UserId`` on the silence-rule calls only; on, it goes on every C1 call."""
     verify_tls: bool = DEFAULT_VERIFY_TLS
     timeout: float = DEFAULT_TIMEOUT
     token_ttl: int = DEFAULT_TOKEN_TTL
+    throttle_timeout: float = DEFAULT_THROTTLE_TIMEOUT
     isales_signed_headers: tuple[str, ...] = DEFAULT_ISALES_SIGNED_HEADERS
     isales_timestamp_format: str = DEFAULT_ISALES_TIMESTAMP_FORMAT
     isales_always_query_line: bool = DEFAULT_ISALES_ALWAYS_QUERY_LINE
+    sysinfo_path: str = DEFAULT_SYSINFO_PATH
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Where each set value came from: ``env BATCHOPS_X`` or ``profile 'p' in /path``; for messages."""
 
@@ -173,9 +188,7 @@ def load_settings(
     ``profile`` (``--profile``) wins over ``$BATCHOPS_PROFILE``, which wins over the file's ``default_profile``.
     """
     env = os.environ if env is None else env
-    explicit_path = config_path if config_path is not None else env.get(ENV_CONFIG) or None
-    path = Path(explicit_path).expanduser() if explicit_path else default_config_path()
-    document = _read_config(path, required=explicit_path is not None)
+    path, document = _config_document(config_path, env)
     profiles = document.get("profiles", {})
     if not isinstance(profiles, dict):
         raise ConfigError(f"{path}: [profiles] must be a table.", fix="Write profiles as [profiles.NAME].")
@@ -221,6 +234,20 @@ def load_settings(
     )
 
 
+def configured_profiles(config_path: str | Path | None = None, env: Mapping[str, str] | None = None) -> list[str]:
+    """The profile names the config file defines, sorted; none when there is no config file."""
+    _path, document = _config_document(config_path, os.environ if env is None else env)
+    profiles = document.get("profiles", {})
+    return sorted(profiles) if isinstance(profiles, dict) else []
+
+
+def _config_document(config_path: str | Path | None, env: Mapping[str, str]) -> tuple[Path, dict[str, Any]]:
+    """The config file's path (``--config``, else ``$BATCHOPS_CONFIG``, else the default) and its content."""
+    explicit_path = config_path if config_path is not None else env.get(ENV_CONFIG) or None
+    path = Path(explicit_path).expanduser() if explicit_path else default_config_path()
+    return path, _read_config(path, required=explicit_path is not None)
+
+
 def _read_config(path: Path, *, required: bool) -> dict[str, Any]:
     if not path.exists():
         if required:
@@ -257,6 +284,10 @@ def _convert(spec: SettingField, value: Any, source: str) -> Any:
                 raise bad("an http:// or https:// URL")
             return value.rstrip("/")
         return value
+    if kind == "path":
+        if not isinstance(value, str) or not value.strip().startswith("/") or " " in value.strip():
+            raise bad("a path starting with /, like /apiaccess/CC-Management/v1/querySysInfo")
+        return value.strip()
     if kind == "bool":
         if isinstance(value, bool):
             return value

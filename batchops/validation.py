@@ -5,19 +5,19 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from pathlib import Path
 
 import pandas as pd
 
-from .catalogue import OPERATIONS, Operation, header_index, normalize_header
+from .catalogue import OPERATIONS, Operation
 from .coerce import coerce_column, resolve_timezone, show_number
 from .errors import InputError
-from .report import Issue, Record, Severity, ValidationReport
+from .headers import OperationGuess, guess_operation, match_headers
+from .report import InputRow, Issue, Severity, ValidationReport
 from .schemas import message_for, run_schema
-from .sheets.table import Damage, RawTable
+from .sheets.table import Damage, RawTable, column_letter
 
 _DAMAGE_MESSAGES = {
     Damage.FORMULA: ("formula", ("holds the formula {detail}; batchops sends values, not formulas. "
@@ -34,22 +34,29 @@ def validate_file(
     sheet: str | None = None,
     timezone: str | tzinfo | None = None,
     encoding: str | None = None,
+    on_table: Callable[[RawTable], None] | None = None,
 ) -> ValidationReport:
     """Read and validate a sheet; raises InputError/SheetError only when the file cannot be read at all.
 
     ``encoding``: a CSV file's encoding, when its bytes do not say it (see ``sheets.encodings``).
+    ``on_table`` is handed the sheet as read (raw cells), for a front end that shows them (a data grid).
     """
     from .sheets.reader import read_table
 
     tz = timezone if isinstance(timezone, tzinfo) else _timezone(timezone)
     table = read_table(Path(path), sheet, encoding=encoding)
+    if on_table is not None:
+        on_table(table)
     try:
-        op = resolve_operation(table, operation)
+        op, note = _resolve(table, operation)
     except InputError as exc:
         if table.kind == "csv" and table.warnings:  # a guessed encoding may be why no header fits: say it
             exc.fix = " ".join([exc.fix or "", *table.warnings]).strip()
         raise
-    return validate_table(table, op, tz)
+    report = validate_table(table, op, tz)
+    if note:
+        report.notes.insert(0, note)
+    return report
 
 
 def _timezone(name: str | None) -> tzinfo:
@@ -60,7 +67,12 @@ def _timezone(name: str | None) -> tzinfo:
 
 
 def resolve_operation(table: RawTable, requested: str | None) -> Operation:
-    """The template's stamp first, then ``--operation``, then the one operation the headers fit."""
+    """The template's stamp first, then ``--operation``, then the operation the headers fit (or come closest to)."""
+    return _resolve(table, requested)[0]
+
+
+def _resolve(table: RawTable, requested: str | None) -> tuple[Operation, str | None]:
+    """The operation to validate ``table`` as, and a note when it was the closest rather than a fit."""
 
     def refused(message: str, fix: str) -> InputError:
         return InputError(message, fix=fix, path=table.path, sheet=table.sheet)
@@ -76,28 +88,37 @@ def resolve_operation(table: RawTable, requested: str | None) -> Operation:
                       fix="Drop --operation or use the matching template.")
     chosen = stamped or requested
     if chosen:
-        return OPERATIONS[chosen]
-    headers = {normalize_header(h) for h in table.headers}
-    fits = [op for op in OPERATIONS.values() if _fits(op, headers)]
-    if len(fits) == 1:
-        return fits[0]
-    if not fits:
-        raise refused("the headers match no operation.",
+        return OPERATIONS[chosen], None
+    guess = guess_operation(table.headers)
+    if isinstance(guess, OperationGuess):
+        match, name = guess.match, guess.match.op.name
+        if guess.exact:
+            return match.op, None
+        if len(match.positions) > len(match.missing):  # most of what it needs is there: show what is not
+            return match.op, (f"the headers fit no operation exactly; they are closest to {name} and are "
+                              f"checked as {name} (pass --operation to choose another).")
+        raise refused(f"the headers match no operation; the closest is {name}, which also needs "
+                      f"{', '.join(match.missing)}.",
+                      fix=f"Add those columns, pass --operation ({', '.join(OPERATIONS)}), or start from "
+                          "`batchops template`.")
+    if not guess:
+        shown = ", ".join(f"'{h}'" for h in table.headers[:8]) + (" …" if len(table.headers) > 8 else "")
+        raise refused(f"the headers match no operation: none of {shown} is a column batchops knows.",
                       fix=f"Pass --operation ({', '.join(OPERATIONS)}) or start from `batchops template`.")
-    raise refused(f"the headers fit several operations ({', '.join(op.name for op in fits)}).",
-                  fix="Pass --operation to choose one.")
-
-
-def _fits(op: Operation, headers: set[str]) -> bool:
-    index = header_index(op)
-    names = {index[h] for h in headers if h in index}
-    return headers <= set(index) and all(f.name in names for f in op.fields if f.required)
+    if all(m.fits for m in guess):
+        raise refused(f"the headers fit several operations ({', '.join(m.op.name for m in guess)}).",
+                      fix="Pass --operation to choose one.")
+    why = "; ".join(f"{m.op.name} also needs {', '.join(m.missing)}" if m.missing else
+                    f"{m.op.name} does not know {', '.join(repr(table.headers[j]) for j, _ in m.close)}"
+                    for m in guess)
+    raise refused(f"the headers match no operation and come equally close to {len(guess)}: {why}.",
+                  fix="Add the missing columns, or pass --operation to choose one.")
 
 
 def validate_table(table: RawTable, op: Operation, tz: tzinfo) -> ValidationReport:
     """Validate an already-read table as ``op``: every problem in one pass."""
     report = ValidationReport(path=table.path, sheet=table.display_sheet, kind=table.kind, operation=op,
-                              timezone=tz, header_row=table.header_row)
+                              timezone=tz, header_row=table.header_row, data_rows=len(table.rows))
     _check_stamp(table, op, report)
     positions = _map_headers(table, op, report)
     if not report.ok:
@@ -121,29 +142,33 @@ def _check_stamp(table: RawTable, op: Operation, report: ValidationReport) -> No
 
 
 def _map_headers(table: RawTable, op: Operation, report: ValidationReport) -> dict[str, int]:
-    index = header_index(op)
-    positions: dict[str, int] = {}
+    """Header issues (close to a column, repeated, missing) and notes on helper columns; field → position."""
+    match = match_headers(op, table.headers)
     row = table.header_row
-    for j, header in enumerate(table.headers):
-        name = index.get(normalize_header(header))
-        col = table.columns[j]
-        if name is None:
-            guess = difflib.get_close_matches(normalize_header(header), list(index), n=1, cutoff=0.6)
-            hint = f" Did you mean '{index[guess[0]]}'?" if guess else ""
-            report.issues.append(Issue(row, col, header, header, "unknown_column",
-                                       f"'{header}' is not a column of {op.name} "
-                                       f"(columns: {', '.join(op.columns)}).{hint} Rename or remove it."))
-        elif name in positions:
-            first = table.headers[positions[name]]
-            report.issues.append(Issue(row, col, header, header, "duplicate_column",
-                                       f"'{header}' repeats the column '{first}' ({name}); keep one of them."))
-        else:
-            positions[name] = j
-    for f in op.fields:
-        if f.required and f.name not in positions:
-            report.issues.append(Issue(row, None, f.name, "", "missing_column",
-                                       f"the mandatory column '{f.name}' is missing; add it to the header row."))
-    return positions
+    headers, columns = table.headers, table.columns
+    for j, suggestion in match.close:
+        report.issues.append(Issue(row, columns[j], headers[j], headers[j], "unknown_column",
+                                   f"'{headers[j]}' is not a column of {op.name}. {suggestion.phrase()}"))
+    for j, name in match.duplicates:
+        first = headers[match.positions[name]]
+        report.issues.append(Issue(row, columns[j], headers[j], headers[j], "duplicate_column",
+                                   f"'{headers[j]}' repeats the column '{first}' ({name}); keep one of them."))
+    for name in match.missing:
+        aliases = op.field(name).aliases
+        headed = f"'{name}'" + (f" (or {', '.join(repr(a) for a in aliases)})" if aliases else "")
+        report.issues.append(Issue(row, None, name, "", "missing_column",
+                                   f"the header row has no column '{name}', which {op.name} needs; add a "
+                                   f"column headed {headed}."))
+    if match.ignored:
+        for j in match.ignored:
+            report.issues.append(Issue(row, columns[j], headers[j], headers[j], "ignored_column",
+                                       f"'{headers[j]}' is not a column of {op.name}: ignored, nothing in it is "
+                                       "sent.", Severity.NOTE))
+        names = ", ".join(f"'{headers[j]}' ({column_letter(columns[j])})" for j in match.ignored)
+        report.notes.append(f"{len(match.ignored)} column(s) are not columns of {op.name} and are ignored "
+                            f"(nothing in them is sent): {names}.")
+    report.issues.sort(key=lambda i: (i.row, i.column if i.column is not None else 10**9))
+    return match.positions
 
 
 def _validate_rows(table: RawTable, op: Operation, tz: tzinfo, positions: dict[str, int],
@@ -227,6 +252,6 @@ def _build_records(op: Operation, texts: dict[str, list[str | None]], row_number
     keys = ["/".join(parts) for parts in zip(*([c or "" for c in col] for col in key_columns))] \
         if len(key_columns) > 1 else [k or "" for k in key_columns[0]]
     report.records = [
-        Record(number, key, {n: v for n, v in zip(names, row) if v is not None}, number not in bad_rows)
+        InputRow(number, key, {n: v for n, v in zip(names, row) if v is not None}, number not in bad_rows)
         for number, key, row in zip(row_numbers, keys, zip(*texts.values()), strict=True)
     ]

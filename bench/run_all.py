@@ -35,6 +35,7 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
      ["--rows", "500", "--repeat", "1", "--write", str(HERE / "RESULTS.before.md")]),
     ("export", [], ["--agents", "10000", "--repeat", "1"]),
     ("journal", [], ["--rows", "1000", "--repeat", "1", "--plan-rows", "10000"]),
+    ("serve", [], ["--rows", "20000", "--apply-rows", "1000", "--repeat", "1"]),
 ]
 
 

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
 from batchops.calls import CallResult
 from batchops.catalogue import (
     AGENT_SETTINGS,
@@ -9,6 +19,8 @@ from batchops.catalogue import (
     CALLED_ROUTE,
     OPERATIONS,
     SILENCE_RULE,
+    Kind,
+    Operation,
     header_index,
     normalize_header,
 )
@@ -42,11 +54,11 @@ def test_appointment_vdn_goes_into_the_url_not_the_body():
 def test_silence_rule_nesting_and_operator_header():
     call = SILENCE_RULE.build_call(
         {"silence_id": "9", "name": "n", "score": 4, "seconds": 5, "times": 4, "call_end": 2,
-         "before_customer": []}, user_id="161")
+         "before_customer": []})
     assert call.body == {"setting": {"silence_id": "9", "name": "n", "score": 4, "seconds": 5, "times": 4,
                                      "other": {"call_end": 2}},
                          "exception": {"before": {"customer": []}}}
-    assert call.headers == {"x-UserId": "161"}
+    assert call.operator_id and not call.headers  # the client adds the configured operator id
 
 
 def test_outcome_reads_the_documented_success_codes():
@@ -67,7 +79,63 @@ def test_outcome_of_http_errors_and_silence():
     assert AGENT_SETTINGS.outcome(CallResult(None, error="timed out")).message == "timed out"
 
 
-def test_fingerprint_is_stable_and_distinct():
-    prints = {op.fingerprint() for op in OPERATIONS.values()}
-    assert len(prints) == 4
-    assert AGENT_SETTINGS.fingerprint() == AGENT_SETTINGS.fingerprint()
+def test_fingerprint_is_distinct_per_operation_and_the_same_in_another_process():
+    prints = {name: op.fingerprint() for name, op in OPERATIONS.items()}
+    assert len(set(prints.values())) == 4 and all(re.fullmatch(r"[0-9a-f]{12}", p) for p in prints.values())
+    # Another interpreter, with another hash seed, computes the same prints: a template made on one machine
+    # is recognised on another.
+    code = "import json; from batchops.catalogue import OPERATIONS as O; print(json.dumps({n: o.fingerprint() for n, o in O.items()}))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert json.loads(other.stdout) == prints
+
+
+@pytest.mark.parametrize(("name", "change"), [
+    ("callNumber", {"max_length": 16}),
+    ("callerPresent", {"max_items": 6}),
+    ("callType", {"choices": AGENT_SETTINGS.field("callType").choices[:2]}),
+    ("userId", {"required": False}),
+    ("callNumberDefault", {"kind": Kind.TEXT}),
+])
+def test_fingerprint_changes_with_every_rule_a_template_encodes(name, change):
+    assert _changed(AGENT_SETTINGS, name, **change).fingerprint() != AGENT_SETTINGS.fingerprint()
+
+
+@pytest.mark.parametrize(("op", "name", "change"), [
+    (SILENCE_RULE, "score", {"minimum": 0}),
+    (SILENCE_RULE, "score", {"maximum": 101}),
+    (APPOINTMENT, "remark", {"forbidden": "<>"}),
+])
+def test_fingerprint_changes_with_ranges_and_forbidden_characters(op, name, change):
+    assert _changed(op, name, **change).fingerprint() != op.fingerprint()
+
+
+def test_fingerprint_ignores_wording_so_a_reworded_help_text_leaves_templates_current():
+    field = AGENT_SETTINGS.field("callNumber")
+    reworded = _changed(AGENT_SETTINGS, "callNumber", description=field.description + " (reworded)",
+                        example="0755", note="another note")
+    assert reworded.fingerprint() == AGENT_SETTINGS.fingerprint()
+
+
+def _changed(op: Operation, name: str, **change: Any) -> Operation:
+    """``op`` with field ``name`` changed, built anew (nothing cached from the original)."""
+    fields = tuple(dataclasses.replace(f, **change) if f.name == name else f for f in op.fields)
+    return dataclasses.replace(op, fields=fields)
+
+
+def test_every_operation_declares_its_read_side():
+    for op in OPERATIONS.values():
+        assert op.read is not None, op.name
+        assert op.read.by_key is not None or op.read.listing is not None
+        assert op.read.label, f"{op.name} names no fact to show beside its key"
+        for name in (*(p for q in (op.read.by_key,) if q for p in (*q.params, *q.must_match)),
+                     *(op.read.listing.scope if op.read.listing else ()),
+                     *(op.read.listing.filters if op.read.listing else ())):
+            op.field(name)  # every column a read call names is a column of the operation
+        facts = {f.name for f in op.read.facts} | set(op.read.walk.context if op.read.walk else ())
+        assert {b.fact for b in op.read.blockers} <= facts
+        assert set(op.read.label) <= facts | set(op.columns)
+    assert {op.read.export_name for op in OPERATIONS.values()} == {
+        "agent-settings", "called-routes", "appointments", "silence-rules"}
+    assert APPOINTMENT.read.listing.scope == ("vdnId",)
+    assert SILENCE_RULE.read_success is SILENCE_RULE.success

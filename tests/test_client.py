@@ -89,7 +89,23 @@ def test_success_and_request_shape(settings: Settings) -> None:
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["Authorization"] == "Bearer tok-1-abcdefgh"
     assert request.headers["X-APP-Key"] == "app-key-1"
-    assert request.headers["x-UserId"] == "op-7"
+    assert "x-UserId" not in request.headers  # the pages document it on the silence-rule calls only
+
+
+def test_operator_id_goes_where_the_pages_document_it_or_everywhere_when_told(settings: Settings,
+                                                                             tmp_path: Any) -> None:
+    silence = PreparedCall("c1", "POST", "/CCSQM/rest/ccisqm/v1/silencerule/updateSilenceRule", {},
+                           operator_id=True)
+    server = Server(ok())
+    client = make_client(settings, server)
+    client.send(silence)
+    client.send(CALL)
+    assert [r.headers.get("x-UserId") for r in server.requests] == ["op-7", None]
+    everywhere = load_settings(env={**ENV, "BATCHOPS_USER_ID_ON_EVERY_CALL": "true"},
+                               config_path=_empty_config(tmp_path))
+    server = Server(ok())
+    make_client(everywhere, server).send(CALL)
+    assert server.requests[0].headers["x-UserId"] == "op-7"
 
 
 def test_encode_body_is_compact_utf8() -> None:

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from batchops.cli import app, run
+from batchops.cli.app import load_all_commands
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+load_all_commands()  # the group loads a command's module only when it runs
 COMMANDS = sorted(app.commands)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from batchops.catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, OPERATIONS, SILENCE_RULE
 from batchops.cli import run
-from batchops.export import AGENT_COLUMNS, CONTEXT_SHEET, INFO_SHEET, read_user_ids
+from batchops.export import AGENT_COLUMNS, CONTEXT_SHEET, INFO_SHEET, read_users
 from batchops.secrets import MASK
 from batchops.sheets import read_table
 from batchops.sheets.table import STAMP_SHEET
@@ -78,7 +78,7 @@ def test_operation_exports_are_in_the_template_layout(env, tmp_path, users_file,
 
 def test_agent_settings_name_users_without_settings(env, tmp_path, users_file, capsys):
     assert export("agent-settings", "--users", str(users_file), "-o", str(tmp_path / "s.xlsx")) == 0
-    assert "1 user(s) have no agent settings and are not in the file: 4040404040" in capsys.readouterr().err
+    assert "1 user(s) have no agent-settings and are not in the file: 4040404040" in capsys.readouterr().err
 
 
 def test_csv_export_is_the_data_columns_with_a_bom(env, tmp_path):
@@ -189,10 +189,12 @@ def test_formula_like_values_come_back_neutralised(env, tmp_path, value):
     assert read_table(csv_file).rows[0][2] == value  # the guard comes off when batchops reads it
 
 
-def test_read_user_ids(tmp_path):
+def test_read_users_takes_a_headed_column_and_leaves_repeats_out(tmp_path):
     path = tmp_path / "u.txt"
-    path.write_bytes("\ufeffuser id\r\n123\r\n\r\n456;x\r\n123\r\n".encode())
-    assert read_user_ids(path) == ["123", "456"]
+    path.write_bytes("\ufeffuser id\r\n123\r\n\r\n456\r\n123\r\n".encode())
+    users = read_users(path)
+    assert users.columns == ("userId",)
+    assert [e.user_id for e in users.entries] == ["123", "456"]
 
 
 def test_usage_errors_are_one_line(env, tmp_path, capsys):
@@ -210,6 +212,7 @@ def test_every_operation_has_an_export():
     from batchops.export import EXPORTS
 
     assert {op.name for op in EXPORTS.values() if op is not None} == set(OPERATIONS)
+    assert {w for w, op in EXPORTS.items() if op is not None} == {op.read.export_name for op in OPERATIONS.values()}
 
 
 def test_a_csv_export_validates_without_its_formula_guard(env, tmp_path):

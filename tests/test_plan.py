@@ -9,11 +9,11 @@ from roundtrip_helpers import cli, cli_json, rows_of, sheet, use_sandbox
 from batchops.catalogue import APPOINTMENT, CALLED_ROUTE
 from batchops.journal import Journal, RowStatus
 from batchops.plan import PLAN_HEADERS, PLAN_SHEET, PlanAction, make_plan
-from batchops.readers import CALLED_ROUTE_QUERY_PATH
 from batchops.settings import load_settings
 from batchops.validation import validate_file
 
 UNKNOWN_ID = "1234567890123456789"
+CALLED_ROUTE_QUERY_PATH = CALLED_ROUTE.read.listing.path
 
 
 @pytest.fixture
@@ -39,9 +39,9 @@ def test_plan_shows_before_and_after_and_writes_the_plan_sheet(routes, sandbox, 
     capsys.readouterr()
     assert cli("plan", path) == 1  # some rows cannot be applied
     text = capsys.readouterr().out
-    assert f"row 2 {changed['id']}: devicetype: {changed['devicetype']} -> " in text
-    assert f"row 2 {changed['id']}: deviceId: {changed['deviceId']} -> 2" in text
-    assert f"row 4 {locked['id']}: cannot: the called route {locked['id']} cannot be edited" in text
+    assert f"row 2 {named(changed)}: devicetype: {changed['devicetype']} -> " in text
+    assert f"row 2 {named(changed)}: deviceId: {changed['deviceId']} -> 2" in text
+    assert f"row 4 {named(locked)}: cannot: the called route {locked['id']} cannot be edited" in text
     assert f"row 5 {UNKNOWN_ID}: cannot: unknown ID" in text
     assert ("4 rows: 1 change (2 fields), 1 no change, 2 cannot, 0 unread, 0 applied already. Nothing was changed."
             in text)
@@ -62,6 +62,12 @@ def test_plan_shows_before_and_after_and_writes_the_plan_sheet(routes, sandbox, 
     assert "unknown ID" in by_row[5][0]["message"]
     # The data sheet is untouched: it still validates with the same four rows.
     assert [r.key for r in validate_file(path).records] == [changed["id"], same["id"], locked["id"], UNKNOWN_ID]
+
+
+def named(route):
+    """A route as plan names it: its ID, and the access and extension codes the read side knows it by."""
+    codes = ", ".join(f"{name} {route[name]}" for name in ("accessCode", "extCode") if route.get(name))
+    return f"{route['id']} ({codes})" if codes else route["id"]
 
 
 def test_plan_changes_nothing_on_the_server(routes, sandbox):

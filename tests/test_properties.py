@@ -198,7 +198,7 @@ def test_schema_accepts_exactly_the_values_within_limits_and_the_sandbox_takes_t
             assert {i.column for i in report.errors} == {list(cells).index(field_name)}, problems
             return
         record = report.records[0]
-        call = op.build_call(typed_values(op, record.texts), user_id=sandbox.env()["BATCHOPS_USER_ID"])
+        call = op.build_call(typed_values(op, record.texts))
         result = client.send(call)
         assert result.http_status is not None, result.error
         assert not refused_as_malformed(op_name, result), (value, call.body, result.body)

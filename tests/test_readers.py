@@ -1,17 +1,23 @@
-"""The read side: each read endpoint of the sandbox turned into the operations' canonical texts."""
+"""The read side: each operation's declared read calls, run against the sandbox, give its canonical texts."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from batchops import readers
+from batchops import agentinfo, readers
+from batchops.answers import epoch_text, list_text, text_of
 from batchops.catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, SILENCE_RULE
 from batchops.client import Client
 from batchops.errors import AuthError, RemoteError
-from batchops.readers import Record, blockers, epoch_text, list_text, read_record, text_of
+from batchops.readers import LiveRecord, blockers, iter_records, read_by_keys
 from batchops.secrets import Secret
 from batchops.settings import load_settings
+
+
+def read_record(client, op, texts):
+    """One record by the row's texts, through a fresh reader."""
+    return readers.RecordReader(client).read(op, texts)
 
 
 @pytest.fixture
@@ -22,7 +28,7 @@ def client(sandbox):
 
 
 def test_agents_keep_leading_zeros_and_hold_the_password_as_a_secret(client, sandbox):
-    info = readers.read_agent_info(client)
+    info = agentinfo.read_agent_info(client)
     assert (info.sip_service_ip, info.sip_service_port) == ("10.10.96.98", "5060")
     expected = sandbox.agents()
     assert [a.work_no for a in info.agents] == [str(a["workNo"]) for a in expected]
@@ -33,11 +39,11 @@ def test_agents_keep_leading_zeros_and_hold_the_password_as_a_secret(client, san
     assert expected[0]["sipPwd"] not in repr(first)
     no_account = next(a for a in info.agents if not a.account_code)
     assert no_account.account_code == ""
-    assert len(list(readers.iter_agents(client))) == len(expected)
+    assert len(list(agentinfo.iter_agents(client))) == len(expected)
 
 
 def test_called_routes_are_paged_and_carry_editable(client, sandbox):
-    routes = list(readers.iter_called_routes(client, page_size=7))
+    routes = list(iter_records(client, CALLED_ROUTE, page_size=7))
     expected = {r["id"]: r for r in sandbox.routes()}
     assert [r["id"] for r in routes] == list(expected)
     for record in routes:
@@ -50,7 +56,7 @@ def test_called_routes_are_paged_and_carry_editable(client, sandbox):
 
 
 def test_silence_rules_become_what_update_takes(client, sandbox):
-    rules = {r["silence_id"]: r for r in readers.iter_silence_rules(client, page_size=25)}
+    rules = {r["silence_id"]: r for r in iter_records(client, SILENCE_RULE, page_size=25)}
     assert set(rules) == {r["silence_id"] for r in sandbox.silence_rules()}
     source = next(r for r in sandbox.silence_rules() if r.get("other") and r["exception"]["before"]["staff"])
     record = rules[source["silence_id"]]
@@ -63,7 +69,7 @@ def test_silence_rules_become_what_update_takes(client, sandbox):
 
 
 def test_appointments_are_paged_with_their_call_type(client, sandbox):
-    records = list(readers.iter_appointments(client, 2, page_size=9))
+    records = list(iter_records(client, APPOINTMENT, {"vdnId": 2}, page_size=9))
     expected = sandbox.appointments(2)
     assert [r["appointId"] for r in records] == [a["appointId"] for a in expected]
     assert all(r["vdnId"] == "2" for r in records)
@@ -75,8 +81,9 @@ def test_appointments_are_paged_with_their_call_type(client, sandbox):
 
 def test_agent_settings_per_user_found_and_missing(client, sandbox):
     settings = sandbox.agent_settings()[:3]
-    pairs = list(readers.read_agent_settings(client, [s["userId"] for s in settings] + ["404"], concurrency=2))
-    assert [user for user, _ in pairs] == [s["userId"] for s in settings] + ["404"]
+    keys = [{"userId": s["userId"]} for s in settings] + [{"userId": "404"}]
+    pairs = list(read_by_keys(client, AGENT_SETTINGS, keys, concurrency=2))
+    assert [key["userId"] for key, _ in pairs] == [s["userId"] for s in settings] + ["404"]
     assert pairs[-1][1] is None
     record = pairs[0][1]
     assert record is not None and record["id"] == settings[0]["id"]
@@ -120,7 +127,7 @@ def test_tolerant_conversions():
     assert list_text("1, 2，3") == "1,2,3" and list_text([]) == "" and list_text(None) == ""
     assert epoch_text("1782864000", millis=True) == "1782864000000"
     assert epoch_text(1782864000000, millis=False) == "1782864000"
-    assert blockers(CALLED_ROUTE, Record({"id": "7"}, {"editable": "0"})) == []
+    assert blockers(CALLED_ROUTE, LiveRecord({"id": "7"}, {"editable": "0"})) == []
     assert blockers(CALLED_ROUTE, {"id": "7", "editable": 3}) != []
 
 
@@ -150,10 +157,41 @@ def _client_answering(status: int, body: object) -> Client:
 
 def test_failures_raise_one_clear_error(answering):
     with pytest.raises(RemoteError, match="queryCalledRoute: HTTP 500: boom"):
-        list(readers.iter_called_routes(answering(500, {"returnDesc": "boom"})))
+        list(iter_records(answering(500, {"returnDesc": "boom"}), CALLED_ROUTE))
     with pytest.raises(AuthError):
-        readers.read_agent_info(answering(403, {}))
+        agentinfo.read_agent_info(answering(403, {}))
     with pytest.raises(RemoteError, match="answered 9: no rights"):
-        list(readers.iter_called_routes(answering(200, {"returnCode": "9", "returnDesc": "no rights"})))
+        list(iter_records(answering(200, {"returnCode": "9", "returnDesc": "no rights"}), CALLED_ROUTE))
     # A failure code on a by-key query is an unknown record, not an error.
     assert read_record(answering(200, {"resultCode": "0405004"}), SILENCE_RULE, {"silence_id": "1"}) is None
+
+
+# -- answers exactly as the pages show them ------------------------------------------------------------
+
+PAGE_SETTING = {"id": "1307145259662215169", "callType": "1", "callerPresent": ["12323"],
+                "callNumber": ["12323", "232343"], "userId": "1660270845627002401",
+                "callNumberDefault": "23232323", "callerPresentDefault": "1212121212", "agentName": "aaaa",
+                "returnCode": "0", "returnDesc": "query success."}
+"""agentsettings/query as its page's response table lists it: every field at the top level, no ``data``."""
+
+
+@pytest.mark.parametrize("answer", [PAGE_SETTING, {"returnCode": "0", "returnDesc": "ok",
+                                                   "data": {k: v for k, v in PAGE_SETTING.items()
+                                                            if not k.startswith("return")}}],
+                         ids=["as the page shows it", "wrapped in data"])
+def test_agent_settings_are_read_as_the_page_answers_and_from_a_server_that_wraps_them(answering, answer):
+    client = answering(200, answer)
+    key = {"id": PAGE_SETTING["id"], "userId": PAGE_SETTING["userId"]}
+    record = read_record(client, AGENT_SETTINGS, key)
+    assert record is not None
+    assert dict(record) == {"id": "1307145259662215169", "userId": "1660270845627002401", "callType": "1",
+                            "callerPresent": "12323", "callNumber": "12323,232343",
+                            "callNumberDefault": "23232323", "callerPresentDefault": "1212121212"}
+    assert record.context["agentName"] == "aaaa"
+    assert [k["userId"] for k, r in read_by_keys(client, AGENT_SETTINGS, [{"userId": PAGE_SETTING["userId"]}])
+            if r] == [PAGE_SETTING["userId"]]
+
+
+def test_an_agent_settings_failure_code_is_no_record(answering):
+    client = answering(200, {"returnCode": "1", "returnDesc": "no agent setting"})
+    assert read_record(client, AGENT_SETTINGS, {"userId": "1660270845627002401"}) is None

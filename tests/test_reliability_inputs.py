@@ -30,7 +30,8 @@ from reliability_helpers import (
 )
 from sheet_builders import DECL, MAIN, sheet_xml, simple_xlsx, write_xlsx
 
-from batchops.cli import apply_cmd, run
+from batchops.cli import run
+from batchops.workflow import job as workflow_job
 
 FILE, ROWS, OK = "file", "rows", "ok"
 
@@ -208,9 +209,12 @@ CASES: dict[str, Case] = {
                                                      "Put the column headers in the first row")),
     "unknown sheet name": Case(_routes_xlsx, FILE, 2, ("routes.xlsx: has no sheet 'Nope'; its sheets are 'Data'",
                                                            "Pass one of those names to --sheet"), ("--sheet", "Nope")),
-    "headers fit no operation": Case(lambda d, _: workbook(d / "h.xlsx", ["id", "devicetype"], [["1", "1"]]),
+    "headers fit no operation": Case(lambda d, _: workbook(d / "h.xlsx", ["Who", "Phone"], [["1", "1"]]),
                                      FILE, 2, ("h.xlsx, sheet 'Data': the headers match no operation",
                                                "Pass --operation")),
+    "headers closest to one operation": Case(lambda d, sb: workbook(d / "hc.xlsx", ["id", "devicetype"],
+                                                                    [_route_row(sb)[:2]]),
+                                             ROWS, 2, ("row 1 (deviceId)", "[missing_column]")),
     "headers only": Case(lambda d, _: workbook(d / "ho.xlsx", ROUTE_HEADERS, []), ROWS, 2, ("[no_rows]",)),
     "duplicated headers": Case(lambda d, sb: workbook(d / "dup.xlsx", [*ROUTE_HEADERS, "Device ID"],
                                                       [[*_route_row(sb), "5"]]),
@@ -336,14 +340,14 @@ def test_file_that_vanishes_between_validate_and_apply(tmp_path, sandbox, monkey
     """The file is deleted right after validation read it, before the run starts: nothing is sent."""
     use_sandbox(monkeypatch, sandbox)
     path = _routes_xlsx(tmp_path, sandbox, "gone.xlsx")
-    real = apply_cmd.validate_file
+    real = workflow_job.validate_file
 
     def validate_then_vanish(*args, **kwargs):
         report = real(*args, **kwargs)
         path.unlink()
         return report
 
-    monkeypatch.setattr(apply_cmd, "validate_file", validate_then_vanish)
+    monkeypatch.setattr(workflow_job, "validate_file", validate_then_vanish)
     code = run(["apply", str(path), "--yes", "--journal", str(tmp_path / "j.sqlite3")])
     captured = capsys.readouterr()
     assert_no_traceback(captured.out, captured.err)

@@ -45,7 +45,16 @@ def test_agent_setting_update_answers_code_0_with_id_and_changes_state(c1, sandb
     assert sandbox.applied_count(record_key("agentsettings", setting["id"])) == 1
     read = c1.post(SETTINGS_QUERY, json={"userId": setting["userId"]}).json()
     assert read["returnCode"] == "0"
-    assert read["data"]["callerPresent"] == ["02512345678", "13800000000"]
+    assert read["callerPresent"] == ["02512345678", "13800000000"]
+
+
+def test_agent_setting_query_answers_the_record_at_the_top_level_as_the_page_lists_it(c1, sandbox):
+    setting = sandbox.agent_settings()[2]
+    read = c1.post(SETTINGS_QUERY, json={"userId": setting["userId"]}).json()
+    assert set(read) == {"id", "callType", "callerPresent", "callNumber", "userId", "callNumberDefault",
+                         "callerPresentDefault", "agentName", "returnCode", "returnDesc"}
+    assert (read["id"], read["userId"], read["callNumber"]) == (setting["id"], setting["userId"],
+                                                                setting["callNumber"])
 
 
 BAD_SETTINGS = {

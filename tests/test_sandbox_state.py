@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
 
-from batchops.errors import ConfigError
 from batchops.sandbox import Sandbox, SandboxOptions, record_key, start_sandbox
+from batchops.sandbox.errors import SandboxError
 
 UPDATE = "/apiaccess/CC-Management/v1/openapp/agentsettings/update"
 
@@ -38,10 +37,10 @@ def test_seed_data_has_the_awkward_cases():
     assert any(a["sipAccount"].startswith("00") for a in sb.agents())
 
 
-def test_sixty_thousand_agents_start_in_a_few_seconds():
-    started = time.monotonic()
+def test_sixty_thousand_agents_are_seeded():
+    # How long the seeding takes is bench/bench_sandbox.py's to measure, not a test's: a test never races
+    # the machine's speed.
     sb = Sandbox(SandboxOptions(agents=60_000))
-    assert time.monotonic() - started < 10  # ~1 s when the machine is idle; CI shares its cores
     agents = sb.state.data.agents
     assert len(sb.state.data.agent_settings) == 60_000
     assert len(agents) == 59_899  # workNo ranges 101..59999
@@ -50,9 +49,9 @@ def test_sixty_thousand_agents_start_in_a_few_seconds():
 
 
 def test_options_are_checked_and_secrets_kept_out_of_repr():
-    with pytest.raises(ConfigError):
+    with pytest.raises(SandboxError):
         SandboxOptions(agents=0)
-    with pytest.raises(ConfigError):
+    with pytest.raises(SandboxError):
         SandboxOptions(error_rate=0.7, throttle_rate=0.4)
     text = repr(SandboxOptions())
     assert SandboxOptions().app_secret not in text and SandboxOptions().isales_sk not in text

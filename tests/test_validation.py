@@ -33,7 +33,7 @@ def test_a_valid_sheet_has_no_issues_and_a_record_per_row():
     assert report.ok and report.issues == []
     assert report.records[0].row == 2 and report.records[0].valid
     assert report.records[0].key == "1307145259662215169"
-    assert report.summary() == "agents.xlsx, sheet 'Data': 1 rows for agent-settings; all rows valid"
+    assert report.summary() == "agents.xlsx, sheet 'Data': 1 row for agent-settings; all rows valid"
 
 
 def test_every_error_of_every_row_is_reported_with_its_cell():
@@ -80,7 +80,7 @@ def test_formula_error_value_and_merged_cells_are_rejected_by_cell():
 def test_unknown_duplicated_and_missing_headers_stop_before_rows():
     report = validate_table(table(["ID", "callNumbr", "id"], [["1", "2", "3"]]), AGENT_SETTINGS, UTC)
     assert [(i.cell, i.code) for i in report.issues] == [("B1", "unknown_column"), ("C1", "duplicate_column"),
-                                                         ("1", "missing_column")]
+                                                         ("row 1", "missing_column")]
     assert "Did you mean 'callNumber'?" in report.issues[0].message
     assert report.records == []
 

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 import click
 from rich.markup import escape
 
-from ..errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, BatchopsError
+from ..errors import EXIT_BAD_INPUT, EXIT_CONFIG, EXIT_INTERNAL, EXIT_INTERRUPTED, BatchopsError
 
-# Each module registers its commands on ``app`` when imported.
-from . import commands  # noqa: F401  (registration side effect)
+# Each command's module registers it on ``app`` when imported, which ``app`` does when the command runs.
 from .app import app
 from .output import error_line
 
@@ -39,6 +38,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         error_line("interrupted.")
         return EXIT_INTERRUPTED
     except Exception as exc:  # never a traceback for a user; BATCHOPS_DEBUG=1 shows it to a developer
+        # The sandbox shares no code with the library, errors included; only a loaded sandbox can raise its own.
+        sandbox_errors = sys.modules.get("batchops.sandbox.errors")
+        if sandbox_errors is not None and isinstance(exc, sandbox_errors.SandboxError):
+            error_line(escape(str(exc)))
+            return EXIT_CONFIG
         if os.environ.get("BATCHOPS_DEBUG"):
             raise
         error_line(escape(f"internal error ({type(exc).__name__}: {exc}). Please report it; "

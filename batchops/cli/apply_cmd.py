@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -10,12 +11,9 @@ from rich.markup import escape
 
 from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, BatchopsError
-from ..journal import Action, Journal
-from ..replay import ApplyOptions, ApplyOutcome, Replay, require_settings
-from ..results import write_results
-from ..settings import load_settings
-from ..sheets.writeback import ReportFile
-from ..validation import validate_file
+from ..plan import PlanAction, shown
+from ..replay import ApplyOptions
+from ..workflow import Applied, ApplyPreview, Job, request_text
 from .app import app
 from .options import (
     config_option,
@@ -28,8 +26,13 @@ from .options import (
     timezone_option,
 )
 from .output import err, out, print_json, warning_line
-from .progress import RowProgress
-from .show import reject_invalid, show_report_file
+from .progress import ReadProgress, RowProgress
+from .show import reject_invalid, show_written
+
+MAX_REQUESTS_SHOWN = 20
+"""Requests a dry run shows on the terminal; the Results have every one."""
+MAX_ROWS_SHOWN = 5
+"""Rows listed before the question; `batchops plan` lists them all."""
 
 
 class NeedsConfirmation(BatchopsError):
@@ -77,72 +80,127 @@ def apply(file: Path, operation: str | None, sheet: str | None, encoding: str | 
     or validation errors (nothing sent); 3 configuration, connection or authentication failure before
     any row succeeded; 130 interrupted.
     """
-    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone, encoding=encoding)
+    job = Job(file, operation=operation, sheet=sheet, timezone=timezone, profile=profile, config_path=config_path,
+              journal_path=journal_path, encoding=encoding)
+    report = job.validate().report
     if not report.ok and not skip_invalid:
-        return reject_invalid(report, as_json=as_json, what="sent", write=not dry_run,
+        return reject_invalid(job, as_json=as_json, what="sent", write=not dry_run,
                               hint=("Fix the errors, or use --skip-invalid." if dry_run else
                                     "Fix the errors (see the Errors report), or use --skip-invalid."))
-    settings = load_settings(profile=profile, config_path=config_path)
-    require_settings(report.operation, settings)
-    secrets = [s.reveal() for s in (settings.app_secret, settings.isales_sk) if s]
-    journal = Journal(journal_path, secret_values=secrets)  # a dry run reads it to show what would be skipped
-    try:
-        options = ApplyOptions(dry_run=dry_run, force=force, skip_invalid=skip_invalid, concurrency=concurrency,
-                               rate=rate, operator=operator, read_before=not no_before)
-        replay = Replay(report, settings, journal=journal, options=options)
-        decisions = replay.decisions()
-        to_send = sum(1 for d in decisions if d.action is Action.SEND)
-        line = (f"{'Dry run: ' if dry_run else ''}{report.operation.name} ({report.operation.api}) → "
-                f"{replay.target}: {to_send} rows to send, {len(decisions) - to_send} already applied, "
-                f"{report.invalid_rows} invalid, from {report.path.name} sheet '{report.sheet}'.")
-        if not as_json:
-            err.print(escape(line))
-        if not dry_run and to_send and not yes:
-            if not sys.stdin.isatty():
-                raise NeedsConfirmation("nobody is at a terminal to confirm, so nothing was sent.",
-                                        fix="Pass --yes to apply without asking (scheduled runs).")
-            if not click.confirm("Send these changes?", default=False, err=True):
-                err.print("Nothing was sent.")
-                return EXIT_BAD_INPUT
-        with RowProgress(len(decisions), enabled=not as_json) as progress:
-            replay.on_row = progress
-            outcome = replay.run()
-    finally:
-        journal.close()
-    written = write_results(report, outcome)
-    show_report_file(written, report.path)
-    _show(outcome, written, as_json)
-    return outcome.exit_code()
-
-
-def _show(outcome: ApplyOutcome, written: ReportFile, as_json: bool) -> None:
-    counts = outcome.counts()
+    options = ApplyOptions(dry_run=dry_run, force=force, skip_invalid=skip_invalid, concurrency=concurrency,
+                           rate=rate, operator=operator, read_before=not no_before)
+    preview = job.preview(options)
+    ask = not dry_run and not yes and preview.to_send > 0
+    if ask:
+        if not sys.stdin.isatty():
+            raise NeedsConfirmation("nobody is at a terminal to confirm, so nothing was sent.",
+                                    fix="Pass --yes to apply without asking (scheduled runs).")
+        if options.read_before and not force:  # count the rows that change nothing out, as plan does
+            with ReadProgress(len(report.valid_records), enabled=True) as progress:
+                preview = job.preview(options, read=True, on_read=progress)
+    if not as_json:
+        err.print(escape(preview_line(preview)))
+        _show_rows_to_send(preview)
+    if ask and preview.to_send > 0 and not click.confirm(f"Send {preview.to_send} row(s)?", default=False,
+                                                         err=True):
+        err.print("Nothing was sent.")
+        return EXIT_BAD_INPUT
+    with RowProgress(len(report.records), enabled=not as_json, rate=lambda: job.progress.snapshot()["rows_per_second"],
+                     held_back=lambda: job.replay is not None and job.replay.live().held_back) as progress:
+        applied = job.apply(options, on_progress=progress)
+    show_written(job.write_report())
     if as_json:
-        print_json({"ok": outcome.exit_code() == 0, "exit_code": outcome.exit_code(), "run_id": outcome.run_id,
-                    "operation": outcome.operation.name, "target": outcome.target, "dry_run": outcome.dry_run,
-                    "counts": counts, "rows": len(outcome.results), "seconds": round(outcome.elapsed, 3),
-                    "rows_per_second": round(outcome.rate, 1),
-                    "sending_seconds": round(outcome.send_seconds, 3),
-                    "rows_per_second_sending": round(outcome.send_rate, 1), "results": str(written.path),
-                    "stopped": outcome.stop_reason.value if outcome.stop_reason else None,
-                    "error": str(outcome.error) if outcome.error else None, "notices": outcome.notices})
-        return
+        print_json(applied.summary())
+    else:
+        _show(applied)
+    return applied.exit_code
+
+
+def preview_line(preview: ApplyPreview) -> str:
+    """What will be sent where, counted as the summary will count it: the line before the question."""
+    op, report = preview.operation, preview.report
+    line = f"{'Dry run: ' if preview.dry_run else ''}{op.name} ({op.api}) → {preview.target}: "
+    line += f"{preview.to_send} row(s) to send"
+    if preview.cannot:
+        line += f" ({preview.cannot} cannot succeed as they are: see `batchops plan`)"
+    if preview.no_change is not None:
+        line += f", {preview.no_change} change nothing"
+    line += f", {preview.already_applied} already applied, {preview.invalid} invalid"
+    where = report.path.name if report.kind == "csv" else f"{report.path.name} sheet '{report.sheet}'"
+    line += f", from {where}."
+    if preview.skips_no_change and not preview.read and not preview.dry_run and preview.to_send:
+        line += " Each record is read just before its row is sent; a row that changes nothing is skipped."
+    return line
+
+
+def _show_rows_to_send(preview: ApplyPreview) -> None:
+    """The first rows that will be sent, each record named as the read side knows it, for the person asked."""
+    rows = preview.rows_to_send()
+    op, tz = preview.operation, preview.report.timezone
+    for r in rows[:MAX_ROWS_SHOWN]:
+        name = f"{r.key} ({r.label})" if r.label else r.key
+        changes = ", ".join(f"{c.field} {shown(op, c.field, c.before, tz)} -> {shown(op, c.field, c.after, tz)}"
+                            for c in r.changed)
+        if r.action is not PlanAction.CHANGE or not changes:
+            changes = f"{r.action.value}: {r.message}"
+        err.print(escape(f"  row {r.row} {name}: {changes}"), highlight=False)
+    if len(rows) > MAX_ROWS_SHOWN:
+        err.print(f"  … and {len(rows) - MAX_ROWS_SHOWN} more (`batchops plan` lists every one).")
+
+
+def _show(applied: Applied) -> None:
+    outcome = applied.outcome
     for notice in outcome.notices:
         warning_line(escape(notice))
     if outcome.dry_run:
-        for r in outcome.results[:20]:
-            if r.request is not None:
-                out.print(escape(f"row {r.row}: {r.request}"), highlight=False)
-        if sum(1 for r in outcome.results if r.request is not None) > 20:
-            out.print("… every request is in the Results sheet.")
+        requests = [r for r in outcome.results if r.request is not None]
+        for r in requests[:MAX_REQUESTS_SHOWN]:
+            out.print(escape(f"row {r.row} ({r.key}):"), highlight=False)
+            out.print(escape(textwrap.indent(request_text(r.request or {}, outcome.target), "  ")), highlight=False)
+        if len(requests) > MAX_REQUESTS_SHOWN:
+            out.print(f"… every request is in the Results ({len(requests)} in all).")
     if outcome.error is not None:
         warning_line(escape(f"the run stopped: {outcome.error}"))
     elif outcome.stop_reason is StopReason.BUDGET:  # an outage: say why the rest was not sent
         warning_line("the run stopped: the server kept failing and the run's retry budget ran out. "
                      "Run apply again when the server is back; rows already applied are skipped.")
-    parts = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
-    rate = f", {outcome.rate:,.0f} rows/s" if outcome.sent else ""
-    run = f"run {outcome.run_id}: " if outcome.run_id else ""
-    style = "green" if outcome.exit_code() == 0 else "red"
-    out.print(f"[{style}]{escape(run)}{escape(parts or 'no rows')} in {outcome.elapsed:.1f}s{rate}[/{style}]")
-    out.print(f"Results written to {escape(written.where())}")
+    elif outcome.stop_reason is StopReason.THROTTLED:
+        warning_line(f"the run stopped: the server answered nothing but 429 (too many requests) for "
+                     f"{outcome.throttle_timeout:.0f} s. Run apply again later (rows already applied are "
+                     "skipped), ask for a higher API allowance, or raise throttle_timeout "
+                     "(BATCHOPS_THROTTLE_TIMEOUT).")
+    if outcome.throttled:
+        settled = f"; it let {outcome.settled_rate:,.1f} requests/s through" if outcome.settled_rate else ""
+        warning_line(f"the server throttled this run: {outcome.throttled} answers were 429 (too many requests), "
+                     f"each sent again{settled}. The next run to {outcome.target} starts at that rate.")
+    style = "green" if applied.exit_code == 0 else "red"
+    out.print(f"[{style}]{escape(summary_line(applied))}[/{style}]")
+    if applied.written is not None and applied.written.path is not None:
+        out.print(f"Results written to {escape(applied.written.where())}")
+    rest = outcome.counts()["not-sent"]
+    if applied.interrupted and rest:
+        again = "apply again without --force" if applied.options.force else "the same command again"
+        out.print(f"Run {again} to send the other {rest} row(s): rows already applied are skipped.")
+
+
+def summary_line(applied: Applied) -> str:
+    """``run R: 564 ok, 164 skipped (12 already applied, 152 no change), 3272 not-sent in 15.2s, 38 rows/s``."""
+    outcome = applied.outcome
+    counts = outcome.counts()
+    parts = []
+    for name, n in counts.items():
+        if not n:
+            continue
+        text = f"{n} {name}"
+        if name == "skipped":
+            why = [f"{k} {label}" for label, k in (("already applied", applied.skipped["already-applied"]),
+                                                 ("no change", applied.skipped["no-change"])) if k]
+            text += f" ({', '.join(why)})" if why else ""
+        parts.append(text)
+    line = "Interrupted: " if applied.interrupted else "Dry run, nothing sent: " if outcome.dry_run else ""
+    line += f"run {outcome.run_id}: " if outcome.run_id else ""
+    line += (", ".join(parts) or "no rows") + f" in {outcome.elapsed:.1f}s"
+    rate = applied.rate
+    if rate is not None:
+        line += f", {rate:,.0f} rows/s" if rate >= 10 else f", {rate:.1f} rows/s"
+    return line

@@ -8,11 +8,10 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..audit import RUN_HEADERS, run_row, write_audit
+from ..audit import RUN_HEADERS, run_row
 from ..catalogue import OPERATIONS
-from ..errors import BatchopsError
-from ..journal import Journal, RunInfo
-from ..settings import load_settings
+from ..journal import RunInfo
+from ..workflow import list_runs, make_audit, settings_if_any
 from .app import app
 from .options import config_option, journal_option, json_option, profile_option
 from .output import out, print_json
@@ -43,14 +42,12 @@ def audit(output: Path, since: str | None, until: str | None, run_id: str | None
     before and after values, status, HTTP status, return code and message. An xlsx also gets a Runs
     sheet with each run's counts.
     """
-    secrets = _configured_secrets(profile, config_path)
-    with Journal(journal_path, secret_values=secrets) as journal:
-        written = write_audit(journal, output, run_id=run_id, since=since, until=until, operation=operation,
-                              secret_values=secrets)
+    audited = make_audit(output, journal_path=journal_path, run_id=run_id, since=since, until=until,
+                         operation=operation, settings=settings_if_any(profile, config_path))
     if as_json:
-        print_json({"ok": True, "file": str(written.path), "rows": written.rows, "runs": len(written.runs),
-                    "summary": str(written.summary_path) if written.summary_path else None})
+        print_json(audited.summary())
         return 0
+    written = audited.written
     out.print(f"Audit of {len(written.runs)} run(s), {written.rows} row(s) written to {escape(str(written.path))}")
     if written.summary_path is not None:
         out.print(f"Run summary written to {escape(str(written.summary_path))}")
@@ -64,11 +61,11 @@ def audit(output: Path, since: str | None, until: str | None, run_id: str | None
 @json_option
 def runs(journal_path: str | None, since: str | None, operation: str | None, as_json: bool) -> int:
     """List the runs the journal holds, newest first, with their rows counted per status."""
-    with Journal(journal_path) as journal:
-        found = journal.runs(since=since, operation=operation)
+    listed = list_runs(journal_path, since=since, operation=operation)
     if as_json:
-        print_json({"runs": [dict(zip(RUN_HEADERS, run_row(r))) for r in found]})
+        print_json(listed.summary())
         return 0
+    found = listed.runs
     if not found:
         out.print("No runs in the journal" + (" for that selection." if since or operation else "."))
         return 0
@@ -92,27 +89,26 @@ def _table(found: list[RunInfo]) -> Table:
     table = Table(header_style="bold")
     for name in ("run", "started", "status", "operation", "file", "operator"):
         table.add_column(name, overflow="fold")
-    for name in ("rows", *_COUNT_COLUMNS):
+    for name in ("rows", *_COUNT_COLUMNS, "settled req/s"):
         table.add_column(name, justify="right")
     for r in found:
         counts = _counts(r)
         style = "green" if r.status.value == "finished" and not counts["failed"] else "yellow"
         table.add_row(r.id, r.started_at[:19].replace("T", " "), f"[{style}]{r.status.value}[/{style}]",
                       r.operation, escape(r.file_name), escape(f"{r.operator}@{r.host}"), str(r.total),
-                      *(str(counts[name]) for name in _COUNT_COLUMNS))
+                      *(str(counts[name]) for name in _COUNT_COLUMNS), _settled(r))
     return table
 
 
 def _line(run: RunInfo) -> str:
     counts = ", ".join(f"{n} {name}" for name, n in _counts(run).items() if n)
+    pace = f"; throttled, settled at {_settled(run)} requests/s" if run.settled_rate is not None else ""
     return (f"{run.id} {run.started_at[:19].replace('T', ' ')} {run.status.value} {run.operation} "
-            f"{run.file_name} {run.operator}@{run.host}: {run.total} rows" + (f" ({counts})" if counts else ""))
+            f"{run.file_name} {run.operator}@{run.host}: {run.total} rows" + (f" ({counts})" if counts else "")
+            + pace)
 
 
-def _configured_secrets(profile: str | None, config_path: str | None) -> list[str]:
-    """The secret values of the active settings, to mask wherever they appear; none when unconfigured."""
-    try:
-        settings = load_settings(profile=profile, config_path=config_path)
-    except BatchopsError:
-        return []
-    return [s.reveal() for s in (settings.app_secret, settings.isales_sk) if s]
+def _settled(run: RunInfo) -> str:
+    """The rate the server let the run go at when it throttled it (the next run's start), or empty."""
+    return f"{run.settled_rate:,.1f}" if run.settled_rate is not None else ""
+

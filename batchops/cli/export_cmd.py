@@ -9,16 +9,19 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..client import Client
-from ..errors import InputError
-from ..export import EXPORTS, ExportResult, export, read_user_ids
+from ..catalogue import APPOINTMENT
+from ..export import EXPORTS, ExportResult
 from ..settings import load_settings
+from ..workflow import export_data
 from .app import app
-from .options import config_option, profile_option
-from .output import err, out, warning_line
+from .options import config_option, json_option, profile_option
+from .output import err, out, print_json, warning_line
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self needs Python 3.11
+
+_VDN = APPOINTMENT.field("vdnId")
+"""The VDN range is the appointment call's, written once in the catalogue."""
 
 _HELP = """Export WHAT from the servers to FILE (.xlsx or .csv), ready to edit and apply.
 
@@ -28,7 +31,8 @@ WHAT:
   called-routes    every called route, in the called-route template layout
   silence-rules    every silence rule, in the silence-rule template layout
   appointments     the appointments of one VDN (--vdn), in the appointment template layout
-  agent-settings   the settings of the users listed in --users FILE, agent-settings layout
+  agent-settings   every agent's settings (or those of --users FILE), agent-settings layout;
+                   agents are matched to their settings through querySysInfo
 
 Every cell is text, so IDs keep all their digits and leading zeros; values that a spreadsheet
 would take for a formula are neutralised. An xlsx export also has a Context sheet (read-only facts
@@ -39,7 +43,8 @@ such as a route's editable flag), an Info sheet and the template stamp, so `batc
 Examples:
   batchops export called-routes -o routes.xlsx
   batchops export appointments --vdn 1 -o appointments.xlsx
-  batchops export agent-settings --users users.txt -o settings.xlsx
+  batchops export agent-settings -o settings.xlsx
+  batchops export agent-settings --users agents.xlsx -o settings.xlsx
 """
 
 
@@ -47,17 +52,19 @@ Examples:
 @click.argument("what", type=click.Choice(list(EXPORTS)))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="The .xlsx or .csv file to write.")
-@click.option("--vdn", "vdn_id", type=click.IntRange(1, 9999), default=None,
+@click.option("--vdn", "vdn_id", type=click.IntRange(_VDN.minimum, _VDN.maximum), default=None,
               help="The VDN whose appointments to export (appointments only).")
 @click.option("--users", "users_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="A text or CSV file with one user ID a line (agent-settings only).")
+              help="Only these agents (agent-settings only): a file of user IDs, workNos or account codes, "
+                   "one a line; the agents export (xlsx or csv); or a workNo,userId file.")
 @click.option("--include-secrets", is_flag=True,
               help="Write the agents' SIP passwords in clear text (agents only; the file is marked).")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @profile_option
 @config_option
+@json_option
 def export_command(what: str, output: Path, vdn_id: int | None, users_file: Path | None, include_secrets: bool,
-                   force: bool, profile: str | None, config_path: str | None) -> int:
+                   force: bool, profile: str | None, config_path: str | None, as_json: bool) -> int:
     if vdn_id is not None and what != "appointments":
         raise click.UsageError("--vdn applies to appointments only.")
     if users_file is not None and what != "agent-settings":
@@ -66,17 +73,14 @@ def export_command(what: str, output: Path, vdn_id: int | None, users_file: Path
         raise click.UsageError("--include-secrets applies to agents only.")
     if what == "appointments" and vdn_id is None:
         raise click.UsageError("appointments needs --vdn N.")
-    if what == "agent-settings" and users_file is None:
-        raise click.UsageError("agent-settings needs --users FILE.")
-    if output.exists() and not force:
-        raise InputError(f"'{output}' already exists.", fix="Pass --force to replace it, or choose another -o.")
-    user_ids = read_user_ids(users_file) if users_file is not None else None
     settings = load_settings(profile=profile, config_path=config_path)
-    with Client(settings) as client, _Bar(what) as bar:
-        client.require("isales" if what == "appointments" else "c1")
-        result = export(client, what, output, vdn_id=vdn_id, user_ids=user_ids, include_secrets=include_secrets,
-                        on_progress=bar)
-    _show(result)
+    with _Bar(what, enabled=not as_json) as bar:
+        exported = export_data(what, output, settings=settings, vdn_id=vdn_id, users_file=users_file,
+                               include_secrets=include_secrets, force=force, on_progress=bar)
+    if as_json:
+        print_json(exported.summary())
+        return 0
+    _show(exported.result)
     return 0
 
 
@@ -90,9 +94,9 @@ def _show(result: ExportResult) -> None:
 class _Bar:
     """A progress bar on stderr when it is a terminal; called as ``on_progress(done, total)``."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, *, enabled: bool) -> None:
         self._progress: Progress | None = None
-        if err.is_terminal:
+        if enabled and err.is_terminal:
             self._progress = Progress(TextColumn(f"[bold]exporting {escape(label)}[/bold]"), BarColumn(),
                                       MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
             self._task = self._progress.add_task(label, total=None)

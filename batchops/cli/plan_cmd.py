@@ -8,14 +8,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..client import Client
-from ..errors import EXIT_OK, JournalError
-from ..journal import Journal, default_journal_path
-from ..plan import Plan, PlanAction, applied_rows, make_plan, shown, write_plan
-from ..replay import require_settings, target_of
-from ..settings import load_settings
-from ..sheets.writeback import ReportFile
-from ..validation import validate_file
+from ..plan import PlanAction, RowPlan, shown
+from ..workflow import Job, Planned
 from .app import app
 from .options import (
     config_option,
@@ -29,7 +23,7 @@ from .options import (
 )
 from .output import err, out, print_json, warning_line
 from .progress import ReadProgress
-from .show import reject_invalid, show_report_file
+from .show import reject_invalid, show_written
 
 MAX_SHOWN = 50
 """Changes listed on the terminal; the Plan sheet has them all."""
@@ -62,48 +56,28 @@ def plan(file: Path, operation: str | None, sheet: str | None, encoding: str | N
     (FILE.plan.csv for a CSV). Nothing is changed on the server, and no journal is created. Exit 0 when
     every row can be applied (or is applied already), 1 when some cannot or were not read.
     """
-    report = validate_file(file, operation=operation, sheet=sheet, timezone=timezone, encoding=encoding)
+    job = Job(file, operation=operation, sheet=sheet, timezone=timezone, profile=profile, config_path=config_path,
+              journal_path=journal_path, encoding=encoding)
+    report = job.validate().report
     if not report.ok:
-        return reject_invalid(report, as_json=as_json, what="read")
-    settings = load_settings(profile=profile, config_path=config_path)
-    require_settings(report.operation, settings)
+        return reject_invalid(job, as_json=as_json, what="read")
     if not as_json:
         err.print(escape(f"Reading {len(report.valid_records)} {report.operation.name} record(s) from "
-                         f"{target_of(report.operation, settings)} ..."))
-    applied: dict[int, str] = {}
-    journal_file = Path(journal_path) if journal_path else default_journal_path()
-    if not force and journal_file.exists():
-        try:
-            with Journal(journal_file) as journal:
-                applied = applied_rows(journal, report, target_of(report.operation, settings))
-        except JournalError as exc:  # a plan is still worth having; apply will stop on the same problem
-            warning_line(escape(f"{exc} The plan does not show which rows are applied already."))
-    with Client(settings) as client, ReadProgress(len(report.valid_records), enabled=not as_json) as progress:
-        result = make_plan(report, client, concurrency=concurrency, on_read=progress, applied=applied)
-    written = write_plan(result)
-    show_report_file(written, result.report.path)
-    code = EXIT_OK if result.counts()["cannot"] + result.counts()["unread"] == 0 else 1
+                         f"{job.target} ..."))
+    with ReadProgress(len(report.valid_records), enabled=not as_json) as progress:
+        planned = job.plan(concurrency=concurrency, force=force, on_read=progress)
+    for warning in planned.warnings:
+        warning_line(escape(warning))
+    show_written(job.write_report())
     if as_json:
-        print_json(_json(result, written, code))
+        print_json(planned.summary())
     else:
-        _show(result, written)
-    return code
+        _show(planned)
+    return planned.exit_code
 
 
-def _json(result: Plan, written: ReportFile, code: int) -> dict[str, object]:
-    return {
-        "ok": code == 0, "exit_code": code, "file": str(result.report.path), "operation": result.operation.name,
-        "counts": result.counts(), "fields_changed": result.fields_changed, "plan": str(written.path),
-        "seconds": round(result.elapsed, 3),
-        "rows": [{"row": r.row, "key": r.key, "action": r.action.value, "message": r.message,
-                  "changes": [{"field": c.field, "before": c.before, "after": c.after}
-                              for c in (r.changed if r.action in (PlanAction.CHANGE, PlanAction.APPLIED)
-                                        else r.changes)]}
-                 for r in result.rows],
-    }
-
-
-def _show(result: Plan, written: ReportFile) -> None:
+def _show(planned: Planned) -> None:
+    result = planned.plan
     op, tz = result.operation, result.report.timezone
     lines = [(r, c) for r in result.rows if r.action is PlanAction.CHANGE for c in r.changed]
     problems = [r for r in result.rows if r.action in (PlanAction.CANNOT, PlanAction.UNREAD)]
@@ -114,7 +88,7 @@ def _show(result: Plan, written: ReportFile) -> None:
             for name in ("row", "key", "field", "before", "after"):
                 table.add_column(name, overflow="fold", max_width=40)
             for r, c in lines[:MAX_SHOWN]:
-                table.add_row(str(r.row), escape(r.key), c.field, f"[red]{escape(shown(op, c.field, c.before, tz))}[/red]",
+                table.add_row(str(r.row), escape(_named(r)), c.field, f"[red]{escape(shown(op, c.field, c.before, tz))}[/red]",
                               f"[green]{escape(shown(op, c.field, c.after, tz))}[/green]")
             out.print(table)
         if problems:
@@ -122,21 +96,21 @@ def _show(result: Plan, written: ReportFile) -> None:
             for name in ("row", "key", "action", "why"):
                 table.add_column(name, overflow="fold", max_width=70)
             for r in problems[:MAX_SHOWN]:
-                table.add_row(str(r.row), escape(r.key), f"[red]{r.action.value}[/red]", escape(r.message))
+                table.add_row(str(r.row), escape(_named(r)), f"[red]{r.action.value}[/red]", escape(r.message))
             out.print(table)
         if drifted:
             table = Table(header_style="bold", title="Applied already, changed since: apply skips them")
             for name in ("row", "key", "why"):
                 table.add_column(name, overflow="fold", max_width=70)
             for r in drifted[:MAX_SHOWN]:
-                table.add_row(str(r.row), escape(r.key), f"[yellow]{escape(r.message)}[/yellow]")
+                table.add_row(str(r.row), escape(_named(r)), f"[yellow]{escape(r.message)}[/yellow]")
             out.print(table)
     else:
         for r, c in lines[:MAX_SHOWN]:
-            out.print(escape(f"row {r.row} {r.key}: {c.field}: {shown(op, c.field, c.before, tz)!s} -> "
+            out.print(escape(f"row {r.row} {_named(r)}: {c.field}: {shown(op, c.field, c.before, tz)!s} -> "
                              f"{shown(op, c.field, c.after, tz)}"), highlight=False)
         for r in problems[:MAX_SHOWN] + drifted[:MAX_SHOWN]:
-            out.print(escape(f"row {r.row} {r.key}: {r.action.value}: {r.message}"), highlight=False)
+            out.print(escape(f"row {r.row} {_named(r)}: {r.action.value}: {r.message}"), highlight=False)
     if max(len(lines), len(problems), len(drifted)) > MAX_SHOWN:
         out.print("… every row is in the Plan sheet.")
     counts = result.counts()
@@ -145,4 +119,10 @@ def _show(result: Plan, written: ReportFile) -> None:
                f"{counts['applied']} applied already")
     style = "green" if not problems else "red"
     out.print(f"[{style}]{escape(summary)}[/{style}]. Nothing was changed.")
-    out.print(f"Plan written to {escape(written.where())}")
+    if planned.written is not None and planned.written.path is not None:
+        out.print(f"Plan written to {escape(planned.written.where())}")
+
+
+def _named(row: RowPlan) -> str:
+    """The record's key, and the name the read side knows it by when there is one."""
+    return f"{row.key} ({row.label})" if row.label else row.key

@@ -1,8 +1,9 @@
-"""Progress bars on stderr, on a terminal only: rows applied (rate, ETA, ok/failed) and records read."""
+"""Progress bars on stderr, on a terminal only: rows applied (rate, ETA, ok/failed/skipped) and records read."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -45,22 +46,40 @@ class _Bar:
 
 
 class RowProgress(_Bar):
-    """Counts rows as they finish: a bar with rate, ETA and ok/failed counts."""
+    """Counts rows as they finish: a bar with rate, ETA and ok/failed/skipped counts.
 
-    def __init__(self, total: int, *, enabled: bool, label: str = "applying") -> None:
+    Rows that end ``not-sent`` (a stop, Ctrl-C) do not move the bar: it stops where the sending stopped
+    instead of jumping to the end as if done. ``rate`` gives the one rate the summary gives too
+    (``workflow.live.rows_per_second``); ``held_back`` says whether the server's throttling sets the pace,
+    which the bar then says ("throttled by the server: 9.8 rows/s").
+    """
+
+    def __init__(self, total: int, *, enabled: bool, label: str = "applying",
+                 rate: Callable[[], float | None] | None = None,
+                 held_back: Callable[[], bool] | None = None) -> None:
         self.counts: Counter[str] = Counter()
+        self._rate_of = rate
+        self._held_back = held_back
         columns: list[ProgressColumn] = [
             TextColumn("[cyan]{task.fields[rate]}[/cyan]"), TimeRemainingColumn(),
-            TextColumn("[green]{task.fields[ok]} ok[/green] [red]{task.fields[failed]} failed[/red]")]
-        super().__init__(total, enabled, label, columns, transient=False, ok=0, failed=0, rate="")
+            TextColumn("[green]{task.fields[ok]} ok[/green] [red]{task.fields[failed]} failed[/red] "
+                       "[dim]{task.fields[skipped]} skipped[/dim]")]
+        super().__init__(total, enabled, label, columns, transient=False, ok=0, failed=0, skipped=0, rate="")
 
     def __call__(self, result: RowResult) -> None:
         self.counts[result.status.value] += 1
-        if self._progress is None or result.status is Status.INVALID:
+        if self._progress is None or result.status in (Status.INVALID, Status.NOT_SENT):
             return
-        speed = self._progress.tasks[0].speed
         self._progress.update(self._task, advance=1, ok=self.counts["ok"], failed=self.counts["failed"],
-                              rate=f"{speed:,.0f} rows/s" if speed else "")
+                              skipped=self.counts["skipped"], rate=self._rate())
+
+    def _rate(self) -> str:
+        rate = self._rate_of() if self._rate_of is not None else None
+        held = self._held_back is not None and self._held_back()
+        text = "" if rate is None else f"{rate:,.1f} rows/s" if rate < 100 else f"{rate:,.0f} rows/s"
+        if held:
+            return f"throttled by the server: {text}" if text else "throttled by the server"
+        return text
 
 
 class ReadProgress(_Bar):

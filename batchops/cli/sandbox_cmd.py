@@ -10,8 +10,14 @@ from types import FrameType
 
 import click
 
-from ..sandbox import SandboxOptions, start_sandbox
-from ..sandbox.options import DEFAULT_AGENTS, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SEED, MAX_AGENTS_WITH_WORKNO
+from ..sandbox.options import (
+    DEFAULT_AGENTS,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_SEED,
+    MAX_AGENTS_WITH_WORKNO,
+    SandboxOptions,
+)
 from .app import app
 from .output import out, warning_line
 
@@ -45,15 +51,21 @@ def _is_loopback(host: str) -> bool:
               help="Share of API requests left unanswered (held 30 s, then 504).")
 @click.option("--token-ttl", type=click.IntRange(1, 3600),
               help="Token lifetime in seconds, overriding X-Token-Expire.")
+@click.option("--rate-limit", "rate_limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="RPS", help="A gateway's flow control: at most RPS requests per second on each API path, "
+                                  "429 with Retry-After beyond it (default: no limit).")
 def sandbox(host: str, port: int, agents: int, seed: int, state_file: Path | None, latency_ms: float,
-            error_rate: float, throttle_rate: float, timeout_rate: float, token_ttl: int | None) -> int:
+            error_rate: float, throttle_rate: float, timeout_rate: float, token_ttl: int | None,
+            rate_limit: float | None) -> int:
     """Run the AICC emulator: a strict, stateful stand-in for the real AICC.
 
     Prints the URL and the BATCHOPS_* variables that point batchops at it, then serves until Ctrl-C.
     """
+    from ..sandbox.server import start_sandbox  # the server (uvicorn) only when it is to run, not for --help
+
     options = SandboxOptions(
         agents=agents, seed=seed, state_file=state_file, latency_ms=latency_ms, error_rate=error_rate,
-        throttle_rate=throttle_rate, timeout_rate=timeout_rate, token_ttl=token_ttl,
+        throttle_rate=throttle_rate, timeout_rate=timeout_rate, token_ttl=token_ttl, rate_limit=rate_limit,
     )
     if not _is_loopback(host):
         warning_line(f"listening on {host}: anyone who can reach it can use the sandbox's test credentials.")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
-from ..report import Issue, ValidationReport
-from ..sheets.writeback import ReportFile
-from .output import err, out, warning_line
+from ..report import Issue, Severity, ValidationReport
+from .output import err, out, print_json, warning_line
+
+if TYPE_CHECKING:
+    from ..workflow import Job, Written
 
 MAX_TABLE_ROWS = 50
 
@@ -24,7 +26,7 @@ def issue_line(report: ValidationReport, issue: Issue) -> str:
 
 def show_validation(report: ValidationReport) -> None:
     """The summary, the notes, and the issues: a table on a terminal, one line each otherwise."""
-    issues = report.issues
+    issues = [i for i in report.issues if i.severity is not Severity.NOTE]  # notes are summed up below
     if out.is_terminal and issues:
         table = Table(title=None, show_lines=False, header_style="bold")
         for name in ("cell", "column", "value", "code", "message"):
@@ -45,29 +47,24 @@ def show_validation(report: ValidationReport) -> None:
     out.print(f"[{style}]{escape(report.summary())}[/{style}]")
 
 
-def show_report_file(written: ReportFile, source: Path) -> None:
-    """Say why a report is not in the workbook (a warning) and what stale report was removed from it."""
-    for notice in written.notices(source):
-        if written.reason:
-            warning_line(escape(notice))
-        else:
-            err.print(escape(notice), highlight=False)
+def show_written(written: Written) -> None:
+    """Why a report is not in the workbook itself (a warning), and what stale report was taken out of it."""
+    if written.warning:
+        warning_line(escape(written.warning))
+    if written.note:
+        err.print(escape(written.note), highlight=False)
 
 
-def reject_invalid(report: ValidationReport, *, as_json: bool, what: str, hint: str | None = None,
-                   write: bool = True) -> int:
+def reject_invalid(job: Job, *, as_json: bool, what: str, hint: str | None = None, write: bool = True) -> int:
     """A file with invalid rows, before anything is sent or read: write the Errors report (unless not
     ``write``: a dry run changes no file), show it, exit 2."""
-    from ..error_report import write_error_report
-    from ..errors import EXIT_BAD_INPUT
-    from .output import print_json
-
+    validation = job.validation
+    assert validation is not None, "a file is validated before it is refused"
     if write:
-        show_report_file(write_error_report(report), report.path)
+        show_written(job.write_report())
     if as_json:
-        print_json({"ok": False, "file": str(report.path), "operation": report.operation.name,
-                    "errors": len(report.errors), "exit_code": EXIT_BAD_INPUT})
+        print_json(validation.summary())
     else:
-        show_validation(report)
+        show_validation(validation.report)
         err.print(f"Nothing was {what}. " + (hint or "Fix the errors (see the Errors report), then run again."))
-    return EXIT_BAD_INPUT
+    return validation.exit_code

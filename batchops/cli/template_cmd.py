@@ -10,6 +10,7 @@ from rich.markup import escape
 from ..catalogue import OPERATIONS
 from ..errors import InputError
 from ..templates import operations_help, write_all_templates, write_template
+from ..workflow import refuse_to_replace
 from .app import app
 from .output import out
 
@@ -55,9 +56,7 @@ def template(op: str | None, output: Path | None, all_ops: bool, force: bool) ->
     target = output or Path(f"{op}.xlsx")
     if target.is_dir():
         target = target / f"{op}.xlsx"
-    # A single named file is often a filled-in copy: never replace it without being asked.
-    if target.exists() and not force:
-        raise InputError(f"'{target}' already exists.", fix="Pass --force to replace it, or choose another -o.")
+    refuse_to_replace(target, force=force)  # a single named file is often a filled-in copy
     path = write_template(OPERATIONS[op], target)
     operation = OPERATIONS[op]
     out.print(f"Wrote {escape(str(path))}: {operation.name} template with {len(operation.columns)} "

@@ -7,9 +7,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ..errors import InputError
-from ..journal import Journal
-from ..undo import check_target, plan_undo, write_undo
+from ..workflow import make_undo
 from .app import app
 from .options import journal_option, json_option
 from .output import out, print_json, warning_line
@@ -29,26 +27,18 @@ def undo(run_id: str, output: Path, force: bool, journal_path: str | None, as_js
     Rows whose before-values were not captured are listed on the file's Undo sheet, never dropped
     silently. `batchops runs` lists the run IDs.
     """
-    check_target(output)
-    if output.exists() and not force:
-        raise InputError(f"'{output}' already exists.", fix="Pass --force to replace it, or choose another -o.")
-    with Journal(journal_path) as journal:
-        plan = plan_undo(journal, run_id)
-    written = write_undo(plan, output)
+    made = make_undo(run_id, output, journal_path=journal_path, force=force)
     if as_json:
-        print_json({"ok": True, "file": str(written), "run_id": run_id, "operation": plan.operation.name,
-                    "rows": len(plan.rows),
-                    "left_out": [{"row": x.row, "key": x.key, "field": x.field, "reason": x.reason}
-                                 for x in plan.left_out],
-                    "notes": plan.notes})
+        print_json(made.summary())
         return 0
-    for note in plan.notes:
+    undo = made.undo
+    for note in undo.notes:
         warning_line(escape(note))
-    for x in plan.left_out:
+    for x in undo.left_out:
         what = f"row {x.row} ({x.key})" + (f", {x.field}" if x.field else "")
         warning_line(escape(f"{what} is not put back: {x.reason}."))
-    out.print(f"Wrote {escape(str(written))}: {len(plan.rows)} row(s) of {plan.operation.name} that put back "
-              f"run {escape(run_id)}" + (f"; {len(plan.left_out)} left out (see the Undo sheet)"
-                                          if plan.left_out else ""))
-    out.print(f"Next: batchops plan {escape(str(written))}, then batchops apply {escape(str(written))}")
+    out.print(f"Wrote {escape(str(made.path))}: {len(undo.rows)} row(s) of {undo.operation.name} that put back "
+              f"run {escape(run_id)}" + (f"; {len(undo.left_out)} left out (see the Undo sheet)"
+                                          if undo.left_out else ""))
+    out.print(f"Next: batchops plan {escape(str(made.path))}, then batchops apply {escape(str(made.path))}")
     return 0

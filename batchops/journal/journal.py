@@ -214,6 +214,26 @@ class Journal:
             self._release_os_locks(run_id)
         return self.run(run_id)
 
+    def record_pace(self, run_id: str, target: str, *, throttled: int, settled_rate: float | None) -> None:
+        """Keep how often the server throttled a run and the rate it let through (``Limiter.settled_rate``)."""
+        with self._db.transaction(f"recording the pace of run {run_id}") as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO run_pace (run_id, target, throttled, settled_rate, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, target, int(throttled), settled_rate, self._now()),
+            )
+
+    def settled_rate(self, target: str) -> float | None:
+        """The rate the server last let a run to ``target`` go at, for the next run to start from; None when
+        no run to it was ever held back."""
+        with self._db.guard("reading the last settled rate"):
+            row = self._db.conn.execute(
+                "SELECT settled_rate FROM run_pace WHERE target = ? AND settled_rate IS NOT NULL "
+                "ORDER BY recorded_at DESC, rowid DESC LIMIT 1",
+                (target,),
+            ).fetchone()
+        return None if row is None else float(row[0])
+
     def heartbeat(self, run_id: str) -> None:
         """Tell other processes the run is alive. Done every ``HEARTBEAT_EVERY`` s as rows move; call it
         yourself during a long wait (backoff, rate limit) longer than a fraction of ``stale_after``."""

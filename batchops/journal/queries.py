@@ -112,6 +112,7 @@ def select_runs(db: Database, where: str, params: Sequence[Any]) -> list[RunInfo
         if not found:
             return []
         counts: dict[str, dict[str, int]] = {run.id: {s.value: 0 for s in RowStatus} for run in found}
+        pace: dict[str, tuple[int, float | None]] = {}
         ids = list(counts)
         for start in range(0, len(ids), _COUNT_CHUNK):
             chunk = ids[start : start + _COUNT_CHUNK]
@@ -121,7 +122,14 @@ def select_runs(db: Database, where: str, params: Sequence[Any]) -> list[RunInfo
                 chunk,
             ):
                 counts[run_id][status] = n
-    return [dataclasses.replace(run, counts=counts[run.id]) for run in found]
+            for run_id, throttled, rate in db.conn.execute(
+                f"SELECT run_id, throttled, settled_rate FROM run_pace WHERE run_id IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                pace[run_id] = (throttled, rate)
+    return [dataclasses.replace(run, counts=counts[run.id], throttled=pace.get(run.id, (0, None))[0],
+                                settled_rate=pace.get(run.id, (0, None))[1]) for run in found]
 
 
 def read_run(db: Database, run_id: str) -> RunInfo:

@@ -90,6 +90,10 @@ class RunInfo:
     status: RunStatus
     counts: dict[str, int] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
+    throttled: int = 0
+    """429 answers the run heard."""
+    settled_rate: float | None = None
+    """Requests per second the server let through while it throttled the run; None if it never did."""
 
     @property
     def total(self) -> int:

@@ -90,6 +90,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    (  # 2: how fast the server let each run go, so that the next run to that target starts there
+        """
+        CREATE TABLE run_pace (
+            run_id        TEXT PRIMARY KEY REFERENCES runs (id),
+            target        TEXT NOT NULL,
+            throttled     INTEGER NOT NULL DEFAULT 0,
+            settled_rate  REAL,
+            recorded_at   TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX run_pace_target ON run_pace (target, recorded_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -20,10 +20,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import c1, control, isales
-from .faults import Clock, Fault, Faults, FaultSettings
+from .faults import RATE_LIMITED, Clock, Fault, Faults, FaultSettings
 from .options import SandboxOptions
 from .requestlog import LogEntry, RequestLog
-from .seed import Record
+from .seed import StoredObject
 from .signing import sign
 from .state import SandboxState, record_key
 from .tokens import TokenStore
@@ -60,6 +60,7 @@ ROUTES: dict[str, dict[str, tuple[Handler, str]]] = {
     SILENCE_UPDATE_PATH: {"POST": (c1.update_silence_rule, AUTH_TOKEN)},
     SILENCE_QUERY_PATH: {"POST": (c1.query_silence_rule, AUTH_TOKEN)},
     SILENCE_LIST_PATH: {"POST": (c1.query_silence_rules, AUTH_TOKEN)},
+    **{path: {"GET": (c1.query_sys_info, AUTH_TOKEN)} for path in c1.SYS_INFO_PATHS},
 }
 ISALES_ROUTES: dict[str, dict[str, tuple[Handler, str]]] = {
     "appoint/update": {"POST": (isales.update_appointment, AUTH_SIGNATURE)},
@@ -155,13 +156,23 @@ class Sandbox:
         handler, auth = found
         req.params = params
         settings = self.faults.settings
+        # The gateway's flow control admits or refuses at arrival, before anything reaches the service.
+        refused_for = self.faults.over_limit(req.path, self.clock.now()) if settings.rate_limit else None
         if settings.latency_ms:
             # Counted from the request's arrival; asyncio.sleep never blocks other requests meanwhile.
             delay = settings.latency_ms / 1000 - (time.perf_counter() - started)
             if delay > 0:
                 await asyncio.sleep(delay)
+        if refused_for is not None:
+            entry.fault = RATE_LIMITED
+            reply = gateway_error(429, "too many requests (rate limit)")
+            reply.headers.append((b"retry-after", str(refused_for).encode()))
+            return reply
         fault = self.faults.pick(req.path, req.path == TOKEN_PATH)
-        if fault is not None and fault is not Fault.LOST_RESPONSE:
+        if fault is Fault.TOKEN_EXPIRY:
+            entry.fault = fault.value
+            self.tokens.expire_all()  # as if the tokens' lifetime ran out now: the request meets a 401
+        elif fault is not None and fault is not Fault.LOST_RESPONSE:
             entry.fault = fault.value
             return await self._fault_reply(fault, settings)
         refused = None
@@ -255,12 +266,13 @@ class Sandbox:
 
     def set_faults(self, **changes: float | bool | None) -> FaultSettings:
         """Change fault knobs: latency_ms, error_rate, throttle_rate, timeout_rate, retry_after_seconds,
-        timeout_hold_seconds, token_ttl, token_faults."""
+        timeout_hold_seconds, token_ttl, token_faults, rate_limit, rate_limit_burst."""
         return self.faults.update(**changes)
 
-    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "") -> None:
-        """The next ``count`` API requests whose path contains ``path_contains`` suffer ``fault``."""
-        self.faults.queue(fault, count, path_contains)
+    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "", after: int = 0) -> None:
+        """The next ``count`` API requests whose path contains ``path_contains`` suffer ``fault``, once ``after``
+        of them have gone by."""
+        self.faults.queue(fault, count, path_contains, after)
 
     def expire_tokens(self) -> None:
         """Revoke every issued token."""
@@ -270,47 +282,47 @@ class Sandbox:
         """Move the sandbox clock forward (tokens expire, signatures age) without waiting."""
         self.clock.advance(seconds)
 
-    def agents(self) -> list[Record]:
+    def agents(self) -> list[StoredObject]:
         """Every agent as queryAgentInfo answers it (workNo, sipAccount, sipPwd, accountCode)."""
         return self.state.snapshot(self.state.data.agents)
 
-    def agent_setting(self, setting_id: str) -> Record | None:
+    def agent_setting(self, setting_id: str) -> StoredObject | None:
         """One agent setting by its 19-digit ``id``."""
         return self.state.snapshot(self.state.setting(setting_id))
 
-    def agent_setting_for_user(self, user_id: str) -> Record | None:
+    def agent_setting_for_user(self, user_id: str) -> StoredObject | None:
         """One agent setting by its ``userId``."""
         return self.state.snapshot(self.state.setting_for_user(user_id))
 
-    def agent_settings(self) -> list[Record]:
+    def agent_settings(self) -> list[StoredObject]:
         """Every agent setting."""
         return self.state.snapshot(list(self.state.data.agent_settings.values()))
 
-    def route(self, route_id: str) -> Record | None:
+    def route(self, route_id: str) -> StoredObject | None:
         """One called route by ``id`` (with ``editable``)."""
         return self.state.snapshot(self.state.route(route_id))
 
-    def routes(self) -> list[Record]:
+    def routes(self) -> list[StoredObject]:
         """Every called route."""
         return self.state.snapshot(list(self.state.data.routes.values()))
 
-    def silence_rule(self, silence_id: str) -> Record | None:
+    def silence_rule(self, silence_id: str) -> StoredObject | None:
         """One silence rule as stored (numbers as numbers, sentence IDs as strings)."""
         return self.state.snapshot(self.state.silence_rule(silence_id))
 
-    def silence_rules(self) -> list[Record]:
+    def silence_rules(self) -> list[StoredObject]:
         """Every silence rule as stored."""
         return self.state.snapshot(list(self.state.data.silence_rules.values()))
 
-    def sentences(self) -> list[Record]:
+    def sentences(self) -> list[StoredObject]:
         """The sentences a silence rule's exceptions may name."""
         return self.state.snapshot(list(self.state.data.sentences.values()))
 
-    def appointment(self, vdn_id: int, appoint_id: str) -> Record | None:
+    def appointment(self, vdn_id: int, appoint_id: str) -> StoredObject | None:
         """One appointment on a VDN."""
         return self.state.snapshot(self.state.appointment(vdn_id, appoint_id))
 
-    def appointments(self, vdn_id: int | None = None) -> list[Record]:
+    def appointments(self, vdn_id: int | None = None) -> list[StoredObject]:
         """Appointments of one VDN, or of all (each then carries ``vdnId``)."""
         with self.state.lock:
             if vdn_id is not None:

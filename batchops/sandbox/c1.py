@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import codes
 from .options import DEFAULT_TOKEN_EXPIRE, TOKEN_TTL_MAX
-from .seed import SIP_SERVICE_IP, SIP_SERVICE_PORT, Record
+from .seed import SERVICE_IP, SERVICE_PORT, SIP_SERVICE_IP, SIP_SERVICE_PORT, StoredObject
 from .state import KIND_ROUTE, KIND_SETTING, KIND_SILENCE, record_key
 from .validate import (
     Invalid,
@@ -139,8 +139,16 @@ def update_agent_setting(sb: Sandbox, req: Request) -> Reply:
                  record=record_key(KIND_SETTING, setting_id))
 
 
+# The agentsettings/query page's response table lists the record's fields side by side with returnCode and
+# returnDesc at the top level of the answer, with no ``data`` object around them (its numbering is flat,
+# where other pages number nested fields 1.3.1). api-notes.md also lists createTime and tenantId; the page
+# does not, so the sandbox leaves them out and a client must not depend on them.
+SETTING_QUERY_FIELDS = ("id", "callType", "callerPresent", "callNumber", "userId", "callNumberDefault",
+                        "callerPresentDefault", "agentName")
+
+
 def query_agent_setting(sb: Sandbox, req: Request) -> Reply:
-    """POST .../openapp/agentsettings/query: the one setting of a ``userId``."""
+    """POST .../openapp/agentsettings/query: the one setting of a ``userId``, its fields at the top level."""
     try:
         body = parse_object(req.body)
         check_fields(body, ("userId",), "", sb.options.allow_unknown_fields)
@@ -151,7 +159,8 @@ def query_agent_setting(sb: Sandbox, req: Request) -> Reply:
     record = sb.state.setting_for_user(user_id)
     if record is None:
         return _fail(codes.C1_NOT_FOUND, f"no agent setting for user {user_id}")
-    return Reply(200, {"returnCode": codes.C1_OK, "returnDesc": "query success.", "data": record})
+    fields = {name: record[name] for name in SETTING_QUERY_FIELDS if name in record}
+    return Reply(200, {**fields, "returnCode": codes.C1_OK, "returnDesc": "query success."})
 
 
 # -- calledRoute ------------------------------------------------------------------------------------
@@ -304,7 +313,7 @@ def update_silence_rule(sb: Sandbox, req: Request) -> Reply:
                 unknown = [i for i in ids if i not in sb.state.data.sentences]
                 if unknown:
                     return _fail(codes.SQM_BAD_VALUE, f"the sentence {unknown[0]} does not exist", "resultDesc")
-    record: Record = {**current, "name": name, **numbers}
+    record: StoredObject = {**current, "name": name, **numbers}
     if new_other is not None:
         record["other"] = new_other
     if new_exception is not None:
@@ -314,9 +323,9 @@ def update_silence_rule(sb: Sandbox, req: Request) -> Reply:
                  record=record_key(KIND_SILENCE, silence_id))
 
 
-def _rule_view(sb: Sandbox, rule: Record, full: bool) -> Record:
+def _rule_view(sb: Sandbox, rule: StoredObject, full: bool) -> StoredObject:
     """A rule as the query calls answer it: numbers as strings, sentences as objects."""
-    view: Record = {"silence_id": rule["silence_id"], "name": rule["name"], "score": str(rule["score"]),
+    view: StoredObject = {"silence_id": rule["silence_id"], "name": rule["name"], "score": str(rule["score"]),
                     "seconds": str(rule["seconds"]), "times": str(rule["times"])}
     if not full:
         return view
@@ -324,7 +333,7 @@ def _rule_view(sb: Sandbox, rule: Record, full: bool) -> Record:
         view["other"] = {k: str(v) for k, v in rule["other"].items()}
     sentences = sb.state.data.sentences
 
-    def objects(ids: list[str]) -> list[Record]:
+    def objects(ids: list[str]) -> list[StoredObject]:
         return [dict(sentences[i]) for i in ids if i in sentences]
 
     exc = rule.get("exception", {})
@@ -375,11 +384,36 @@ def query_silence_rules(sb: Sandbox, req: Request) -> Reply:
 
 # -- queryAgentInfo ---------------------------------------------------------------------------------
 
+AGENT_INFO_FIELDS = ("workNo", "sipAccount", "sipPwd", "accountCode")
+"""The agent fields of the queryAgentInfo page (1.3.1-1.3.4); an agent without an account has no accountCode."""
+
+
 def query_agent_info(sb: Sandbox, req: Request) -> Reply:
     """GET .../CC-Management/v1/queryAgentInfo: the softphone of every agent, passwords included."""
     if sb.agent_info_cache is None:
         port: int | str = str(SIP_SERVICE_PORT) if sb.options.sip_port_as_string else SIP_SERVICE_PORT
-        answer = {"sipServiceIp": SIP_SERVICE_IP, "sipServicePort": port, "agents": sb.state.data.agents}
+        agents = [{k: a[k] for k in AGENT_INFO_FIELDS if k in a} for a in sb.state.data.agents]
+        answer = {"sipServiceIp": SIP_SERVICE_IP, "sipServicePort": port, "agents": agents}
         # Agents never change, and 60,000 of them take a while to serialise: do it once.
         sb.agent_info_cache = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
     return Reply(200, None, raw=sb.agent_info_cache)
+
+
+SYS_INFO_PATHS = ("/apiaccess/CC-Management/v1/querySysInfo", "/apiaccess/CC-Mangemant/v1/querySysInfo")
+"""querySysInfo as the English edition spells it, and as the Chinese edition of 2025 does (api-notes.md):
+real deployments answer one or the other, the sandbox both, and its request log says which was asked."""
+SYS_AGENT_FIELDS = ("workNo", "sipAccount", "sipPwd", "password", "id", "ccRoleId", "accountId", "accountCode",
+                    "accountName", "agentType", "selfPhone", "createInCtiFlag", "guId", "singlePhoneFlag",
+                    "agentpara", "partdbId", "tenantId", "agentStatus", "timeRemaining")
+"""Each agent's fields in the Chinese edition (api-notes.md); an agent without a value leaves the field out."""
+
+
+def query_sys_info(sb: Sandbox, req: Request) -> Reply:
+    """GET .../querySysInfo: the service and SIP servers (strings) and every agent, secrets included.
+
+    No body, no paging, no return code: the notes list none. Not cached like queryAgentInfo: only a walk
+    from agents to their settings asks for it, once.
+    """
+    agents = [{k: a[k] for k in SYS_AGENT_FIELDS if k in a and a[k] != ""} for a in sb.state.data.agents]
+    return Reply(200, {"serviceIp": SERVICE_IP, "servicePort": SERVICE_PORT, "sipServiceIp": SIP_SERVICE_IP,
+                       "sipServicePort": str(SIP_SERVICE_PORT), "agents": agents})

@@ -7,7 +7,8 @@ and never logged: it is not part of the emulated API.
 GET  /_sandbox/health                      {"ok": true, "agents": N, "seed": S}
 GET  /_sandbox/faults                      the fault settings and injected counts
 POST /_sandbox/faults                      {"error_rate": 0.1, "latency_ms": 20, ...} -> new settings
-POST /_sandbox/faults/queue                {"fault": "throttle", "count": 2, "path_contains": "agentsettings"}
+POST /_sandbox/faults/queue                {"fault": "throttle", "count": 2, "path_contains": "agentsettings",
+                                            "after": 0}
 GET  /_sandbox/applied                     {"applied": {record_key: n}, "total": n}
 GET  /_sandbox/log?path=...&limit=N        {"entries": [...]} (latest N, secrets masked)
 GET  /_sandbox/records/{kind}/{key}        kinds: agentsettings, route, silencerule, appointment ({vdn}:{id})
@@ -22,7 +23,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from ..errors import ConfigError
+from .errors import SandboxError
 from .wire import Reply, Request
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def handle(sb: Sandbox, req: Request) -> Reply:
     route = req.path[len("/_sandbox/"):].strip("/")
     try:
         return _dispatch(sb, req, route)
-    except (ValueError, TypeError, ConfigError, KeyError) as exc:
+    except (ValueError, TypeError, SandboxError, KeyError) as exc:
         return Reply(400, {"error": str(exc)})
 
 
@@ -58,7 +59,8 @@ def _dispatch(sb: Sandbox, req: Request, route: str) -> Reply:
         return Reply(200, {"settings": settings.as_dict()})
     if route == "faults/queue" and post:
         body = _body(req)
-        sb.queue_fault(body["fault"], int(body.get("count", 1)), str(body.get("path_contains", "")))
+        sb.queue_fault(body["fault"], int(body.get("count", 1)), str(body.get("path_contains", "")),
+                       int(body.get("after", 0)))
         return Reply(200, {"ok": True})
     if route == "applied" and get:
         counts = sb.applied_counts()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import ConfigError
+from .errors import SandboxError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8707
@@ -61,6 +61,11 @@ class SandboxOptions:
     """Let fault rates hit tokenByAkSk too (by default they spare it: faults.py)."""
     token_ttl: int | None = None
     """Overrides the token lifetime in seconds (the ``Expires`` answered); None honours X-Token-Expire."""
+    rate_limit: float | None = None
+    """A gateway's flow control: at most this many requests per second on each API path (a token bucket per
+    path), 429 with ``Retry-After`` beyond it. None: no limit. The pages do not give AICC's own limits."""
+    rate_limit_burst: float | None = None
+    """The bucket's size: requests a path may take at once after a quiet spell; None is one second's worth."""
 
     app_key: str = DEFAULT_APP_KEY
     app_secret: str = DEFAULT_APP_SECRET
@@ -82,19 +87,23 @@ class SandboxOptions:
 
     def __post_init__(self) -> None:
         if not 1 <= self.agents <= MAX_AGENTS:
-            raise ConfigError(f"--agents must be between 1 and {MAX_AGENTS:,}, not {self.agents}.")
+            raise SandboxError(f"--agents must be between 1 and {MAX_AGENTS:,}, not {self.agents}.")
         for name in ("error_rate", "throttle_rate", "timeout_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{name} must be between 0 and 1, not {value}.")
+                raise SandboxError(f"{name} must be between 0 and 1, not {value}.")
         if self.error_rate + self.throttle_rate + self.timeout_rate > 1.0:
-            raise ConfigError("error_rate + throttle_rate + timeout_rate must not exceed 1.")
+            raise SandboxError("error_rate + throttle_rate + timeout_rate must not exceed 1.")
         if self.latency_ms < 0:
-            raise ConfigError(f"latency_ms must not be negative, not {self.latency_ms}.")
+            raise SandboxError(f"latency_ms must not be negative, not {self.latency_ms}.")
+        if self.rate_limit is not None and not self.rate_limit > 0:
+            raise SandboxError(f"--rate-limit must be above 0 requests per second, not {self.rate_limit}.")
+        if self.rate_limit_burst is not None and not self.rate_limit_burst >= 1:
+            raise SandboxError(f"rate_limit_burst must be at least 1 request, not {self.rate_limit_burst}.")
         if self.token_ttl is not None and not 1 <= self.token_ttl <= TOKEN_TTL_MAX:
-            raise ConfigError(f"token_ttl must be between 1 and {TOKEN_TTL_MAX}, not {self.token_ttl}.")
+            raise SandboxError(f"token_ttl must be between 1 and {TOKEN_TTL_MAX}, not {self.token_ttl}.")
         if not self.vdn_ids or any(not 1 <= v <= 9999 for v in self.vdn_ids):
-            raise ConfigError("vdn_ids must be VDN IDs between 1 and 9999.")
+            raise SandboxError("vdn_ids must be VDN IDs between 1 and 9999.")
         if self.state_file is not None and not isinstance(self.state_file, Path):
             object.__setattr__(self, "state_file", Path(self.state_file))
 
@@ -122,6 +131,7 @@ class SandboxOptions:
         return (
             f"SandboxOptions(agents={self.agents}, seed={self.seed}, state_file={self.state_file!r}, "
             f"latency_ms={self.latency_ms}, error_rate={self.error_rate}, throttle_rate={self.throttle_rate}, "
-            f"timeout_rate={self.timeout_rate}, token_ttl={self.token_ttl}, app_secret='[secure]', "
+            f"timeout_rate={self.timeout_rate}, token_ttl={self.token_ttl}, rate_limit={self.rate_limit}, "
+            f"app_secret='[secure]', "
             f"isales_sk='[secure]')"
         )

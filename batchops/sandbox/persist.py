@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from .seed import Record, SeedData
+from .errors import SandboxError
+from .seed import SeedData, StoredObject
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
@@ -38,7 +38,7 @@ class StateFile:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
-            raise ConfigError(f"Cannot open the sandbox state file {path}: {exc}.", path=path) from exc
+            raise SandboxError(f"Cannot open the sandbox state file {path}: {exc}.", path=path) from exc
 
     def is_empty(self) -> bool:
         """True when the file holds no seeded state yet."""
@@ -67,7 +67,7 @@ class StateFile:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def save(self, kind: str, key: str, record: Record, applied_key: str, applied_n: int) -> None:
+    def save(self, kind: str, key: str, record: StoredObject, applied_key: str, applied_n: int) -> None:
         """Store one updated record and its applied count in one transaction."""
         body = json.dumps(record, ensure_ascii=False)
         with self._lock:

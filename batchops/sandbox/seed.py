@@ -3,6 +3,13 @@
 Shapes follow the API pages and the read endpoints in api-notes.md. The awkward cases a client must
 survive are seeded on purpose: SIP accounts and numbers with leading zeros, 19-digit IDs that a
 spreadsheet would round, routes that must not be edited, automatic appointments, rules in Chinese.
+
+Each agent also carries the fields querySysInfo answers (api-notes.md, "From agents to their
+agent-settings userId"): its configuration ``id``, ``accountId`` (the userId of its agent settings),
+``accountName``, its secret ``password`` and the rest. A client that maps agents to settings must cope with
+the cases seeded here (:func:`_sys_info`): agents without ``accountCode`` (nothing to check a match
+against), without ``accountId``, with an ``accountId`` that has no settings, and settings whose
+``agentName`` is not the agent's ``accountCode``.
 """
 
 from __future__ import annotations
@@ -14,10 +21,13 @@ from typing import Any
 
 from .options import WORKNO_MAX, WORKNO_MIN, SandboxOptions
 
-Record = dict[str, Any]
+StoredObject = dict[str, Any]
+"""One JSON object as the sandbox stores and serves it (an agent, a setting, a route, a rule...)."""
 
 SIP_SERVICE_IP = "10.10.96.98"
 SIP_SERVICE_PORT = 5060
+SERVICE_IP = "10.10.96.97"
+SERVICE_PORT = "28070"
 TENANT_ID = "202103120315"
 MEDIA_TYPES = (5, 53)  # voice, multimedia
 # 2026-07-01T00:00:00Z in milliseconds: appointments sit after it, whatever day the tests run.
@@ -44,14 +54,14 @@ _SENTENCES = (
 class SeedData:
     """Every record the sandbox starts with, keyed as the API addresses them."""
 
-    agents: list[Record] = field(default_factory=list)
-    agent_settings: dict[str, Record] = field(default_factory=dict)
-    routes: dict[str, Record] = field(default_factory=dict)
+    agents: list[StoredObject] = field(default_factory=list)
+    agent_settings: dict[str, StoredObject] = field(default_factory=dict)
+    routes: dict[str, StoredObject] = field(default_factory=dict)
     skill_queues: dict[int, str] = field(default_factory=dict)
     ivrs: dict[int, str] = field(default_factory=dict)
-    sentences: dict[str, Record] = field(default_factory=dict)
-    silence_rules: dict[str, Record] = field(default_factory=dict)
-    appointments: dict[int, dict[str, Record]] = field(default_factory=dict)
+    sentences: dict[str, StoredObject] = field(default_factory=dict)
+    silence_rules: dict[str, StoredObject] = field(default_factory=dict)
+    appointments: dict[int, dict[str, StoredObject]] = field(default_factory=dict)
 
 
 class _Ids:
@@ -81,6 +91,8 @@ def generate(options: SandboxOptions) -> SeedData:
     _sentences(rng, data)
     _silence_rules(rng, ids, options, data)
     _appointments(rng, ids, options, data)
+    # A stream of its own, so the querySysInfo fields leave every other seeded value as it was.
+    _sys_info(random.Random(f"sysinfo-{options.seed}"), ids, data)
     return data
 
 
@@ -104,7 +116,7 @@ def _agents(rng: random.Random, options: SandboxOptions, data: SeedData) -> None
             skip = rng.randint(1, min(room, 9))
             work_no += skip
             room -= skip
-        agent: Record = {
+        agent: StoredObject = {
             "workNo": work_no,
             "sipAccount": _sip_account(i, work_no),
             "sipPwd": "".join(rng.choice(pwd_chars) for _ in range(12)),
@@ -137,10 +149,62 @@ def _agent_settings(rng: random.Random, ids: _Ids, options: SandboxOptions, data
             "callNumberDefault": numbers[0] if numbers else "",
             "callerPresentDefault": presents[0] if presents else "",
             "userId": ids.new(19),
-            "agentName": f"{rng.choice(_SURNAMES)} {rng.choice(_GIVEN)}",
+            "agentName": _agent_name(rng, agent),
             "createTime": str(CREATE_TIME_BASE_MS + i * 61_000 + rng.randrange(60_000)),
             "tenantId": TENANT_ID,
         }
+
+
+def _person(rng: random.Random) -> str:
+    return f"{rng.choice(_SURNAMES)} {rng.choice(_GIVEN)}"
+
+
+def _agent_name(rng: random.Random, agent: StoredObject | None) -> str:
+    """agentName is "the business account bound to the agent" (the query page): its accountCode; a user
+    without one gets a person's name. The name is drawn either way, so the values after it do not move."""
+    person = _person(rng)
+    return str(agent["accountCode"]) if agent and "accountCode" in agent else person
+
+
+NO_ACCOUNT_ID_EVERY = (31, 4)
+"""Agents ``i`` with ``i % 31 == 4`` have no accountId in querySysInfo."""
+FOREIGN_ACCOUNT_ID_EVERY = (43, 9)
+"""Agents ``i`` with ``i % 43 == 9`` have an accountId that no agent settings carry."""
+OTHER_AGENT_NAME_EVERY = (47, 21)
+"""Agents ``i`` with ``i % 47 == 21`` have settings whose agentName is a person's name, not their account."""
+
+
+def _sys_info(rng: random.Random, ids: _Ids, data: SeedData) -> None:
+    """The querySysInfo fields of every agent, linked to the agent setting of the same index."""
+    settings = list(data.agent_settings.values())
+    pwd_chars = string.ascii_letters + string.digits
+    for i, agent in enumerate(data.agents):
+        setting = settings[i] if i < len(settings) else None
+        code = agent.get("accountCode")
+        agent.update({
+            "password": "".join(rng.choice(pwd_chars) for _ in range(8)),
+            "id": ids.new(19),
+            "ccRoleId": str(rng.choice((1, 2, 3))),
+            "accountName": _person(rng) if code else "",
+            "agentType": rng.choice((4, 4, 11)),
+            "selfPhone": "",
+            "createInCtiFlag": 1,
+            "guId": ids.new(16),
+            "singlePhoneFlag": "0",
+            "agentpara": "",
+            "partdbId": "1",
+            "tenantId": TENANT_ID,
+            "agentStatus": "0",
+            "timeRemaining": "0",
+        })
+        if setting is None or i % NO_ACCOUNT_ID_EVERY[0] == NO_ACCOUNT_ID_EVERY[1]:
+            continue  # the field is absent, as in the 2023 English edition
+        if i % FOREIGN_ACCOUNT_ID_EVERY[0] == FOREIGN_ACCOUNT_ID_EVERY[1]:
+            agent["accountId"] = ids.new(19)
+            continue
+        agent["accountId"] = setting["userId"]
+        if code and i % OTHER_AGENT_NAME_EVERY[0] == OTHER_AGENT_NAME_EVERY[1]:
+            setting["agentName"] = _person(rng)
 
 
 def _devices(rng: random.Random, options: SandboxOptions, data: SeedData) -> None:
@@ -189,7 +253,7 @@ def _silence_rules(rng: random.Random, ids: _Ids, options: SandboxOptions, data:
     sentence_ids = list(data.sentences)
     for n in range(options.silence_rules):
         silence_id = ids.new(18)
-        rule: Record = {
+        rule: StoredObject = {
             "silence_id": silence_id,
             "name": f"静默规则{n + 1:02d}" if n % 3 == 0 else f"silence-rule-{n + 1:02d}",
             "score": rng.randint(1, 100),

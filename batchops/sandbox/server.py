@@ -11,13 +11,13 @@ from typing import Any
 
 import uvicorn
 
-from ..errors import ConfigError
 from .app import Sandbox
+from .errors import SandboxError
 from .faults import Fault, FaultSettings
 from .options import SandboxOptions
 from .protocol import JoinedWritesProtocol
 from .requestlog import LogEntry
-from .seed import Record
+from .seed import StoredObject
 from .state import record_key
 
 START_TIMEOUT = 20.0
@@ -72,7 +72,7 @@ class RunningSandbox:
             sock.bind((self.host, self.port))
         except OSError as exc:
             sock.close()
-            raise ConfigError(f"Cannot listen on {self.host}:{self.port}: {exc.strerror}.",
+            raise SandboxError(f"Cannot listen on {self.host}:{self.port}: {exc.strerror}.",
                               fix="Choose another --port, or stop what is using it.") from exc
         sock.listen(1024)
         sock.setblocking(False)
@@ -91,7 +91,7 @@ class RunningSandbox:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise ConfigError(f"The sandbox did not start on {self.url}: {self._error or 'timed out'}.")
+                raise SandboxError(f"The sandbox did not start on {self.url}: {self._error or 'timed out'}.")
             time.sleep(0.005)
         return self
 
@@ -195,9 +195,9 @@ class RunningSandbox:
         timeout_hold_seconds, token_ttl, token_faults (rates spare tokenByAkSk unless it is True)."""
         return self.sandbox.set_faults(**changes)
 
-    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "") -> None:
-        """The next ``count`` matching API requests suffer ``fault``."""
-        self.sandbox.queue_fault(fault, count, path_contains)
+    def queue_fault(self, fault: Fault | str, count: int = 1, path_contains: str = "", after: int = 0) -> None:
+        """The next ``count`` matching API requests suffer ``fault``, once ``after`` of them have gone by."""
+        self.sandbox.queue_fault(fault, count, path_contains, after)
 
     def expire_tokens(self) -> None:
         """Revoke every token."""
@@ -207,47 +207,47 @@ class RunningSandbox:
         """Move the sandbox clock forward."""
         self.sandbox.advance_clock(seconds)
 
-    def agents(self) -> list[Record]:
+    def agents(self) -> list[StoredObject]:
         """Every agent (workNo, sipAccount, sipPwd, accountCode)."""
         return self.sandbox.agents()
 
-    def agent_setting(self, setting_id: str) -> Record | None:
+    def agent_setting(self, setting_id: str) -> StoredObject | None:
         """One agent setting by id."""
         return self.sandbox.agent_setting(setting_id)
 
-    def agent_setting_for_user(self, user_id: str) -> Record | None:
+    def agent_setting_for_user(self, user_id: str) -> StoredObject | None:
         """One agent setting by userId."""
         return self.sandbox.agent_setting_for_user(user_id)
 
-    def agent_settings(self) -> list[Record]:
+    def agent_settings(self) -> list[StoredObject]:
         """Every agent setting."""
         return self.sandbox.agent_settings()
 
-    def route(self, route_id: str) -> Record | None:
+    def route(self, route_id: str) -> StoredObject | None:
         """One called route by id."""
         return self.sandbox.route(route_id)
 
-    def routes(self) -> list[Record]:
+    def routes(self) -> list[StoredObject]:
         """Every called route."""
         return self.sandbox.routes()
 
-    def silence_rule(self, silence_id: str) -> Record | None:
+    def silence_rule(self, silence_id: str) -> StoredObject | None:
         """One silence rule as stored."""
         return self.sandbox.silence_rule(silence_id)
 
-    def silence_rules(self) -> list[Record]:
+    def silence_rules(self) -> list[StoredObject]:
         """Every silence rule as stored."""
         return self.sandbox.silence_rules()
 
-    def sentences(self) -> list[Record]:
+    def sentences(self) -> list[StoredObject]:
         """Sentences a silence rule's exceptions may name."""
         return self.sandbox.sentences()
 
-    def appointment(self, vdn_id: int, appoint_id: str) -> Record | None:
+    def appointment(self, vdn_id: int, appoint_id: str) -> StoredObject | None:
         """One appointment."""
         return self.sandbox.appointment(vdn_id, appoint_id)
 
-    def appointments(self, vdn_id: int | None = None) -> list[Record]:
+    def appointments(self, vdn_id: int | None = None) -> list[StoredObject]:
         """Appointments of one VDN, or of all."""
         return self.sandbox.appointments(vdn_id)
 

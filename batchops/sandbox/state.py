@@ -13,7 +13,7 @@ from typing import Any
 
 from .options import SandboxOptions
 from .persist import StateFile
-from .seed import Record, SeedData, generate
+from .seed import SeedData, StoredObject, generate
 
 # Keys of the applied counts, one per record an update can change.
 KIND_SETTING = "agentsettings"
@@ -84,7 +84,7 @@ class SandboxState:
             record = self._lookup(kind, key)
             self._file.save(kind, key, record, applied_key, self.applied[applied_key])
 
-    def _lookup(self, kind: str, key: str) -> Record:
+    def _lookup(self, kind: str, key: str) -> StoredObject:
         if kind == "setting":
             return self.data.agent_settings[key]
         if kind == "route":
@@ -94,25 +94,25 @@ class SandboxState:
         vdn, appoint_id = key.split(":", 1)
         return self.data.appointments[int(vdn)][appoint_id]
 
-    def put_setting(self, record: Record) -> None:
+    def put_setting(self, record: StoredObject) -> None:
         """Store an updated agent setting."""
         with self.lock:
             self.data.agent_settings[record["id"]] = record
             self._commit("setting", record["id"], record_key(KIND_SETTING, record["id"]))
 
-    def put_route(self, record: Record) -> None:
+    def put_route(self, record: StoredObject) -> None:
         """Store an updated called route."""
         with self.lock:
             self.data.routes[record["id"]] = record
             self._commit("route", record["id"], record_key(KIND_ROUTE, record["id"]))
 
-    def put_silence_rule(self, record: Record) -> None:
+    def put_silence_rule(self, record: StoredObject) -> None:
         """Store an updated silence rule."""
         with self.lock:
             self.data.silence_rules[record["silence_id"]] = record
             self._commit("silence_rule", record["silence_id"], record_key(KIND_SILENCE, record["silence_id"]))
 
-    def put_appointment(self, vdn: int, record: Record) -> None:
+    def put_appointment(self, vdn: int, record: StoredObject) -> None:
         """Store an updated appointment."""
         appoint_id = record["appointId"]
         with self.lock:
@@ -123,24 +123,24 @@ class SandboxState:
 
     # -- reads (the live records: copy before handing them outside the server) --------------------
 
-    def setting(self, setting_id: str) -> Record | None:
+    def setting(self, setting_id: str) -> StoredObject | None:
         """The agent setting with this ``id``."""
         return self.data.agent_settings.get(setting_id)
 
-    def setting_for_user(self, user_id: str) -> Record | None:
+    def setting_for_user(self, user_id: str) -> StoredObject | None:
         """The agent setting of this ``userId``."""
         setting_id = self.settings_by_user.get(user_id)
         return self.data.agent_settings.get(setting_id) if setting_id is not None else None
 
-    def route(self, route_id: str) -> Record | None:
+    def route(self, route_id: str) -> StoredObject | None:
         """The called route with this ``id``."""
         return self.data.routes.get(route_id)
 
-    def silence_rule(self, silence_id: str) -> Record | None:
+    def silence_rule(self, silence_id: str) -> StoredObject | None:
         """The silence rule with this ``silence_id``."""
         return self.data.silence_rules.get(silence_id)
 
-    def appointment(self, vdn: int, appoint_id: str) -> Record | None:
+    def appointment(self, vdn: int, appoint_id: str) -> StoredObject | None:
         """The appointment ``appoint_id`` on VDN ``vdn``."""
         return self.data.appointments.get(vdn, {}).get(appoint_id)
 

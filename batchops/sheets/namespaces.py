@@ -26,6 +26,10 @@ CORE_PROPERTIES_REL = PKG_REL_NS + "/metadata/core-properties"
 APP_NS = "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"
 VT_NS = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
 CORE_NS = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+DCTERMS_NS = "http://purl.org/dc/terms/"
+DCMITYPE_NS = "http://purl.org/dc/dcmitype/"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
 VML_NS = {
     "v": "urn:schemas-microsoft-com:vml",

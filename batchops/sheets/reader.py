@@ -15,6 +15,7 @@ from pathlib import Path
 from batchops.errors import SheetError
 from batchops.sheets.book_reader import read_book
 from batchops.sheets.csv_reader import read_csv
+from batchops.sheets.namespaces import EXCEL_2003_XML_NS
 from batchops.sheets.table import RawTable
 from batchops.sheets.xlsx_parts import open_package, package_kind
 from batchops.sheets.xlsx_reader import read_xlsx
@@ -152,7 +153,7 @@ def _markup_kind(head: bytes) -> str | None:
     if text.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")):
         return "a web page (HTML)"
     if text.startswith(b"<?xml"):
-        if b"urn:schemas-microsoft-com:office:spreadsheet" in text or b"<workbook" in text:
+        if EXCEL_2003_XML_NS.encode() in text or b"<workbook" in text:
             return "an Excel 2003 XML spreadsheet"
         return "an XML file"
     return None

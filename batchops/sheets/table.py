@@ -90,7 +90,7 @@ def column_index(letters: str | bytes) -> int:
     return n - 1
 
 
-_CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
+_CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")  # Excel's last row, 1,048,576, has 7 digits
 
 
 def cell_position(ref: str) -> tuple[int, int] | None:

@@ -56,7 +56,8 @@ class ReportFile:
     reason: str | None = None
     """Why the report is not in the workbook itself (one line), when it went beside it."""
     removed: tuple[str, ...] = ()
-    """What of an earlier run was removed from the workbook ("the Errors sheet", "the cell marks")."""
+    """What of an earlier run was removed from the workbook, each a phrase ("the Errors sheet and the cell
+    marks of an earlier run")."""
 
     def where(self) -> str:
         """``book.xlsx (sheet 'Results')`` or ``book.results.csv``; empty when nothing was written."""
@@ -64,16 +65,19 @@ class ReportFile:
             return ""
         return f"{self.path} (sheet '{self.sheet}')" if self.sheet else str(self.path)
 
-    def notices(self, source: Path) -> list[str]:
-        """One line for each thing the user should know besides where the report is."""
-        lines = []
-        if self.reason and self.path is not None:
-            lines.append(f"{source.name}: {self.reason}; the report was written to {self.path.name} instead.")
-        elif self.reason:
-            lines.append(f"{source.name}: {self.reason}.")
-        if self.removed:
-            lines.append(f"Removed from {source.name}: {' and '.join(self.removed)} of an earlier run.")
-        return lines
+    def warning(self, source: Path) -> str | None:
+        """Why the report is not in ``source`` itself and where it went, as one line; None when it is."""
+        if not self.reason:
+            return None
+        if self.path is not None:
+            return f"{source.name}: {self.reason}; the report was written to {self.path.name} instead."
+        return f"{source.name}: {self.reason}."
+
+    def note(self, source: Path) -> str | None:
+        """What stale report was taken out of ``source``, as one line; None when nothing was."""
+        if not self.removed:
+            return None
+        return f"Removed from {source.name}: {'; '.join(self.removed)}."
 
 
 def edit_workbook(path: str | Path, edit: Callable[[Package], bool], *, dest: str | Path | None = None) -> bool:
@@ -202,8 +206,7 @@ def remove_stale(path: Path, kind: str, edit: Callable[[Package], tuple[str, ...
         try:
             package.save()
         except (WorkbookLocked, SheetError, WriteCheckFailed) as exc:
-            return ReportFile(None, reason=f"{' and '.join(removed)} of an earlier run could not be removed: "
-                                           f"{_reason(exc)}")
+            return ReportFile(None, reason=f"{'; '.join(removed)} could not be removed: {_reason(exc)}")
     return ReportFile(None, in_place=True, removed=removed)
 
 

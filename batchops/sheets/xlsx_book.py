@@ -25,6 +25,9 @@ from .namespaces import (
     CORE_PROPERTIES_REL,
     CORE_TYPE,
     CT_NS,
+    DC_NS,
+    DCMITYPE_NS,
+    DCTERMS_NS,
     MAIN_NS,
     PKG_REL_NS,
     REL_NS,
@@ -34,6 +37,7 @@ from .namespaces import (
     VT_NS,
     WORKBOOK_TYPE,
     WORKSHEET_TYPE,
+    XSI_NS,
 )
 from .sheet_xml import CellStyles, add_cell_styles, check_sheet_name
 from .xlsx_package import FAST_LEVEL
@@ -171,9 +175,8 @@ def _app(sheets: Sequence[BookSheet]) -> str:
 def _core(creator: str) -> str:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
-        f'{XML_DECL}<cp:coreProperties xmlns:cp="{CORE_NS}" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-        'xmlns:dcterms="http://purl.org/dc/terms/" xmlns:dcmitype="http://purl.org/dc/dcmitype/" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f'{XML_DECL}<cp:coreProperties xmlns:cp="{CORE_NS}" xmlns:dc="{DC_NS}" '
+        f'xmlns:dcterms="{DCTERMS_NS}" xmlns:dcmitype="{DCMITYPE_NS}" xmlns:xsi="{XSI_NS}">'
         f"<dc:creator>{escape_text(creator)}</dc:creator>"
         f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created>'
         f'<dcterms:modified xsi:type="dcterms:W3CDTF">{now}</dcterms:modified>'

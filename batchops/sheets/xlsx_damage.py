@@ -21,13 +21,15 @@ from batchops.sheets.table import CellDamage, Damage, column_index
 Cell = tuple[int, int]
 """(Excel row number, 0-based column index)."""
 
-_REF = re.compile(rb"""\br\s*=\s*["']([A-Za-z]{1,3})(\d+)["']""")
+# Row numbers of at most 7 digits (Excel's last row is 1,048,576): int() refuses 4,301 digits and more.
+_REF = re.compile(rb"""\br\s*=\s*["']([A-Za-z]{1,3})([0-9]{1,7})["']""")
 _ERROR_TYPE = re.compile(rb"""\bt\s*=\s*["']e["']""")
 _SI = re.compile(rb"""\bsi\s*=\s*["'](\d+)["']""")
 _MERGE = re.compile(
-    rb"""<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref\s*=\s*["']([A-Za-z]{1,3})(\d+)(?::([A-Za-z]{1,3})(\d+))?["']"""
+    rb"""<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref\s*=\s*["']([A-Za-z]{1,3})([0-9]{1,7})(?::([A-Za-z]{1,3})([0-9]{1,7}))?["']"""
 )
 _VM = re.compile(rb"""\bvm\s*=\s*["']\d+["']""")
+_ROW = re.compile(r"[0-9]{1,7}")
 _TAG_BREAK = (b" ", b">", b"\t", b"\r", b"\n", b"/")
 PICTURE_NOTE = " (a picture placed in the cell)"
 """Excel stores a picture placed in a cell as the error #VALUE! with value metadata (``vm``)."""
@@ -157,10 +159,10 @@ def _scan_cells_by_position(data: bytes) -> dict[Cell, CellDamage]:
         local = elem.tag.rsplit("}", 1)[-1]
         if local == "row" and event == "start":
             ref = elem.get("r")
-            row_number, col = (int(ref) if ref and ref.isdigit() else row_number + 1), -1
+            row_number, col = (int(ref) if ref and _ROW.fullmatch(ref) else row_number + 1), -1
         elif local == "c" and event == "end":
             ref = elem.get("r")
-            m = re.match(r"([A-Za-z]+)(\d+)", ref or "")
+            m = re.match(r"([A-Za-z]+)([0-9]{1,7})", ref or "")
             col = column_index(m.group(1)) if m else col + 1
             children = {ch.tag.rsplit("}", 1)[-1]: ch for ch in elem}
             if elem.get("t") == "e":
