@@ -68,9 +68,13 @@ def browser(download_dir: Path) -> Iterator[Any]:
 
 def wait_for(driver: Any, condition: Callable[[Any], Any], what: str) -> Any:
     """Wait (explicitly, up to ``WAIT``) until ``condition(driver)`` is truthy; fails naming ``what``."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT, poll_frequency=0.05).until(condition, f"the page never showed {what}")
+    # The page re-renders as events arrive: an element found a moment ago may be gone; look again.
+    waiting = WebDriverWait(driver, WAIT, poll_frequency=0.05,
+                            ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+    return waiting.until(condition, f"the page never showed {what}")
 
 
 def text_of(driver: Any, element_id: str) -> str:
