@@ -25,8 +25,11 @@ RESULT_HEADERS = ("row", "key", "status", "http_status", "code", "message", "att
 
 
 def sibling(path: Path, suffix: str) -> Path:
-    """``FILE.results.xlsx`` beside ``FILE.xlsx``: the original name kept whole, so nothing is overwritten."""
-    return path.with_name(f"{path.stem}{suffix}")
+    """``book.results.xlsx`` beside ``book.xlsx`` (or ``book.csv``); beside any other file its whole name is
+    kept (``book.xls.results.xlsx``), so that the reports of ``book.xls`` and ``book.xlsx`` in one folder
+    never overwrite each other."""
+    base = path.stem if path.suffix.lower() in (".xlsx", ".csv") else path.name
+    return path.with_name(f"{base}{suffix}")
 
 
 def result_headers(outcome: ApplyOutcome) -> list[str]:

@@ -102,12 +102,12 @@ def test_the_xls_report_goes_beside_it_and_the_output_says_where(tmp_path, capsy
     out, err = capsys.readouterr()
     assert path.read_bytes() == original
     assert ("agents.xls: is an old Excel 97-2003 workbook (.xls), which batchops does not write into; the report "
-            "was written to agents.errors.xlsx instead.") in " ".join(err.split())
-    assert f"Report written to {tmp_path / 'agents.errors.xlsx'} (sheet 'Errors')" in out
-    cells = {r["cell"]: r["code"] for r in rows_of(tmp_path / "agents.errors.xlsx", "Errors")}
+            "was written to agents.xls.errors.xlsx instead.") in " ".join(err.split())
+    assert f"Report written to {tmp_path / 'agents.xls.errors.xlsx'} (sheet 'Errors')" in out
+    cells = {r["cell"]: r["code"] for r in rows_of(tmp_path / "agents.xls.errors.xlsx", "Errors")}
     assert {cells["C6"], cells["D6"], cells["E6"], cells["D5"], cells["B3"]} == {
         "formula", "error_value", "merged", "rounded"}  # the .xls reader's guards, as the xlsx reader's
-    assert openpyxl.load_workbook(tmp_path / "agents.errors.xlsx").sheetnames == ["Errors"]
+    assert openpyxl.load_workbook(tmp_path / "agents.xls.errors.xlsx").sheetnames == ["Errors"]
 
 
 def test_a_clean_ods_gets_no_report_and_a_stale_one_beside_it_is_removed(tmp_path):
@@ -124,7 +124,7 @@ def test_a_clean_ods_gets_no_report_and_a_stale_one_beside_it_is_removed(tmp_pat
     subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless", "--convert-to",
                     "ods", "--outdir", str(work), str(source)], check=True, capture_output=True, timeout=120)
     path = work / "routes.ods"
-    stale = work / "routes.errors.xlsx"
+    stale = work / "routes.ods.errors.xlsx"
     stale.write_bytes(b"old")
     assert cli("validate", path, "--operation", "called-route") == 0
     assert not stale.exists()
