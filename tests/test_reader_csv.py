@@ -172,22 +172,17 @@ def test_leading_blank_lines_push_the_header_down(csv_file):
     assert (table.header_row, table.row_numbers) == (3, [4])
 
 
-def test_a_row_with_more_values_than_headers_is_named(csv_file):
+@pytest.mark.parametrize(("text", "expected"), [
+    ("id,callNumber\n1,2\n3,123,456\n", "row 3: has a value in column C ('456') beyond the 2 header columns (A to B)"),
+    # csvkit's bad.csv: as many values as headers, but one of them past the last header
+    ('column_a,column_b,column_c\n1,27,,"I\'m too long!"\n',
+     "row 2: has a value in column D ('I'm too long!') beyond the 3 header columns (A to C)"),
+])
+def test_a_value_beyond_the_last_header_is_named_by_column_and_text(csv_file, text, expected):
     with pytest.raises(SheetError) as info:
-        read_table(csv_file("id,callNumber\n1,2\n3,123,456\n"))
+        read_table(csv_file(text))
     assert str(info.value) == (
-        "rows.csv, row 3: has a value in column C ('456') beyond the 2 header columns (A to B). "
-        "Wrap values that contain a comma in double quotes, or add the missing header."
-    )
-
-
-def test_a_value_beyond_the_headers_after_an_empty_one_is_named(csv_file):
-    # csvkit's bad.csv: as many values as headers, but one of them past the last header.
-    with pytest.raises(SheetError) as info:
-        read_table(csv_file('column_a,column_b,column_c\n1,27,,"I\'m too long!"\n'))
-    assert str(info.value) == (
-        "rows.csv, row 2: has a value in column D ('I'm too long!') beyond the 3 header columns (A to C). "
-        "Wrap values that contain a comma in double quotes, or add the missing header."
+        f"rows.csv, {expected}. Wrap values that contain a comma in double quotes, or add the missing header."
     )
 
 

@@ -255,3 +255,34 @@ def test_write_error_report_of_a_clean_csv_deletes_the_stale_one(tmp_path):
     stale.write_text("old", encoding="utf-8")
     written = write_error_report(validate_file(path))
     assert written.path is None and not stale.exists()
+
+
+def test_plan_and_apply_take_away_what_they_make_stale(sandbox, monkeypatch, tmp_path, capsys):
+    from roundtrip_helpers import use_sandbox
+
+    use_sandbox(sandbox, monkeypatch, tmp_path)
+    record = sandbox.agent_settings()[0]
+    path = tmp_path / "agents.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    ws.append(["id", "userId", "callType"])
+    ws.append([record["id"], record["userId"], "7"])
+    wb.save(path)
+    assert cli("validate", path) == 2
+    wb = openpyxl.load_workbook(path)
+    wb["Data"]["C2"] = "2"
+    wb.save(path)
+    capsys.readouterr()
+    assert cli("plan", path) == 0
+    assert "Removed from agents.xlsx: the Errors sheet and the cell marks of an earlier run." in \
+        capsys.readouterr().err
+    assert open_xlsx(path).sheetnames == ["Data", "Plan"]
+    assert cli("apply", path, "--dry-run", "--yes") == 0
+    assert open_xlsx(path).sheetnames == ["Data", "Plan", "Results"]  # a dry run changed nothing the plan shows
+    capsys.readouterr()
+    assert cli("apply", path, "--yes") == 0
+    out, err = capsys.readouterr()
+    assert "Removed from agents.xlsx: the Plan sheet, which this run made out of date." in err
+    assert f"Results written to {path} (sheet 'Results')" in out
+    assert open_xlsx(path).sheetnames == ["Data", "Results"]
