@@ -41,7 +41,7 @@ _HOMES = {
     "WorkbookLocked": "errors",
     "WriteCheckFailed": "errors",
     "Journal": "journal",
-    "Cancel": "workflow",
+    "CancelToken": "dispatch",
     "Job": "workflow",
     "ApplyOptions": "replay",
     "ApplyOutcome": "replay",
@@ -61,6 +61,7 @@ __getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 
 if TYPE_CHECKING:
     from .catalogue import OPERATIONS, Operation, get_operation
+    from .dispatch import CancelToken
     from .errors import (
         AuthError,
         BatchopsError,
@@ -80,7 +81,7 @@ if TYPE_CHECKING:
     from .report import InputRow, Issue, ValidationReport
     from .settings import Settings, load_settings
     from .validation import validate_file
-    from .workflow import Cancel, Job
+    from .workflow import Job
 
 __all__ = [
     "OPERATIONS",
@@ -88,7 +89,7 @@ __all__ = [
     "ApplyOutcome",
     "AuthError",
     "BatchopsError",
-    "Cancel",
+    "CancelToken",
     "ConfigError",
     "InputError",
     "InputRow",

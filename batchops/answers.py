@@ -12,6 +12,7 @@ A read answer that is no answer, an HTTP error or not a JSON object raises
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["code_of", "epoch_text", "first_at", "is_success", "json_object", "list_text", "message_of",
            "require_success", "text_of", "value_at"]
 
+_DIGITS = re.compile(r"[0-9]{1,18}")  # an epoch in any unit; int() of more would be no date, or refused
 _MESSAGE_KEYS = ("returnDesc", "resultDesc", "description", "message")
 
 
@@ -73,7 +75,7 @@ def epoch_text(value: Any, *, millis: bool) -> str:
     The unit is told by size, as validation tells it (``catalogue.EPOCH_MS_FLOOR``).
     """
     text = text_of(value)
-    if not text.isdigit():
+    if not _DIGITS.fullmatch(text):  # also no int() of thousands of digits, or of "²" (isdigit, not int)
         return text
     number = int(text)
     if millis and number < EPOCH_MS_FLOOR:

@@ -257,6 +257,9 @@ def _short(text: str, limit: int = 200) -> str:
 
 
 C1_SUCCESS = Success(("returnCode",), ("0",), ("returnDesc", "description"))
+# The update pages answer returnCode at the top level ("0" success); modifyCalledRoute's table numbers it 1.1
+# and marks it optional, but its sample has it at the top level too. An HTTP 200 without a code is not taken
+# for success on a write (outcome says so); a read answer without one is (queryAgentInfo documents none).
 
 AGENT_SETTINGS = Operation(
     name="agent-settings",

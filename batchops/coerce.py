@@ -172,7 +172,20 @@ def _not_text(fld: Field, raw: Any) -> None:
                                  f"Format the column as Text and type the value again.")
 
 
-def _number_warning(fld: Field) -> Warning_:
+LOST_ZERO = "lost_zero"
+"""The code of a number Excel may have stripped of its leading zeros; apply holds such rows back unless
+told (``--accept-lost-zeros``)."""
+
+
+def _number_warning(fld: Field, text: str) -> Warning_:
+    if fld.kind is Kind.NUMBER_LIST:
+        return (LOST_ZERO, (f"{text} is stored as a number, so Excel dropped any leading zero (and would have "
+                            f"joined numbers typed with commas). Format the column as Text and type the numbers "
+                            f"again, or pass --accept-lost-zeros if {text} is right."))
+    if fld.kind is Kind.NUMBER:
+        return (LOST_ZERO, (f"{text} is stored as a number, so Excel dropped any leading zero (07773217 becomes "
+                            f"7773217). Format the column as Text and type the number again, or pass "
+                            f"--accept-lost-zeros if {text} is right."))
     if fld.kind in LIST_KINDS:
         return ("number_cell", ("stored as a number: if several values were typed with commas, Excel may "
                                 "have joined them, and leading zeros are lost; format the column as Text."))
@@ -202,7 +215,8 @@ def _digits(fld: Field, raw: Any, tz: tzinfo) -> tuple[str, Warning_]:
         return text, None
     _not_text(fld, raw)
     if isinstance(raw, (int, float)):
-        return _number_as_digits(fld, raw), _number_warning(fld)
+        text = _number_as_digits(fld, raw)
+        return text, _number_warning(fld, text)
     return str(raw).strip(), None
 
 

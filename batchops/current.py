@@ -12,12 +12,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from .catalogue import Operation
+from .catalogue import Kind, Operation
 from .errors import AuthError, BatchopsError, ConfigError
 from .readers import LiveRecord, RecordReader, blockers, label_of
 from .report import InputRow
 
-__all__ = ["Current", "FieldChange", "aread_one", "before_values", "field_changes", "is_no_change", "read_current", "read_one"]
+__all__ = ["Current", "FieldChange", "LostZero", "aread_one", "before_values", "field_changes", "is_no_change",
+           "lost_zeros", "read_current", "read_one"]
 
 ReadProgress = Callable[[int, int], None]
 """``on_read(done, total)``: records read so far, of how many."""
@@ -129,5 +130,49 @@ def is_no_change(changes: Sequence[FieldChange]) -> bool:
 
 def before_values(op: Operation, texts: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
     """The before-values the journal keeps: the record's current text of each field the row sets, keys
-    included, so that undo can put exactly those fields back."""
-    return {name: current.get(name, "") for name in op.columns if name in texts}
+    included, so that undo can put exactly those fields back; and the facts the read side names the record
+    by (``agentName``, ``workNo``), so that the audit can say whose record it was (undo takes columns only)."""
+    values = {name: current.get(name, "") for name in op.columns if name in texts}
+    if op.read is not None:
+        facts = {**current, **(getattr(current, "context", None) or {})}
+        values.update({name: str(facts[name]) for name in op.read.label
+                       if name not in values and facts.get(name) not in (None, "")})
+    return values
+
+
+@dataclass(frozen=True)
+class LostZero:
+    """A new number that is the current one without its leading zeros: Excel probably dropped them."""
+
+    field: str
+    new: str
+    current: str
+
+    def message(self) -> str:
+        """What happened and the two ways out, in one sentence."""
+        return (f"{self.field} {self.new} is the current {self.current} without its leading zero: Excel probably "
+                f"dropped it. Type {self.current} (format the column as Text first), or pass --accept-lost-zeros "
+                f"to send {self.new} as it is.")
+
+
+_NUMBER_KINDS = (Kind.NUMBER, Kind.NUMBER_LIST)
+
+
+def lost_zeros(op: Operation, changes: Sequence[FieldChange]) -> list[LostZero]:
+    """The numbers a row would set that equal a current number without its leading zeros.
+
+    Pure: plan (``plan.row_plan``) and apply's before-read step both ask it, so they agree on which rows
+    to hold back. A list compares item by item in any order (``7773217,12`` against ``12,07773217``).
+    """
+    found: list[LostZero] = []
+    for change in changes:
+        if op.field(change.field).kind not in _NUMBER_KINDS or not change.changed:
+            continue
+        current = [item for item in change.before.split(",") if item]
+        for item in change.after.split(","):
+            if item in current:
+                continue
+            stripped = next((c for c in current if c != item and c.startswith("0") and c.lstrip("0") == item), None)
+            if stripped is not None:
+                found.append(LostZero(change.field, item, stripped))
+    return found

@@ -35,7 +35,7 @@ from typing import Generic, Protocol, TypeVar
 
 from .calls import CallResult, PreparedCall
 from .limiter import Limiter
-from .tuning import default_loop_factory, run_on_new_loop
+from .tuning import call_in_loop, default_loop_factory, run_on_new_loop
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256
@@ -213,17 +213,9 @@ class Dispatcher(Generic[K]):
         self.sender.stop_retrying()
         if self.limiter is not None:
             self.limiter.close()
-        loop, wake = self._loop, self._wake
-        if loop is None or wake is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            wake.set()
-        else:
-            loop.call_soon_threadsafe(wake.set)
+        wake = self._wake
+        if wake is not None:
+            call_in_loop(self._loop, wake.set)
 
     def _fail(self, exc: BaseException) -> None:
         if self._error is None:
@@ -282,6 +274,8 @@ class Dispatcher(Generic[K]):
             raise
         finally:
             unsubscribe()
+            if self.limiter is not None and self.sender.limiter is self.limiter:
+                self.sender.limiter = None  # the run's limiter ends with it; the sender may serve others
             self._flush()
             self._loop = self._wake = None
             report.stop_reason = self._stop_reason

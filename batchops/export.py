@@ -37,7 +37,7 @@ from typing import Any
 
 from . import __version__
 from .agentinfo import AgentInfo, read_agent_info
-from .catalogue import OPERATIONS, Kind, Operation
+from .catalogue import OPERATIONS, Field, Kind, Operation
 from .client import Client
 from .coerce import local_timezone, show_timestamp
 from .errors import InputError
@@ -196,17 +196,22 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
     Instructions, stamp)."""
     target = _target(path)
     rows = list(records)
-    data_rows = [[record.get(name) or None for name in op.columns] for record in rows]
+    zone = tz or local_timezone()
+    data_rows = [_data_row(op, record, zone, csv=_is_csv(target)) for record in rows]
     blocked = sum(1 for record in rows if blockers(op, record))
     result = ExportResult(target, op.name, len(rows), operation=op.name, blocked=blocked)
     if blocked:
-        where = "" if _is_csv(target) else " (see the Context sheet)"
-        result.notes.append(f"{blocked} row(s) cannot be updated as they stand{where}; `batchops plan` lists them.")
+        where = "" if _is_csv(target) else " (the Context sheet says why)"
+        result.notes.append(f"{blocked} row(s) cannot be changed{where}: edits to them would be refused; left "
+                            f"as they are, plan shows them as no change and apply skips them.")
     if _is_csv(target):
         _write_csv(target, op.columns, _counted(data_rows, len(data_rows), on_progress))
         return result
-    zone = tz or local_timezone()
     context_headers, context_rows = _context(op, rows, zone)
+    if any(f.kind in EPOCH_KINDS for f in op.fields):
+        zone_note = (f"in {zone}, as validate, plan and apply read them unless --timezone (or BATCHOPS_TIMEZONE) "
+                     f"names another zone; epoch numbers are accepted too")
+        info = [*info, ("date-times", zone_note)]
     facts = [("exported from", source), ("read call", read_side(op).describe()), ("exported at", _now()),
              ("operation", f"{op.name} ({op.api})"), *info, ("rows", str(len(rows))),
              ("how to use", (f"Edit the sheet '{data_sheet_name(op)}' and check it with `batchops validate FILE`, "
@@ -214,7 +219,9 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
                              f"The sheets '{CONTEXT_SHEET}' and '{INFO_SHEET}' are for reading only.")),
              ("made by", f"batchops {__version__}")]
     sheets = [
-        SheetSpec(data_sheet_name(op), list(op.columns), _counted(data_rows, len(data_rows), on_progress)),
+        # Text columns but the date-times, which are date-time cells (sheets.sheet_xml).
+        SheetSpec(data_sheet_name(op), list(op.columns), _counted(data_rows, len(data_rows), on_progress),
+                  text_columns=[i for i, f in enumerate(op.fields) if f.kind not in EPOCH_KINDS]),
         SheetSpec(CONTEXT_SHEET, context_headers, context_rows),
         *extra_sheets,
         info_sheet(facts, name=INFO_SHEET),
@@ -224,6 +231,36 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
     ]
     _write_xlsx(target, sheets)
     return result
+
+
+EPOCH_KINDS = (Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S)
+
+
+def _data_row(op: Operation, record: LiveRecord, zone: tzinfo, *, csv: bool) -> list[Any]:
+    """A record's cells: texts, and date-times as date-time values (see :func:`date_time`)."""
+    return [date_time(f, record.get(f.name, ""), zone, csv=csv) if f.kind in EPOCH_KINDS
+            else record.get(f.name) or None for f in op.fields]
+
+
+def date_time(fld: Field, text: str, zone: tzinfo, *, csv: bool = False) -> datetime | str | None:
+    """An epoch text as a cell value that validation reads back as exactly that epoch value.
+
+    In a workbook: the wall-clock time in ``zone`` as a naive ``datetime`` (a real date-time cell), which
+    validation reads in the same zone. Text with its UTC offset instead: a time the clocks show twice (the
+    hour they go back), one with milliseconds (a date-time cell shows whole seconds, and a value that looks
+    the same but is not would confuse), and every date-time in a CSV, which has no cell types and which
+    Excel would otherwise rewrite in the computer's own date order. Not an epoch: as is.
+    """
+    if not text.isdigit():
+        return text or None
+    value = int(text)
+    moment = datetime.fromtimestamp(value / 1000 if fld.kind is Kind.TIMESTAMP_MS else value, zone)
+    if fld.kind is Kind.TIMESTAMP_MS:  # exact milliseconds: a float division may be a microsecond off
+        moment = moment.replace(microsecond=(value % 1000) * 1000)
+    repeated = moment.replace(fold=1 - moment.fold).utcoffset() != moment.utcoffset()
+    if csv or repeated or moment.microsecond:
+        return moment.isoformat(sep=" ", timespec="milliseconds" if moment.microsecond else "seconds")
+    return moment.replace(tzinfo=None)
 
 
 def _stamp_sheet(op: Operation) -> SheetSpec:

@@ -2,9 +2,12 @@
 
 Nobody tells an operator the tenant's allowance at the API gateway, so a run finds it. Two anchors:
 
-- the AWS SDKs' adaptive retry mode: a client-side token bucket that is off until the first throttle,
-  then a rate cut to ``BETA`` x the rate the server was measured to let through, and a CUBIC curve that
-  climbs back quickly to that rate, lingers near it and only then probes above it;
+- the AWS SDKs' adaptive retry mode: a client-side rate that is off until the first throttle, then a cut
+  to ``BETA`` x the rate the server was measured to let through, and a CUBIC curve that climbs back quickly
+  to that rate, lingers near it and only then probes above it. Measured against a token-bucket gateway
+  (bench/bench_limiter.py) three things differ from the SDKs: the server's rate is measured over whole
+  throttle cycles, the curve is relative to that rate and probes more slowly, and after a run's first
+  throttle the rate grows as a slow start does until the second; requests are evenly spaced (no burst);
 - Netflix concurrency-limits (AIMD): the number of requests in flight grows by one per round trip while
   answers are good and shrinks by ``CONCURRENCY_BACKOFF`` on a throttle or a clear rise in latency.
 
@@ -29,13 +32,18 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from .retrying import DEFAULT_MAX_RETRY_AFTER, DEFAULT_STALL_SECONDS
+from .tuning import call_in_loop
 
 BETA = 0.9
 """The rate after a throttle, as a share of the rate the server let through. The AWS SDKs cut to 0.7; measured
 against a token-bucket gateway (bench/RESULTS.limiter.md) 0.9 (Netflix AIMDLimit's ratio) keeps the run near
 the allowance, and the CUBIC curve still backs off further on repeated throttles."""
-CUBIC_SCALE = 0.4
-"""How fast the rate climbs back (requests/s per s³ of the CUBIC curve; the AWS SDKs' value)."""
+CUBIC_SCALE = 0.0025
+"""How fast the rate climbs back, as a share of the last throttled rate per s³ of the CUBIC curve: back at it
+in cbrt((1 - BETA) / CUBIC_SCALE) = 3.4 s, then probing above it slowly (the AWS SDKs use 0.4 requests/s per
+s³ whatever the rate: measured, that probed a gateway of 10/s into a 429 and a pause every 4 s)."""
+FIRST_GROWTH = 1.5
+"""After a run's first throttle, until its second, the rate grows by this factor per second (a slow start)."""
 CONCURRENCY_BACKOFF = 0.9
 """The concurrency limit after a throttle or a latency rise (Netflix AIMDLimit's default)."""
 MIN_RATE = 0.5
@@ -90,6 +98,8 @@ class Limiter:
         self._w_max = 0.0
         self._k = 0.0
         self._last_cut = -float("inf")
+        self._grown_at = now
+        self._cuts = 0
         self._limited_since: float | None = None  # first throttle, or the start when started at a known rate
         self._answers_at_limit = 0
         if start_rate is not None and start_rate > 0:
@@ -97,7 +107,7 @@ class Limiter:
         self._started = now
         self._last_progress = now
         self._paused_until = -float("inf")
-        self._tokens = 0.0  # the client-side bucket: sends allowed now
+        self._tokens = 0.0  # sends allowed now (at most one: evenly spaced)
         self._refilled = now
         self._next_capped = -float("inf")  # the next send --rate allows
         self._window: deque[float] = deque()  # times of recent non-throttled answers
@@ -237,9 +247,10 @@ class Limiter:
         if self._rate is not None:
             base = min(base, self._rate)
         self._w_max = base
-        self._k = (base * (1 - BETA) / CUBIC_SCALE) ** (1 / 3)
+        self._k = ((1 - BETA) / CUBIC_SCALE) ** (1 / 3)
         self._rate = max(MIN_RATE, base * BETA)
-        self._last_cut = now
+        self._last_cut = self._grown_at = now
+        self._cuts += 1
         # Fewer in flight too, but never fewer than the new rate needs over a round trip (with room): here the
         # rate is what the gateway limits, and starving it of slots would hold the run below its allowance.
         needed = 2 * self._rate * self._rtt_recent + 1
@@ -253,9 +264,15 @@ class Limiter:
             self._answers_at_limit += 1
         self._window.append(now)
         if self._rate is not None:
-            cubic = CUBIC_SCALE * (now - self._last_cut - self._k) ** 3 + self._w_max
+            if self._cuts == 1:
+                # After the first throttle of a run the measured rate says little (a second of answers at
+                # most): grow by half per second, as a slow start does, until the server throttles again.
+                grown = self._rate * FIRST_GROWTH ** max(0.0, now - self._grown_at)
+            else:
+                grown = CUBIC_SCALE * self._w_max * (now - self._last_cut - self._k) ** 3 + self._w_max
+            self._grown_at = now
             ceiling = MAX_GROWTH * self._measured_rate(now)
-            self._rate = max(MIN_RATE, min(cubic, ceiling) if ceiling > 0 else cubic)
+            self._rate = max(MIN_RATE, min(grown, ceiling) if ceiling > 0 else grown)
         if latency > 0:
             self._watch_latency(now, latency)
         if self.concurrency < self.max_concurrency and self.in_flight * 2 >= self.concurrency:
@@ -290,8 +307,9 @@ class Limiter:
         self._w_max = rate
         self._k = 0.0
         self._rate = rate
-        self._last_cut = now
+        self._last_cut = self._grown_at = now
         self._limited_since = now
+        self._cuts = 2  # a remembered rate is a known one: no slow start
 
     # --- slots, sleeping and closing ---------------------------------------------------------------------
 
@@ -334,20 +352,7 @@ class Limiter:
     def close(self) -> None:
         """Let nothing more through: waiting requests return at once without sending. Safe from any thread."""
         self.closed = True
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._wake_all()
-        else:
-            try:
-                loop.call_soon_threadsafe(self._wake_all)
-            except RuntimeError:  # the loop closed meanwhile
-                pass
+        call_in_loop(self._loop, self._wake_all)
 
     def _wake_all(self) -> None:
         if self._wake is not None:

@@ -49,13 +49,17 @@ class AheadMarks:
         self._started_upto = max(self._started_upto, position + 1)
         if position >= self._marked_upto:  # the first rows, or answers slower than the sending
             self.ahead()
-        last: Future[None] | None = None
-        while self._commits and self._commits[0][0] <= position:
-            last = self._commits.popleft()[1]
-            if last.done():
-                last.result()  # raises if the commit failed
-        # Commits run in order on one thread: when the last one needed is done, so are those before it.
-        return last if last is not None and not last.done() else None
+        # Commits run in order on one thread: drop the ones done (raising if one failed), then the row's mark
+        # is in the last pending commit that starts at or before it. A pending commit stays queued until it is
+        # done, because every row it holds (not only the first to ask) must wait for it.
+        while self._commits and self._commits[0][1].done():
+            self._commits.popleft()[1].result()
+        pending: Future[None] | None = None
+        for first, commit in self._commits:
+            if first > position:
+                break
+            pending = commit
+        return pending
 
     def ahead(self) -> None:
         """Queue, as one commit, the marks of the rows up to ``window`` past the last one started."""

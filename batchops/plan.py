@@ -1,9 +1,12 @@
 """The plan of a file: what ``apply`` would change, row by row and field by field. Nothing is sent.
 
 For every valid row the record's current values are read (``current.read_current``) and compared
-with the row: ``change`` (before → after for each field the row sets), ``no-change`` (``apply`` skips
-such a row and reports it ``skipped``), ``cannot`` (an unknown ID, a route whose ``editable`` forbids it,
-an automatic appointment) or ``unread`` (the read itself failed). A row whose content the journal records
+with the row: ``change`` (before → after for each field the row sets), ``no-change`` (the record already
+has the row's values: ``apply`` skips such a row and reports it ``skipped``, so a row that could not be
+changed but is left as it was, like an untouched route whose ``editable`` forbids edits in an export, is
+``no-change`` too), ``cannot`` (an unknown ID, a row that would change a record that cannot be changed: a
+route whose ``editable`` forbids it, an automatic appointment; or a number Excel stripped of its leading
+zeros) or ``unread`` (the read itself failed). A row whose content the journal records
 as applied is ``applied``: ``apply`` skips it without a request, as ``applied_rows`` tells (and says
 so when the record no longer has the row's values, changed since elsewhere). The **Plan** sheet is
 written into the workbook (``FILE.plan.csv`` beside a CSV), one line per field, from the same data the
@@ -22,16 +25,18 @@ from typing import Any
 
 from .catalogue import Kind, Operation
 from .coerce import show_timestamp
-from .current import Current, FieldChange, ReadProgress, field_changes, is_no_change, read_current
+from .current import Current, FieldChange, ReadProgress, field_changes, is_no_change, lost_zeros, read_current
 from .journal import Journal, Reason, content_hash
 from .report import ValidationReport
 from .sheets.writeback import ReportFile
 
-__all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan", "plan_rows",
-           "write_plan"]
+__all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan",
+           "plan_rows", "write_plan"]
 
 PLAN_SHEET = "Plan"
-PLAN_HEADERS = ("row", "key", "action", "field", "before", "after", "message")
+PLAN_HEADERS = ("row", "key", "name", "action", "field", "before", "after", "message")
+"""``name``: what the read side knows the record by (agent name and workNo, access code, rule name, called
+number), beside its long key."""
 
 
 class PlanAction(str, Enum):
@@ -90,17 +95,21 @@ class Plan:
 
 
 def make_plan(report: ValidationReport, client: Any, *, concurrency: int = 8,
-              on_read: ReadProgress | None = None, applied: Mapping[int, str] | None = None) -> Plan:
+              on_read: ReadProgress | None = None, applied: Mapping[int, str] | None = None,
+              accept_lost_zeros: bool = False) -> Plan:
     """Read the current record of every valid row and decide each row's action (invalid rows are left out).
 
     ``applied``: the rows ``apply`` would skip as already applied, with why (``applied_rows``).
+    ``accept_lost_zeros``: a number equal to the current one without its leading zeros is a change, as
+    ``apply --accept-lost-zeros`` sends it; otherwise the row ``cannot``, as apply holds it back.
     """
     started = time.monotonic()
     op = report.operation
     records = report.valid_records
     current = read_current(client, op, records, concurrency=concurrency, on_read=on_read)
     applied = applied or {}
-    rows = [row_plan(op, r.row, r.key, r.texts, current[r.row], applied=applied.get(r.row)) for r in records]
+    rows = [row_plan(op, r.row, r.key, r.texts, current[r.row], applied=applied.get(r.row),
+                     accept_lost_zeros=accept_lost_zeros) for r in records]
     return Plan(report, rows, time.monotonic() - started)
 
 
@@ -113,9 +122,9 @@ def applied_rows(journal: Journal, report: ValidationReport, target: str) -> dic
 
 
 def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current, *,
-             applied: str | None = None) -> RowPlan:
+             applied: str | None = None, accept_lost_zeros: bool = False) -> RowPlan:
     """One row's action from its record's current values (and ``applied``: why the journal skips it)."""
-    plan = _row_plan(op, row, key, texts, current)
+    plan = _row_plan(op, row, key, texts, current, accept_lost_zeros)
     plan.label = current.label(op)
     if applied is None:
         return plan
@@ -128,20 +137,26 @@ def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: 
     return RowPlan(row, key, PlanAction.APPLIED, plan.changes, message, plan.label)
 
 
-def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current) -> RowPlan:
+def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current,
+              accept_lost_zeros: bool) -> RowPlan:
     if current.error is not None:
         changes = [FieldChange(name, "", texts[name]) for name in op.columns if name in texts and name not in op.key]
         return RowPlan(row, key, PlanAction.UNREAD, changes, f"could not read the current values: {current.error}")
     if current.record is None:
         return RowPlan(row, key, PlanAction.CANNOT, [], f"unknown ID: there is no {op.name} {key}")
     changes = field_changes(op, texts, current.record)
+    # Values already in effect come first: apply skips such a row whatever could or could not be changed.
+    if is_no_change(changes):
+        return RowPlan(row, key, PlanAction.NO_CHANGE, changes, NO_CHANGE_MESSAGE)
     reasons = current.blockers(op)
     if reasons:
         return RowPlan(row, key, PlanAction.CANNOT, changes, "; ".join(reasons))
-    if is_no_change(changes):
-        return RowPlan(row, key, PlanAction.NO_CHANGE, changes, NO_CHANGE_MESSAGE)
+    lost = lost_zeros(op, changes)  # the same test apply's before-read makes (current.py)
+    if lost and not accept_lost_zeros:
+        return RowPlan(row, key, PlanAction.CANNOT, changes, " ".join(z.message() for z in lost))
+    accepted = " (leading zeros dropped, accepted with --accept-lost-zeros)" if lost else ""
     return RowPlan(row, key, PlanAction.CHANGE, changes,
-                   f"{len([c for c in changes if c.changed])} of {len(changes)} field(s) change")
+                   f"{len([c for c in changes if c.changed])} of {len(changes)} field(s) change{accepted}")
 
 
 def shown(op: Operation, name: str, text: str, tz: tzinfo) -> str:
@@ -153,16 +168,16 @@ def shown(op: Operation, name: str, text: str, tz: tzinfo) -> str:
 
 
 def plan_rows(plan: Plan) -> Iterator[list[Any]]:
-    """The Plan sheet's lines (``PLAN_HEADERS``): one per field that changes (or would be set, for rows that
-    cannot be applied or were not read), one for a row that changes nothing or has no fields to show."""
+    """The Plan sheet's lines (``PLAN_HEADERS``): one per field that changes (or would be set, for rows whose
+    record was not read), one for a row that changes nothing or has no fields to show."""
     op, tz = plan.operation, plan.report.timezone
     for r in plan.rows:
         lines = _lines(r)
         if not lines:
-            yield [r.row, r.key, r.action.value, "", "", "", r.message]
+            yield [r.row, r.key, r.label, r.action.value, "", "", "", r.message]
             continue
         for c in lines:
-            yield [r.row, r.key, r.action.value, c.field, shown(op, c.field, c.before, tz),
+            yield [r.row, r.key, r.label, r.action.value, c.field, shown(op, c.field, c.before, tz),
                    shown(op, c.field, c.after, tz), r.message]
 
 
@@ -172,11 +187,11 @@ def plan_line_count(plan: Plan) -> int:
 
 
 def _lines(r: RowPlan) -> list[FieldChange]:
-    """The field changes a row shows in the Plan: the changed ones, or every one it would set when it
-    cannot be applied or was not read; none for a row that changes nothing."""
-    if r.action in (PlanAction.CHANGE, PlanAction.APPLIED):
+    """The field changes a row shows in the Plan: the changed ones, or every one it would set when its
+    record was not read; none for a row that changes nothing."""
+    if r.action in (PlanAction.CHANGE, PlanAction.APPLIED, PlanAction.CANNOT):
         return r.changed
-    return r.changes if r.action in (PlanAction.CANNOT, PlanAction.UNREAD) else []
+    return r.changes if r.action is PlanAction.UNREAD else []
 
 
 def plan_csv_path(path: Path) -> Path:
@@ -210,7 +225,8 @@ def write_plan(plan: Plan) -> ReportFile:
         return removed
 
     def beside(target: Path) -> None:
-        write_xlsx(target, [SheetSpec(PLAN_SHEET, PLAN_HEADERS, plan_rows(plan), text_columns=(1, 3, 4, 5, 6))])
+        text = [i for i, name in enumerate(PLAN_HEADERS) if name not in ("row", "action")]
+        write_xlsx(target, [SheetSpec(PLAN_SHEET, PLAN_HEADERS, plan_rows(plan), text_columns=text)])
 
     return write_beside_or_into(report.path, report.kind, sheet=PLAN_SHEET, edit=edit,
                                 beside=sibling(report.path, ".plan.xlsx"), write_beside=beside)

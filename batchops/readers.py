@@ -227,7 +227,7 @@ def _page(client: Client, op: Operation, listing: Listing, scope: Mapping[str, s
     records = [record_from(op, item, scope) for item in items if isinstance(item, Mapping)] if isinstance(
         items, list) else []
     total = text_of(first_at(body, listing.total)) if listing.total else ""
-    return records, int(total) if total.isdigit() else None
+    return records, int(total) if total.isascii() and total.isdigit() and len(total) <= 18 else None
 
 
 def _paged(fetch: Callable[[int], tuple[list[LiveRecord], int | None]], size: int, key: Callable[[LiveRecord], str],

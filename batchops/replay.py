@@ -15,6 +15,13 @@ calls of ``readers.py``) by the same worker just before its update, within the s
 limit. A row's before-values are committed with its ``in_flight`` mark and its after-values (the row's
 texts) with its result, for audit and undo. A row whose values equal the record's current ones is not
 sent: ``skipped``, "no change".
+
+Pace: every request goes through the run's ``Limiter`` (``limiter.py``), which starts at the rate the
+journal remembers for the target and adapts to the server's throttling; a row whose every answer was 429
+(the server did not process it) ends ``not-sent``, never ``failed``, and the settled rate is kept for the
+next run. Stopping: ``stop()`` or the ``cancel`` token (any thread) as Ctrl-C. ``run()`` serves synchronous
+callers on a loop of its own; ``arun()`` runs on the caller's loop, the journal's work on threads. Where the
+in-flight marks are committed is ``marking.py``; the speed measures around a run are ``tuning.py``.
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ class RowResult:
     finished_at: str = ""
     reason: str = ""
     request: dict[str, Any] | None = None  # masked; shown on a dry run
+    label: str = ""  # the name the read side knows the record by (readers.label_of), when it was read
 
 
 @dataclass
@@ -81,6 +89,8 @@ class ApplyOptions:
     operator: str | None = None
     read_before: bool = False
     """Read each record before sending it: before-values into the journal; unchanged rows skipped."""
+    accept_lost_zeros: bool = False
+    """Send a number equal to the current one without its leading zeros (else the row is held back, not-sent)."""
 
 
 @dataclass
@@ -170,6 +180,7 @@ class LiveState:
 
 NO_CHANGE_MESSAGE = "no change"
 NO_CHANGE_REASON = "no-change"
+LOST_ZEROS_REASON = "lost-zeros"
 NOT_SENT_THROTTLED = "not sent: the server throttled it (HTTP 429) until the run stopped"
 
 
@@ -229,6 +240,7 @@ class Replay:
         self._calls: dict[int, PreparedCall] = {}
         self._reasons: dict[int, Decision] = {}
         self._before: dict[int, dict[str, str]] = {}
+        self._labels: dict[int, str] = {}  # row → the record's label, from the read before its update
         self._marks: AheadMarks | OneByOneMarks | None = None
         self._writer: JournalWriter | None = None  # the journal's writes while the requests are out
         self._started: float | None = None
@@ -436,20 +448,27 @@ class Replay:
 
     def _unchanged(self, row: int, current: Any) -> bool:
         """Keep the row's before-values; True (and the row recorded ``skipped``) when it changes nothing."""
-        from .current import before_values, field_changes, is_no_change
+        from .current import before_values, field_changes, is_no_change, lost_zeros
 
         if current.record is None:
             return False  # unknown record or unreadable: send it, the server has the last word
+        self._labels[row] = current.label(self.op)
         texts = self._texts[row]
         before = before_values(self.op, texts, current.record)
-        if self.options.force or not is_no_change(field_changes(self.op, texts, current.record)):
+        changes = field_changes(self.op, texts, current.record)
+        lost = [] if self.options.accept_lost_zeros else lost_zeros(self.op, changes)
+        if not lost and (self.options.force or not is_no_change(changes)):
             self._before[row] = before  # --force sends even a row that changes nothing
             return False
         assert self.journal is not None and self.run_id is not None and self._writer is not None
-        self._writer.submit(self.journal.record_result, self.run_id, row, RowStatus.SKIPPED,
-                            message=NO_CHANGE_MESSAGE, before=before, after=texts)
-        self._finish(RowResult(row, self._reasons[row].key, Status.SKIPPED, NO_CHANGE_MESSAGE, finished_at=_now(),
-                               reason=NO_CHANGE_REASON))
+        if lost:  # held back, as plan shows it: the user fixes the cell or passes --accept-lost-zeros
+            status, result, message = RowStatus.NOT_SENT, Status.NOT_SENT, " ".join(z.message() for z in lost)
+            reason = LOST_ZEROS_REASON
+        else:
+            status, result, message, reason = RowStatus.SKIPPED, Status.SKIPPED, NO_CHANGE_MESSAGE, NO_CHANGE_REASON
+        self._writer.submit(self.journal.record_result, self.run_id, row, status, message=message, before=before,
+                            after=texts)
+        self._finish(RowResult(row, self._reasons[row].key, result, message, finished_at=_now(), reason=reason))
         self._writer.raise_error()
         return True
 
@@ -552,6 +571,8 @@ class Replay:
                                reason=decision.reason.value))
 
     def _finish(self, result: RowResult) -> None:
+        if not result.label and result.row in self._labels:
+            result.label = self._labels[result.row]
         self._results[result.row] = result
         if self.on_row is not None:
             self.on_row(result)

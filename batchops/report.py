@@ -12,6 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .coerce import LOST_ZERO
 from .sheets.table import column_letter
 
 if TYPE_CHECKING:
@@ -105,6 +106,11 @@ class ValidationReport:
     @property
     def invalid_rows(self) -> int:
         return sum(1 for r in self.records if not r.valid)
+
+    @property
+    def lost_zero_rows(self) -> list[int]:
+        """Rows with a number Excel may have stripped of its leading zeros (errors, or warnings when accepted)."""
+        return sorted({i.row for i in self.issues if i.code == LOST_ZERO})
 
     @property
     def header_errors(self) -> list[Issue]:

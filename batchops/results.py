@@ -21,7 +21,9 @@ from .report import ValidationReport
 from .sheets.writeback import ReportFile
 
 RESULTS_SHEET = "Results"
-RESULT_HEADERS = ("row", "key", "status", "http_status", "code", "message", "attempts", "finished_at", "reason")
+RESULT_HEADERS = ("row", "key", "name", "status", "http_status", "code", "message", "attempts", "finished_at",
+                  "reason")
+"""``name``: what the read side knows the record by, when apply read it before its update."""
 
 
 def sibling(path: Path, suffix: str) -> Path:
@@ -40,7 +42,7 @@ def result_headers(outcome: ApplyOutcome) -> list[str]:
 def result_rows(outcome: ApplyOutcome) -> Iterator[list[Any]]:
     """One row per data row, in the file's order."""
     for r in outcome.results:
-        row: list[Any] = [r.row, r.key, r.status.value, r.http_status, r.code, r.message, r.attempts,
+        row: list[Any] = [r.row, r.key, r.label, r.status.value, r.http_status, r.code, r.message, r.attempts,
                           r.finished_at, r.reason]
         if outcome.dry_run:
             row.append(json.dumps(r.request, ensure_ascii=False) if r.request is not None else "")
@@ -72,7 +74,8 @@ def write_results(report: ValidationReport, outcome: ApplyOutcome) -> ReportFile
         return removed
 
     def beside(target: Path) -> None:
-        write_xlsx(target, [SheetSpec(RESULTS_SHEET, headers, result_rows(outcome), text_columns=(1, 4))])
+        text = [headers.index(name) for name in ("key", "name", "code")]
+        write_xlsx(target, [SheetSpec(RESULTS_SHEET, headers, result_rows(outcome), text_columns=text)])
 
     return write_beside_or_into(report.path, report.kind, sheet=RESULTS_SHEET, edit=edit,
                                 beside=sibling(report.path, ".results.xlsx"), write_beside=beside)

@@ -19,6 +19,8 @@ from .catalogue import Field, Kind, NotAfter, OneOf, Operation
 from .numbers import compare_whole, whole_within
 
 UNIQUE_CHECKS = frozenset({"field_uniqueness", "multiple_fields_uniqueness"})
+EXACT_TEXT = 15
+"""Number texts up to this many characters convert to float64 exactly (below 2**53); longer ones never do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,20 @@ def _checks_for(fld: Field) -> list[pa.Check]:
 
         # pandera dispatches check functions by name: never reuse a built-in check's name (in_range).
         def _within_bounds(s: pd.Series) -> pd.Series:
-            # Exact at any length (numbers.py); not a number (None) is the not_integer check's to report.
-            return s.map(lambda text: whole_within(text, low, high) is not False).astype(bool)
+            # Up to 15 characters a float64 is exact, and vectorised; longer texts are compared as digits
+            # (numbers.py), which holds at any length where to_numeric gives NaN or inf. Not a number is
+            # the not_integer check's to report.
+            short = s.str.len() <= EXACT_TEXT
+            numbers = pd.to_numeric(s.where(short), errors="coerce")
+            inside = pd.Series(True, index=s.index)
+            if low is not None:
+                inside &= numbers >= low
+            if high is not None:
+                inside &= numbers <= high
+            ok = numbers.isna() | inside
+            if not short.all():
+                ok[~short] = [whole_within(text, low, high) is not False for text in s[~short]]
+            return ok
 
         checks.append(_series_check("out_of_range", _within_bounds))
     if kind is Kind.TEXT and fld.max_length:

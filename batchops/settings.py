@@ -104,6 +104,15 @@ FIELDS: tuple[SettingField, ...] = (
     SettingField("sysinfo_path", "BATCHOPS_SYSINFO_PATH", "path", "the querySysInfo path below the C1 gateway"),
 )
 FIELDS_BY_KEY: dict[str, SettingField] = {f.key: f for f in FIELDS}
+C1_KEYS = ("base_url", "app_key", "app_secret")
+"""What the C1 (token) calls need."""
+ISALES_KEYS = ("isales_url", "isales_ak", "isales_sk")
+"""What the CC-iSales (AK/SK) calls need."""
+
+
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -141,30 +150,41 @@ class Settings:
     """Where each set value came from: ``env BATCHOPS_X`` or ``profile 'p' in /path``; for messages."""
 
     def require_c1(self) -> None:
-        """Raise ``ConfigError`` naming the first missing setting the C1 (token) calls need."""
-        for key in ("base_url", "app_key", "app_secret"):
-            self._require(key)
+        """Raise ``ConfigError`` naming every missing setting the C1 (token) calls need."""
+        self.require(*C1_KEYS)
 
     def require_isales(self) -> None:
-        """Raise ``ConfigError`` naming the first missing setting the CC-iSales (AK/SK) calls need."""
-        for key in ("isales_url", "isales_ak", "isales_sk"):
-            self._require(key)
+        """Raise ``ConfigError`` naming every missing setting the CC-iSales (AK/SK) calls need."""
+        self.require(*ISALES_KEYS)
 
     def require_user_id(self) -> None:
         """Raise ``ConfigError`` when the operator id for silence-rule calls is missing."""
-        self._require("user_id")
+        self.require("user_id")
 
-    def _require(self, key: str) -> None:
-        value = getattr(self, key)
-        if value is None or (isinstance(value, (str, Secret)) and not value):
-            spec = FIELDS_BY_KEY[key]
-            where = f"profile '{self.profile}'"
-            if self.config_path is not None:
-                where += f" of {self.config_path}"
-            raise ConfigError(
-                f"{spec.label[0].upper()}{spec.label[1:]} is not set.",
-                fix=f"Set {spec.env}, or {key} in {where}.",
-            )
+    def missing(self, *keys: str) -> list[str]:
+        """Those of ``keys`` that are not set (or set to empty text)."""
+        return [key for key in keys if getattr(self, key) is None
+                or (isinstance(getattr(self, key), (str, Secret)) and not getattr(self, key))]
+
+    def require(self, *keys: str) -> None:
+        """Raise one ``ConfigError`` naming every one of ``keys`` that is not set, and how to set each:
+        the user fixes them all in one go, not one per run."""
+        missing = self.missing(*keys)
+        if not missing:
+            return
+        specs = [FIELDS_BY_KEY[key] for key in missing]
+        if self.config_path is not None:
+            where = f"profile '{self.profile}' of {self.config_path}"
+        else:
+            where = f"[profiles.{self.profile}] of {default_config_path()} (a new file)"
+        if len(specs) == 1:
+            spec = specs[0]
+            raise ConfigError(f"{spec.label[0].upper()}{spec.label[1:]} is not set.",
+                              fix=f"Set {spec.env}, or {spec.key} in {where}.")
+        raise ConfigError(
+            f"{len(specs)} settings are not set: {_and([s.label for s in specs])}.",
+            fix=f"Set {_and([s.env for s in specs])}, or {_and([s.key for s in specs])} in {where}.",
+        )
 
     def describe(self) -> dict[str, Any]:
         """The settings as a dict for display, secrets masked."""

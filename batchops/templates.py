@@ -28,6 +28,7 @@ from xlsxwriter.worksheet import Worksheet
 from . import __version__
 from .catalogue import LIST_KINDS, OPERATIONS, Field, Kind, Operation
 from .errors import InputError
+from .sheets.sheet_xml import DATETIME_FORMAT
 from .sheets.table import STAMP_SHEET, column_letter
 
 INSTRUCTIONS_SHEET = "Instructions"
@@ -35,8 +36,6 @@ LISTS_SHEET = "Lists"
 LAST_ROW = 1_048_575
 """Excel's last row (0-based): formats and checks cover whole columns, so no row count runs out."""
 TEXT_FORMAT = "@"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-"""Cell format for date-time values written into a template (ISO order, read the same in every locale)."""
 TEMPLATE_CREATED = datetime(2025, 1, 1)
 """Fixed document date, so a regenerated template is byte-for-byte the same file."""
 MAX_TITLE = 32

@@ -7,6 +7,8 @@
   done before the first request, it is not paid by the first calls of the run. A client passed in may lack it.
 - ``run_on_new_loop``: a synchronous caller's run gets uvloop's event loop when it is installed (measured
   faster, bench/RESULTS.dispatch.md) and a Ctrl-C handler that only asks the run to stop.
+
+``call_in_loop`` is the one way a stop from another thread reaches the loop of a run.
 """
 
 from __future__ import annotations
@@ -79,4 +81,22 @@ def run_on_new_loop(main: Coroutine[Any, Any, T], *, on_sigint: Callable[[], Non
         return runner.run(guarded())
 
 
-__all__ = ["default_loop_factory", "frozen_heap", "run_on_new_loop", "warm_up"]
+def call_in_loop(loop: asyncio.AbstractEventLoop | None, callback: Callable[[], object]) -> None:
+    """Run ``callback`` on ``loop`` from any thread: at once on the loop's own thread, else at its next turn;
+    nothing when the loop is gone (whatever it would wake has ended)."""
+    if loop is None or loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        callback()
+        return
+    try:
+        loop.call_soon_threadsafe(callback)
+    except RuntimeError:  # the loop closed meanwhile
+        pass
+
+
+__all__ = ["call_in_loop", "default_loop_factory", "frozen_heap", "run_on_new_loop", "warm_up"]

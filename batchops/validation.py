@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .catalogue import OPERATIONS, Operation
-from .coerce import coerce_column, resolve_timezone, show_number
+from .catalogue import OPERATIONS, Field, Kind, Operation
+from .coerce import LOST_ZERO, CellProblem, coerce_column, resolve_timezone, show_number
 from .errors import InputError
 from .headers import OperationGuess, guess_operation, match_headers
 from .report import InputRow, Issue, Severity, ValidationReport
@@ -34,6 +34,7 @@ def validate_file(
     sheet: str | None = None,
     timezone: str | tzinfo | None = None,
     encoding: str | None = None,
+    accept_lost_zeros: bool = False,
     on_table: Callable[[RawTable], None] | None = None,
 ) -> ValidationReport:
     """Read and validate a sheet; raises InputError/SheetError only when the file cannot be read at all.
@@ -53,7 +54,7 @@ def validate_file(
         if table.kind == "csv" and table.warnings:  # a guessed encoding may be why no header fits: say it
             exc.fix = " ".join([exc.fix or "", *table.warnings]).strip()
         raise
-    report = validate_table(table, op, tz)
+    report = validate_table(table, op, tz, accept_lost_zeros=accept_lost_zeros)
     if note:
         report.notes.insert(0, note)
     return report
@@ -115,8 +116,12 @@ def _resolve(table: RawTable, requested: str | None) -> tuple[Operation, str | N
                   fix="Add the missing columns, or pass --operation to choose one.")
 
 
-def validate_table(table: RawTable, op: Operation, tz: tzinfo) -> ValidationReport:
-    """Validate an already-read table as ``op``: every problem in one pass."""
+def validate_table(table: RawTable, op: Operation, tz: tzinfo, *, accept_lost_zeros: bool = False) -> ValidationReport:
+    """Validate an already-read table as ``op``: every problem in one pass.
+
+    A number Excel may have stripped of its leading zeros is an error unless ``accept_lost_zeros``
+    (then a warning): ``lost_zero`` issues, ``ValidationReport.lost_zero_rows``.
+    """
     report = ValidationReport(path=table.path, sheet=table.display_sheet, kind=table.kind, operation=op,
                               timezone=tz, header_row=table.header_row, data_rows=len(table.rows))
     _check_stamp(table, op, report)
@@ -129,7 +134,7 @@ def validate_table(table: RawTable, op: Operation, tz: tzinfo) -> ValidationRepo
         return report
     report.columns = {name: table.columns[j] for name, j in positions.items()}
     report.headers = {name: table.headers[j] for name, j in positions.items()}
-    _validate_rows(table, op, tz, positions, report)
+    _validate_rows(table, op, tz, positions, report, accept_lost_zeros)
     return report
 
 
@@ -172,7 +177,7 @@ def _map_headers(table: RawTable, op: Operation, report: ValidationReport) -> di
 
 
 def _validate_rows(table: RawTable, op: Operation, tz: tzinfo, positions: dict[str, int],
-                   report: ValidationReport) -> None:
+                   report: ValidationReport, accept_lost_zeros: bool) -> None:
     row_numbers = table.row_numbers
     texts: dict[str, list[str | None]] = {}
     blocked: set[tuple[int, str]] = set()  # (row index, field) already reported while reading
@@ -193,11 +198,15 @@ def _validate_rows(table: RawTable, op: Operation, tz: tzinfo, positions: dict[s
                     cells[i] = None
                     blocked.add((i, name))
         column_texts, problems = coerce_column(fld, cells, tz)
+        if table.kind == "csv" and fld.kind in (Kind.NUMBER, Kind.NUMBER_LIST):
+            problems += _csv_lost_zeros(fld, column_texts, row_numbers)
         for p in problems:
             raw = cells[p.index]
+            # A number that may have lost its leading zeros holds its row back unless the user says it is right.
+            warning = p.warning and not (p.code == LOST_ZERO and not accept_lost_zeros)
             issues.append(Issue(row_numbers[p.index], col, header, cell_text(raw), p.code,
-                                p.message, Severity.WARNING if p.warning else Severity.ERROR))
-            if not p.warning:
+                                p.message, Severity.WARNING if warning else Severity.ERROR))
+            if not warning:
                 blocked.add((p.index, name))
         texts[name] = column_texts
     frame = pd.DataFrame(texts)
@@ -217,6 +226,38 @@ def _validate_rows(table: RawTable, op: Operation, tz: tzinfo, positions: dict[s
     _build_records(op, texts, row_numbers, report)
     if any(f.kind.value.startswith("timestamp") and f.name in positions for f in op.fields):
         report.notes.append(f"date-times without a UTC offset are read in {tz}.")
+
+
+LOST_ZERO_SEARCH = 3
+"""How many dropped zeros a CSV number is checked for (``7773217`` against rows writing ``07773217``)."""
+
+
+def _csv_lost_zeros(fld: Field, texts: Sequence[str | None], row_numbers: Sequence[int]) -> list[CellProblem]:
+    """Numbers without a leading zero in a CSV column whose other rows write numbers of that length with one.
+
+    Excel drops the zeros of every cell it re-saves; a column that still has some shows what the others were.
+    """
+    led: dict[int, tuple[str, int]] = {}  # length → the first zero-led number of that length, and its row
+    for i, text in enumerate(texts):
+        for item in (text or "").split(","):
+            if item.startswith("0") and item.isascii() and item.isdigit():
+                led.setdefault(len(item), (item, row_numbers[i]))
+    if not led:
+        return []
+    problems: list[CellProblem] = []
+    for i, text in enumerate(texts):
+        for item in (text or "").split(","):
+            if not item or item.startswith("0") or not (item.isascii() and item.isdigit()):
+                continue
+            zeros = next((k for k in range(1, LOST_ZERO_SEARCH + 1) if len(item) + k in led), 0)
+            if zeros:
+                example, row = led[len(item) + zeros]
+                problems.append(CellProblem(i, LOST_ZERO, (
+                    f"{item} has no leading zero, but other rows of {fld.name} write theirs ({example}, row {row}): "
+                    f"Excel probably dropped it when the file was saved. Type {'0' * zeros}{item} (format the "
+                    f"column as Text first), or pass --accept-lost-zeros if {item} is right."), warning=True))
+                break
+    return problems
 
 
 def cell_text(raw: object) -> str:

@@ -37,6 +37,10 @@ BENCHES: list[tuple[str, list[str], list[str]]] = [
     ("export", [], ["--agents", "10000", "--repeat", "1"]),
     ("journal", [], ["--rows", "1000", "--repeat", "1", "--plan-rows", "10000"]),
     ("serve", [], ["--rows", "20000", "--apply-rows", "1000", "--repeat", "1"]),
+    ("limiter", [], ["--scale", "0.2"]),
+    ("startup", [], ["--repeat", "3"]),
+    ("ranges", [], ["--cells", "10000", "--repeat", "1"]),
+    ("preview", [], ["--rows", "300"]),
 ]
 
 

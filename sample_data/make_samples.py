@@ -233,7 +233,7 @@ def flawed_agent_settings() -> Sample:
     plant(rows[9], "callType", 3.0, "callType 3 (allowed: 0, 1, 2)", "not_allowed")
     plant(rows[10], "userId", None, "the mandatory userId left empty", "required")
     plant(rows[11], "callNumberDefault", 8675309.0, "a softphone number typed as a number (a leading "
-          "zero would be lost)", "number_cell", severity="warning")
+          "zero would be lost; --accept-lost-zeros accepts it)", "lost_zero")
     plant(rows[12], "id", "1.30714525966221E+18", "an ID already rounded by Excel, pasted as text",
           "rounded")
     plant(rows[13], "callerPresent", "075586001234;075586001235", "numbers separated by ';'",

@@ -183,8 +183,9 @@ def test_csv_results_go_beside_the_file(sandbox, env, journal, tmp_path):
     path.write_text(f"id,devicetype,deviceId\n{free['id']},1,2\n", encoding="utf-8")
     assert apply(path, journal, "--json") == 0
     out = (tmp_path / "routes.results.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert out[0].startswith("row,key,status")
-    assert out[1].startswith(f"2,{free['id']},ok")
+    assert out[0].startswith("row,key,name,status")
+    assert out[1].startswith(f"2,{free['id']},accessCode {free['accessCode']}")
+    assert ",ok," in out[1]
 
 
 def test_secrets_never_reach_output_results_or_journal(sandbox, env, journal, tmp_path, capsys):

@@ -32,7 +32,8 @@ def statuses(path: Path) -> list[str]:
     wb = openpyxl.load_workbook(path, read_only=True)
     rows = list(wb["Results"].iter_rows(values_only=True))
     wb.close()
-    return [r[2] for r in rows[1:]]
+    status = rows[0].index("status")
+    return [r[status] for r in rows[1:]]
 
 
 def test_every_row_ok_once_through_503s_429s_and_token_expiry(sandbox, monkeypatch, tmp_path):

@@ -11,7 +11,7 @@ import signal
 from typing import Any
 
 import pytest
-from roundtrip_helpers import cli, cli_json, sheet, use_sandbox
+from roundtrip_helpers import cli, cli_json, rows_of, sheet, use_sandbox
 
 from batchops.catalogue import CALLED_ROUTE
 from batchops.replay import RowResult
@@ -200,7 +200,9 @@ def test_runs_audit_undo_and_export_json_are_their_summaries(sandbox, monkeypatc
     audits = spy_on(monkeypatch, audit_cmd, "make_audit")
     code, printed = cli_json(capsys, "audit", "-o", tmp_path / "audit.xlsx")
     assert code == 0 and printed == as_printed(audits[0].summary())
-    assert (printed["rows"], printed["runs"], printed["file"]) == (2, 1, str(tmp_path / "audit.xlsx"))
+    changes = rows_of(tmp_path / "audit.xlsx", "Changes")
+    assert (printed["rows"], printed["runs"], printed["file"]) == (0, 1, str(tmp_path / "audit.xlsx"))
+    assert printed["changes"] == len(changes) >= 2 and {c["run_id"] for c in changes} == {applied["run_id"]}
 
     undos = spy_on(monkeypatch, undo_cmd, "make_undo")
     code, printed = cli_json(capsys, "undo", applied["run_id"], "-o", tmp_path / "undo.xlsx")

@@ -29,7 +29,8 @@ def test_id_excel_rounded_to_a_float_is_rejected():
 
 
 def test_small_number_cell_is_read_back_as_its_digits_with_a_warning():
-    assert one(AGENT_SETTINGS.field("callNumberDefault"), 12323.0) == ("12323", [("number_cell", True)])
+    assert one(AGENT_SETTINGS.field("callNumberDefault"), 12323.0) == ("12323", [("lost_zero", True)])
+    assert one(AGENT_SETTINGS.field("userId"), 12323.0) == ("12323", [("number_cell", True)])
 
 
 def test_fraction_in_a_digits_column_is_rejected():

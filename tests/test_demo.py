@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,16 @@ def test_the_demo_runs_the_whole_pipeline_and_lists_its_files(tmp_path, capsys):
     assert run(["demo", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     for step in ("$ batchops export agents", "$ batchops template agent-settings", "$ batchops validate",
-                 "$ batchops plan", "$ batchops apply", "$ batchops audit"):
+                 "$ batchops plan", "$ batchops apply", "$ batchops audit", "$ batchops export agent-settings",
+                 "$ batchops export called-routes"):
         assert step in printed
     made = {p.name for p in out.iterdir()}
     assert {"agents.xlsx", "agent-settings.xlsx", "agent-settings-flawed.xlsx", "audit.xlsx",
-            "called-routes-nightly.results.csv", "journal.sqlite3"} <= made
+            "called-routes-nightly.results.csv", "journal.sqlite3", "agent-settings-export.xlsx",
+            "called-routes-export.xlsx"} <= made
+    # The unedited export of the called routes: no row, locked ones included, is "change" or "cannot" (those
+    # the nightly CSV set are "applied already").
+    assert re.search(r"\d+ rows: 0 change \(0 fields\), \d+ no change, 0 cannot, 0 unread", printed)
     assert "Done in" in printed
 
 

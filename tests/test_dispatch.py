@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeClock
 
 from batchops.calls import CallResult, PreparedCall
 from batchops.client import Client, RetryBudget, RetryPolicy
@@ -113,20 +114,6 @@ def test_a_worker_sends_its_next_call_before_its_answer_is_recorded() -> None:
                       ("result", 2), ("start", 4), ("result", 3), ("start", 5), ("result", 4), ("result", 5)]
 
 
-class FakeClock:
-    """Seconds that pass only when something sleeps: a test of pace that no machine's speed can break."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
-
-
 def test_rate_limit_is_honoured() -> None:
     clock, sender = FakeClock(), FakeSender(delay=0.0)
     limiter = Limiter(max_concurrency=8, max_rate=50, clock=clock, sleep=clock.sleep)
@@ -137,9 +124,12 @@ def test_rate_limit_is_honoured() -> None:
 
 def test_rate_alone_makes_a_limiter_the_sender_goes_through() -> None:
     sender = FakeSender(delay=0.0)
-    report = dispatch(sender, calls(3), concurrency=2, rate=1000)
-    assert report.completed and len(sender.sent_at) == 3 and sender.limiter is not None
-    assert sender.limiter.max_rate == 1000 and sender.limiter.max_concurrency == 2
+    dispatcher: Dispatcher[int] = Dispatcher(sender, concurrency=2, rate=1000)
+    assert dispatcher.limiter is not None
+    assert dispatcher.limiter.max_rate == 1000 and dispatcher.limiter.max_concurrency == 2
+    report = dispatcher.run(calls(3), handle_sigint=False)
+    assert report.completed and len(sender.sent_at) == 3  # every call went through it
+    assert sender.limiter is None  # the run's limiter ended with the run
 
 
 def test_stop_from_a_callback_lets_in_flight_finish_and_lists_unsent() -> None:

@@ -9,26 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeClock
 
 from batchops.calls import CallResult, PreparedCall
 from batchops.client import Client, RetryBudget, RetryPolicy
 from batchops.dispatch import StopReason, dispatch
 from batchops.limiter import BETA, Limiter
 from batchops.settings import Settings, load_settings
-
-
-class FakeClock:
-    """Seconds that pass only when something sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 @pytest.fixture

@@ -160,3 +160,11 @@ def test_a_cell_reference_of_thousands_of_digits_does_not_stop_validation(tmp_pa
                                      [("Data", "visible", xml.replace('r="C2"', f'r="C{"9" * 5_000}"'))])
     report = validate_file(path)
     assert [(i.cell, i.code) for i in report.errors] == [("C2", "formula")]
+
+
+def test_server_answers_of_thousands_of_digits_are_kept_as_text_not_a_crash():
+    from batchops.answers import epoch_text
+
+    assert epoch_text("9" * 5_000, millis=True) == "9" * 5_000
+    assert epoch_text("²", millis=False) == "²"
+    assert epoch_text("1623998284", millis=True) == "1623998284000"

@@ -3,10 +3,14 @@ and apply's side of it: before-values read first, rows that change nothing skipp
 
 from __future__ import annotations
 
+import csv
+
+import openpyxl
 import pytest
 from roundtrip_helpers import cli, cli_json, rows_of, sheet, use_sandbox
 
 from batchops.catalogue import APPOINTMENT, CALLED_ROUTE
+from batchops.client import Client
 from batchops.journal import Journal, RowStatus
 from batchops.plan import PLAN_HEADERS, PLAN_SHEET, PlanAction, make_plan
 from batchops.settings import load_settings
@@ -14,6 +18,11 @@ from batchops.validation import validate_file
 
 UNKNOWN_ID = "1234567890123456789"
 CALLED_ROUTE_QUERY_PATH = CALLED_ROUTE.read.listing.path
+
+
+def name(route: dict) -> str:
+    """What plan shows beside a route's ID: its access code, and its extension code when it has one."""
+    return f"accessCode {route['accessCode']}" + (f", extCode {route['extCode']}" if route["extCode"] else "")
 
 
 @pytest.fixture
@@ -56,6 +65,7 @@ def test_plan_shows_before_and_after_and_writes_the_plan_sheet(routes, sandbox, 
         ("deviceId", str(changed["deviceId"]), "2"),
     ]
     assert all(x["key"] == changed["id"] and x["action"] == "change" for x in by_row[2])
+    assert {x["name"] for x in by_row[2]} == {name(changed)} and not by_row[5][0]["name"]
     assert [x["action"] for x in by_row[3]] == ["no-change"]
     assert {x["action"] for x in by_row[4]} == {"cannot"} and "editable" in by_row[4][0]["message"]
     assert [(x["action"], x["key"]) for x in by_row[5]] == [("cannot", UNKNOWN_ID)]
@@ -129,9 +139,9 @@ def test_plan_of_a_csv_goes_beside_it(sandbox, monkeypatch, tmp_path):
     path = tmp_path / "routes.csv"
     path.write_text(f"id,devicetype,deviceId\n{route['id']},{route['devicetype']},5\n", encoding="utf-8")
     assert cli("plan", path) == 0
-    plan = (tmp_path / "routes.plan.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert plan[0] == ",".join(PLAN_HEADERS)
-    assert plan[1].startswith(f"2,{route['id']},change,deviceId,{route['deviceId']},5,")
+    plan = list(csv.reader((tmp_path / "routes.plan.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert plan[0] == list(PLAN_HEADERS)
+    assert plan[1][:7] == ["2", route["id"], name(route), "change", "deviceId", str(route["deviceId"]), "5"]
 
 
 def test_an_invalid_file_is_not_read(sandbox, monkeypatch, tmp_path):
@@ -174,10 +184,12 @@ def test_apply_skips_rows_that_change_nothing_and_journals_before_values(routes,
     with Journal(tmp_path / "journal.sqlite3") as journal:
         run = journal.runs()[0]
         rows = {r.row_number: r for r in journal.rows(run.id)}
+    # the fields the row sets, and the facts the record is known by (the audit names it with them)
     assert rows[2].before == {"id": changed["id"], "devicetype": str(changed["devicetype"]),
-                              "deviceId": str(changed["deviceId"])}
+                              "deviceId": str(changed["deviceId"]), "accessCode": changed["accessCode"]}
     assert rows[2].after["deviceId"] == "2"
-    assert rows[3].status is RowStatus.SKIPPED and rows[3].before == rows[3].after
+    assert rows[3].status is RowStatus.SKIPPED
+    assert {name: rows[3].before[name] for name in rows[3].after} == rows[3].after
     assert rows[4].before["deviceId"] == str(locked["deviceId"])  # read, sent, refused
     assert rows[5].before is None and rows[5].after["id"] == UNKNOWN_ID  # no such record to read
 
@@ -250,3 +262,54 @@ def test_apply_stops_when_reading_is_refused(routes, tmp_path):
     assert outcome.counts()["not-sent"] == 4
     assert {r.status for r in rows} == {RowStatus.NOT_SENT}
     assert "authentication failed" in outcome.results[0].message
+
+
+def test_an_unedited_export_of_called_routes_plans_as_no_change_with_exit_0(sandbox, monkeypatch, tmp_path, capsys):
+    use_sandbox(sandbox, monkeypatch, tmp_path)
+    locked = [r for r in sandbox.routes() if r["editable"] in (1, 3)]
+    assert locked  # the export holds routes that must not be edited
+    path = tmp_path / "routes.xlsx"
+    assert cli("export", "called-routes", "-o", path) == 0
+    capsys.readouterr()
+    code, result = cli_json(capsys, "plan", path)
+    assert code == 0
+    assert result["counts"]["no-change"] == len(sandbox.routes())
+    assert result["counts"]["cannot"] == result["counts"]["change"] == 0
+
+
+def test_untouched_automatic_appointments_are_no_change_and_apply_agrees(sandbox, monkeypatch, tmp_path, capsys):
+    """Only rows that would change something that cannot be changed are 'cannot'; plan and apply agree."""
+    use_sandbox(sandbox, monkeypatch, tmp_path)
+    appointments = sandbox.appointments(2)
+    automatic = [a for a in appointments if a["callType"] == 2]
+    manual = next(a for a in appointments if a["callType"] == 1)
+    edited_automatic = automatic[0]
+    path = tmp_path / "appointments.xlsx"
+    assert cli("export", "appointments", "--vdn", "2", "-o", path) == 0
+    book = openpyxl.load_workbook(path)
+    ws = book[APPOINTMENT.name]
+    column = APPOINTMENT.columns.index("remark") + 1
+    for r in range(2, ws.max_row + 1):
+        if ws.cell(r, 2).value in (manual["appointId"], edited_automatic["appointId"]):
+            ws.cell(r, column).value = "moved to Friday"
+    book.save(path)
+
+    report = validate_file(path)
+    with Client(load_settings()) as client:
+        plan = make_plan(report, client)
+    actions = {r.key.split("/")[1]: r.action for r in plan.rows}
+    assert actions[manual["appointId"]] is PlanAction.CHANGE
+    assert actions[edited_automatic["appointId"]] is PlanAction.CANNOT
+    assert [a for a in automatic[1:] if actions[a["appointId"]] is not PlanAction.NO_CHANGE] == []
+    assert plan.counts() == {"change": 1, "no-change": len(appointments) - 2, "cannot": 1, "unread": 0,
+                             "applied": 0}
+    cannot = next(r for r in plan.rows if r.action is PlanAction.CANNOT)
+    assert [(c.field, c.after) for c in cannot.changed] == [("remark", "moved to Friday")]
+
+    assert cli("apply", path, "--yes") == 1  # the edited automatic appointment is refused
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        statuses = {r.row_number: r.status for r in journal.rows(journal.runs()[0].id)}
+    by_action = {r.row: r.action for r in plan.rows}
+    skipped = {row for row, status in statuses.items() if status is RowStatus.SKIPPED}
+    assert skipped == {row for row, action in by_action.items() if action is PlanAction.NO_CHANGE}
+    assert sandbox.appointment(2, manual["appointId"])["remark"] == "moved to Friday"

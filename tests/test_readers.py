@@ -195,3 +195,23 @@ def test_agent_settings_are_read_as_the_page_answers_and_from_a_server_that_wrap
 def test_an_agent_settings_failure_code_is_no_record(answering):
     client = answering(200, {"returnCode": "1", "returnDesc": "no agent setting"})
     assert read_record(client, AGENT_SETTINGS, {"userId": "1660270845627002401"}) is None
+
+
+def test_each_operation_names_its_records_by_what_the_read_side_knows(client, sandbox):
+    route = next(r for r in sandbox.routes() if r["extCode"])
+    assert readers.label_of(CALLED_ROUTE, read_record(client, CALLED_ROUTE, {"id": route["id"]})) == (
+        f"accessCode {route['accessCode']}, extCode {route['extCode']}")
+    appointment = sandbox.appointments(1)[0]
+    found = read_record(client, APPOINTMENT, {"vdnId": "1", "appointId": appointment["appointId"]})
+    assert readers.label_of(APPOINTMENT, found) == f"calledNo {appointment['calledNo']}"
+    rule = sandbox.silence_rules()[0]
+    found = read_record(client, SILENCE_RULE, {"silence_id": rule["silence_id"]})
+    assert readers.label_of(SILENCE_RULE, found) == f"name {rule['name']}"
+    # Agent settings: the agent's account (agentName) and, from querySysInfo, its workNo.
+    settings = {s["userId"]: s for s in sandbox.agent_settings()}
+    agent = next(a for a in sandbox.agents() if a.get("accountCode")
+                 and settings.get(a.get("accountId"), {}).get("agentName") == a["accountCode"])
+    setting = settings[agent["accountId"]]
+    found = read_record(client, AGENT_SETTINGS, {"id": setting["id"], "userId": setting["userId"]})
+    assert readers.label_of(AGENT_SETTINGS, found) == f"agentName {agent['accountCode']}, workNo {agent['workNo']}"
+    assert readers.label_of(CALLED_ROUTE, None) == ""

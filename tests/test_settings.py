@@ -12,6 +12,7 @@ from batchops.settings import (
     DEFAULT_ISALES_SIGNED_HEADERS,
     DEFAULT_TIMEOUT,
     DEFAULT_TOKEN_TTL,
+    ISALES_KEYS,
     default_config_path,
     load_settings,
 )
@@ -124,16 +125,37 @@ def test_invalid_toml(tmp_path: Path) -> None:
 
 
 def test_require_names_the_one_missing_setting(config: Path) -> None:
-    settings = load_settings(env={"BATCHOPS_BASE_URL": "https://gw.example.com"}, config_path=None)
+    settings = load_settings(env={"BATCHOPS_BASE_URL": "https://gw.example.com", "BATCHOPS_APP_KEY": "k"},
+                             config_path=None)
     with pytest.raises(ConfigError) as info:
         settings.require_c1()
-    assert str(info.value).startswith("The C1 app key is not set. Set BATCHOPS_APP_KEY, or app_key in profile")
+    assert str(info.value) == (f"The C1 app secret is not set. Set BATCHOPS_APP_SECRET, or app_secret in "
+                               f"[profiles.default] of {default_config_path()} (a new file).")
     prod = load_settings(config_path=config, env={})
     with pytest.raises(ConfigError) as info:
         prod.require_isales()
     assert str(info.value) == (
-        f"The CC-iSales URL is not set. Set BATCHOPS_ISALES_URL, or isales_url in profile 'prod' of {config}."
+        "3 settings are not set: the CC-iSales URL, the CC-iSales access key (AK) and the CC-iSales secret key "
+        "(SK). Set BATCHOPS_ISALES_URL, BATCHOPS_ISALES_AK and BATCHOPS_ISALES_SK, or isales_url, isales_ak and "
+        f"isales_sk in profile 'prod' of {config}."
     )
+
+
+def test_require_names_every_missing_setting_at_once(config: Path) -> None:
+    """Three missing settings are three fixes in one message, not three runs (issue 10, item 6)."""
+    settings = load_settings(env={}, config_path=None)
+    with pytest.raises(ConfigError) as info:
+        settings.require_c1()
+    assert str(info.value) == (
+        "3 settings are not set: the C1 gateway URL, the C1 app key and the C1 app secret. Set BATCHOPS_BASE_URL, "
+        "BATCHOPS_APP_KEY and BATCHOPS_APP_SECRET, or base_url, app_key and app_secret in [profiles.default] of "
+        f"{default_config_path()} (a new file).")
+    prod = load_settings(config_path=config, env={"BATCHOPS_ISALES_AK": ""})
+    with pytest.raises(ConfigError) as info:
+        prod.require(*ISALES_KEYS, "user_id")
+    assert prod.missing(*ISALES_KEYS) == ["isales_url", "isales_ak", "isales_sk"]
+    assert str(info.value).startswith("3 settings are not set: the CC-iSales URL, the CC-iSales access key (AK) "
+                                      "and the CC-iSales secret key (SK). Set BATCHOPS_ISALES_URL, ")
 
 
 @pytest.mark.parametrize(
@@ -162,3 +184,16 @@ def test_secrets_never_in_repr_or_errors(config: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(config_path=path, env={})
     assert "12345678" not in str(info.value)
+
+
+def test_plan_names_every_missing_setting_in_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from batchops.cli import run
+
+    path = tmp_path / "routes.csv"
+    path.write_text("id,devicetype,deviceId\n1125397061153369092,1,5\n", encoding="utf-8")
+    assert run(["plan", str(path), "--journal", str(tmp_path / "j.sqlite3")]) == 3
+    err = capsys.readouterr().err
+    assert err.count("Error:") == 1
+    assert err.startswith("Error: 3 settings are not set: the C1 gateway URL, the C1 app key and the C1 app secret. "
+                          "Set BATCHOPS_BASE_URL, BATCHOPS_APP_KEY and BATCHOPS_APP_SECRET, or base_url, app_key "
+                          "and app_secret in [profiles.default] of ")

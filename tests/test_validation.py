@@ -118,9 +118,19 @@ def test_stale_stamp_is_noted():
     assert "older called-route template" in report.notes[0]
 
 
-def test_number_cells_in_text_columns_are_warnings_not_errors():
+def test_number_cells_in_number_columns_hold_the_row_back_unless_accepted():
     rows = [["1", "u", None, None, None, 12323.0, None]]
     report = validate_table(table(AGENT_HEADERS, rows), AGENT_SETTINGS, UTC)
+    assert not report.ok and report.lost_zero_rows == [2]
+    assert [(e.cell, e.code) for e in report.errors] == [("F2", "lost_zero")]
+    accepted = validate_table(table(AGENT_HEADERS, rows), AGENT_SETTINGS, UTC, accept_lost_zeros=True)
+    assert accepted.ok
+    assert [(w.cell, w.code) for w in accepted.warnings] == [("F2", "lost_zero")]
+    assert accepted.records[0].texts["callNumberDefault"] == "12323"
+
+
+def test_number_cells_in_id_columns_are_warnings():
+    rows = [["1", 1660270845627.0, None, None, None, None, None]]
+    report = validate_table(table(AGENT_HEADERS, rows), AGENT_SETTINGS, UTC)
     assert report.ok
-    assert [(w.cell, w.code) for w in report.warnings] == [("F2", "number_cell")]
-    assert report.records[0].texts["callNumberDefault"] == "12323"
+    assert [(w.cell, w.code) for w in report.warnings] == [("B2", "number_cell")]

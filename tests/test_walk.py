@@ -221,3 +221,42 @@ def test_no_sip_password_or_agent_password_reaches_a_file_a_log_or_the_journal(e
     texts = [file_text(p) for p in files] + [caplog.text, printed, journal_bytes.decode("utf-8", "replace")]
     leaked = {s for s in secrets for text in texts if s in text}
     assert leaked == set()
+
+
+def test_plan_results_and_the_prompt_name_agent_settings_by_agent_and_workno(env, tmp_path, capsys):
+    from batchops.plan import make_plan
+
+    matched, _ = expected_walk(env)
+    work_no, setting = next(iter(matched.items()))
+    account = next(a for a in env.agents() if str(a["workNo"]) == work_no)["accountCode"]
+    named = f"agentName {account}, workNo {work_no}"
+    path = tmp_path / "settings.xlsx"
+    assert cli("export", "agent-settings", "--users", _lines(tmp_path, work_no), "-o", path) == 0
+    book = openpyxl.load_workbook(path)
+    ws = book[AGENT_SETTINGS.name]
+    ws.cell(2, 3).value = "2" if setting["callType"] != "2" else "1"
+    book.save(path)
+    with Client(load_settings()) as client:
+        plan = make_plan(validate_file(path), client)
+    assert [(r.key, r.label) for r in plan.rows] == [(setting["id"], named)]
+    capsys.readouterr()
+    assert cli("plan", path) == 0
+    assert f"row 2 {setting['id']} ({named}): callType: {setting['callType']} -> " in capsys.readouterr().out
+    assert cli("apply", path, "--yes") == 0
+    results = sheet(path, "Results")
+    assert results[0][:4] == ["row", "key", "name", "status"] and results[1][:4] == [2, setting["id"], named, "ok"]
+
+
+def _lines(tmp_path: Path, *values: str) -> Path:
+    path = tmp_path / "users.txt"
+    path.write_text("\n".join(values) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_sysinfo_path_that_is_not_a_path_is_refused_by_name():
+    from batchops.errors import ConfigError
+
+    assert load_settings(env={}).sysinfo_path == "/apiaccess/CC-Management/v1/querySysInfo"
+    assert load_settings(env={"BATCHOPS_SYSINFO_PATH": CHINESE_PATH}).sysinfo_path == CHINESE_PATH
+    with pytest.raises(ConfigError, match="BATCHOPS_SYSINFO_PATH must be a path starting with /"):
+        load_settings(env={"BATCHOPS_SYSINFO_PATH": "querySysInfo"})

@@ -136,6 +136,8 @@ def test_a_run_page_follows_the_run_live_and_can_cancel_it(page):
     driver.find_element(By.ID, "run-cancel").click()
     wait_for(driver, lambda d: d.find_element(By.ID, "run-state").get_attribute("data-state") == "cancelled",
              "the run cancelled")
+    # At the end the page reloads as the finished run's page: wait for that one before reading it.
+    wait_for(driver, lambda d: d.execute_script("return document.body.dataset.runEnded") == "1", "the end")
     assert not driver.find_element(By.ID, "run-cancel").is_enabled()
     shots.take(driver, "run cancelled")
 

@@ -259,3 +259,13 @@ def test_a_job_keeps_the_sheet_as_read_only_when_asked(tmp_path):
     plain = Job(path)
     plain.validate()
     assert plain.table is None  # the command line keeps no second copy of a big sheet
+
+
+def test_only_the_latest_files_keep_their_sheet_in_memory(web, tmp_path):
+    path = settings_workbook(tmp_path / "agents.xlsx", settings_rows(3))
+    with client_for(web) as client:
+        ids = [upload(client, path).json()["id"] for _ in range(3)]
+        files = web.web.files
+        assert [files.get(i).job.table is not None for i in ids] == [False, True, True]
+        rows = client.get(f"/api/files/{ids[0]}/rows").json()  # read again when its grid is asked for
+        assert rows["total"] == 3

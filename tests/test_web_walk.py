@@ -82,7 +82,8 @@ def test_the_whole_walk(web, sandbox, tmp_path):
         audit = client.get("/api/audit", params={"run": journal_id})
         assert audit.status_code == 200
         (tmp_path / "audit.xlsx").write_bytes(audit.content)
-        assert len(rows_of(tmp_path / "audit.xlsx", "Audit")) == 30
+        changes = rows_of(tmp_path / "audit.xlsx", "Changes")  # one line per field changed
+        assert {c["row"] for c in changes} == set(range(2, 32)) and {c["result"] for c in changes} == {"ok"}
         undo = client.get(f"/api/runs/{journal_id}/undo")
         assert undo.status_code == 200
         (tmp_path / "undo.xlsx").write_bytes(undo.content)
@@ -129,8 +130,9 @@ def test_apply_without_settings_is_one_line_and_starts_nothing(tmp_path, sandbox
         file_id = upload(client, path).json()["id"]
         answer = client.post(f"/api/files/{file_id}/apply", json={"confirm": True})
         assert answer.status_code == 503
-        assert answer.json()["error"] == ("The C1 gateway URL is not set. Set BATCHOPS_BASE_URL, or base_url in "
-                                          "profile 'default'.")
+        assert answer.json()["error"].startswith(
+            "3 settings are not set: the C1 gateway URL, the C1 app key and the C1 app secret. Set "
+            "BATCHOPS_BASE_URL, BATCHOPS_APP_KEY and BATCHOPS_APP_SECRET, or base_url, app_key and app_secret in ")
         assert running.web.runs.unique() == []
 
 
@@ -205,7 +207,7 @@ def test_a_nightly_csv_goes_the_same_way_with_its_reports_beside_it(web, sandbox
         assert end["summary"]["counts"]["ok"] + end["summary"]["counts"]["skipped"] == 4
         results = client.get(f"/api/files/{file_id}/report/results")
         assert results.status_code == 200
-        assert [line.split(",")[2] for line in results.text.splitlines()[1:]] == ["ok"] * 4
+        assert [r["status"] for r in csv.DictReader(results.text.splitlines())] == ["ok"] * 4
 
 
 def test_a_file_does_one_step_at_a_time(web, sandbox, tmp_path):
@@ -221,9 +223,42 @@ def test_a_file_does_one_step_at_a_time(web, sandbox, tmp_path):
         planning.start()
         while not sandbox.request_log("agentsettings/query"):  # the plan is reading: the file is busy
             threading.Event().wait(0.01)
+        assert client.get(f"/api/files/{file_id}").json()["reading"]["total"] == 3  # the page's bar
         second = client.post(f"/api/files/{file_id}/plan")
         applying = client.post(f"/api/files/{file_id}/apply", json={"confirm": True})
         planning.join(60)
     assert second.status_code == 409 and applying.status_code == 409
     assert second.json() == {"error": "this file is being planned or replaced; wait for that to end."}
     assert first["answer"].status_code == 200
+    with client_for(web) as client:
+        assert "reading" not in client.get(f"/api/files/{file_id}").json()
+
+
+def test_audit_and_undo_of_a_run_the_journal_does_not_have_are_404(web):
+    with client_for(web) as client:
+        assert client.get("/api/audit").status_code == 404  # no journal yet
+        assert client.get("/api/runs/nope/undo").json() == {"error": "no such run."}
+        assert client.get("/runs/nope").status_code == 404
+
+
+def test_a_throttled_run_says_so_live_and_every_row_is_ok_once(web, sandbox, tmp_path):
+    import json
+
+    sandbox.set_faults(rate_limit=10, latency_ms=5)  # 10 requests/s on each path
+    path = settings_workbook(tmp_path / "many.xlsx", sandbox_rows(sandbox, 40))
+    with client_for(web) as client:
+        file_id = upload(client, path).json()["id"]
+        run_id = client.post(f"/api/files/{file_id}/apply", json={"confirm": True, "concurrency": 16}).json()["run_id"]
+        seen, kind = [], None
+        with client.stream("GET", f"/api/runs/{run_id}/events") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    seen.append(json.loads(line[6:]))
+                    if kind == "end":
+                        break
+    end = seen[-1]
+    assert end["summary"]["counts"]["ok"] == 40 and end["summary"]["throttled_answers"] > 0
+    assert any(e.get("held_back") for e in seen)  # the page said the server held the run back
+    assert max(sandbox.applied_counts().values()) == 1

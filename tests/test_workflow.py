@@ -14,7 +14,7 @@ from roundtrip_helpers import sheet, use_sandbox
 from batchops.errors import ValidationFailed
 from batchops.journal import Journal
 from batchops.replay import ApplyOptions
-from batchops.workflow import Cancel, Job, RunState
+from batchops.workflow import CancelToken, Job, RunState
 
 HEADERS = ["id", "devicetype", "deviceId"]
 
@@ -89,7 +89,8 @@ def test_plan_preview_and_apply_count_the_same_rows(sandbox, mixed):
     assert quick.summary() == {
         "file": str(path), "sheet": "called-route", "kind": "xlsx", "operation": "called-route",
         "target": sandbox.url, "dry_run": False, "rows": 4, "invalid": 0, "already_applied": 1,
-        "no_change": None, "cannot": None, "unread": None, "to_send": 3, "read": False, "skips_no_change": True}
+        "no_change": None, "cannot": None, "unread": None, "to_send": 3, "read": False, "skips_no_change": True,
+        "lost_zero_rows": {"held": [], "accepted": []}}
     read = job.preview(options, read=True)
     assert (read.to_send, read.no_change, read.already_applied, read.cannot, read.read) == (2, 1, 1, 0, True)
     to_send = read.rows_page()
@@ -142,7 +143,7 @@ def agents_file(sandbox: Any, path: Path, count: int) -> tuple[Path, list[dict[s
 def test_cancel_before_the_run_sends_nothing_and_the_next_run_sends_all(sandbox, monkeypatch, tmp_path):
     journal = use_sandbox(sandbox, monkeypatch, tmp_path)
     path, records = agents_file(sandbox, tmp_path / "agents.xlsx", 6)
-    cancel = Cancel()
+    cancel = CancelToken()
     cancel.cancel()
     job = Job(path, journal_path=journal)
     applied = job.apply(ApplyOptions(), cancel=cancel)
@@ -161,7 +162,7 @@ def test_cancel_during_the_run_finishes_calls_in_flight_and_the_rest_is_sent_nex
                                                                                         tmp_path):
     use_sandbox(sandbox, monkeypatch, tmp_path)
     path, records = agents_file(sandbox, tmp_path / "agents.xlsx", 30)
-    cancel = Cancel()
+    cancel = CancelToken()
     seen: list[int] = []
 
     def on_progress(result: Any) -> None:  # a page's Cancel button, pressed after the fifth row
@@ -181,29 +182,51 @@ def test_cancel_during_the_run_finishes_calls_in_flight_and_the_rest_is_sent_nex
     assert all(sandbox.applied_count(f"agentsettings:{r['id']}") == 1 for r in records)
 
 
-def test_aapply_runs_from_an_event_loop_without_blocking_it(sandbox, monkeypatch, tmp_path):
+def test_aapply_runs_on_the_callers_event_loop_without_blocking_it(sandbox, monkeypatch, tmp_path):
     use_sandbox(sandbox, monkeypatch, tmp_path)
     path, _ = agents_file(sandbox, tmp_path / "agents.xlsx", 8)
     job = Job(path)
-    released = threading.Event()
 
-    async def main() -> tuple[bool, dict[str, Any]]:
+    async def main() -> tuple[dict[str, Any], bool, dict[str, Any]]:
         loop = asyncio.get_running_loop()
+        threads: set[int] = set()
         first_row = asyncio.Event()
 
         def on_progress(result: Any) -> None:
-            if not first_row.is_set():
-                loop.call_soon_threadsafe(first_row.set)
-                # The run waits here until the loop has seen the first row: only a free loop can release it.
-                released.wait(timeout=60)
+            threads.add(threading.get_ident())
+            first_row.set()
 
         running = asyncio.ensure_future(job.aapply(ApplyOptions(concurrency=1), on_progress=on_progress))
-        await first_row.wait()
-        mid_run = job.progress.snapshot()
-        released.set()
+        await first_row.wait()  # this coroutine runs while the apply is under way: the loop is free
+        mid_run, done_already = job.progress.snapshot(), running.done()
         applied = await running
-        return mid_run["state"] == "running" and not running.cancelled(), applied.summary()
+        assert threads == {threading.get_ident()} and loop.is_running()  # on this loop, not a loop of its own
+        return mid_run, done_already, applied.summary()
 
-    was_running, summary = asyncio.run(main())
-    assert released.is_set() and was_running
+    mid_run, done_already, summary = asyncio.run(main())
+    assert mid_run["state"] == "running" and 1 <= mid_run["done"] < 8 and not done_already
     assert summary["counts"]["ok"] == 8 and summary["state"] == "done"
+
+
+def test_cancelling_the_awaiting_task_cancels_the_run_and_still_records_it(sandbox, monkeypatch, tmp_path):
+    journal = use_sandbox(sandbox, monkeypatch, tmp_path)
+    path, _ = agents_file(sandbox, tmp_path / "agents.xlsx", 20)
+    job = Job(path, journal_path=journal)
+
+    async def main() -> None:
+        first_row = asyncio.Event()
+        running = asyncio.ensure_future(job.aapply(ApplyOptions(concurrency=1),
+                                                   on_progress=lambda result: first_row.set()))
+        await first_row.wait()
+        running.cancel()  # the page went away: its request handler is cancelled
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    asyncio.run(main())
+    assert job.applied is not None
+    summary = job.applied.summary()
+    assert (summary["state"], summary["stopped"], summary["exit_code"]) == ("cancelled", "cancelled", 130)
+    assert summary["counts"]["ok"] >= 1 and summary["counts"]["ok"] + summary["counts"]["not-sent"] == 20
+    with Journal(journal) as j:
+        assert [r.status.value for r in j.runs()] == ["interrupted"]
+    assert sum(sandbox.applied_counts().values()) == summary["counts"]["ok"]

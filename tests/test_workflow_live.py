@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from batchops.replay import RowResult, Status
-from batchops.workflow import Cancel, RunProgress, RunState, page, request_text, rows_per_second
+from batchops.replay import LiveState, RowResult, Status
+from batchops.workflow import RunProgress, RunState, page, request_text, rows_per_second
 
 
 class Clock:
@@ -33,27 +33,18 @@ def test_live_counts_rate_and_eta_from_the_answers():
     snapshot = progress.snapshot()
     assert snapshot == {"state": "running", "run_id": None, "total": 40, "done": 22,
                         "counts": {"ok": 18, "failed": 3, "invalid": 0, "skipped": 1, "not-sent": 0},
-                        "sent": 21, "rows_per_second": 10.0, "eta_seconds": 1.8}
+                        "sent": 21, "rows_per_second": 10.0, "eta_seconds": 1.8, "held_back": False,
+                        "throttled_answers": 0}
+    progress.watch(lambda: LiveState(sent=21, seconds=2.1, held_back=True, throttled=4))
+    assert (progress.snapshot()["held_back"], progress.snapshot()["throttled_answers"]) == (True, 4)
     progress.finish(RunState.CANCELLED, "20261203-1")
     assert progress.snapshot()["state"] == "cancelled" and progress.snapshot()["eta_seconds"] is None
     assert progress.snapshot()["run_id"] == "20261203-1"
     progress.start(5)  # the next run on the same job counts afresh
     assert progress.snapshot() == {"state": "running", "run_id": None, "total": 5, "done": 0,
                                    "counts": {"ok": 0, "failed": 0, "invalid": 0, "skipped": 0, "not-sent": 0},
-                                   "sent": 0, "rows_per_second": None, "eta_seconds": None}
-
-
-def test_cancel_calls_its_listeners_once_and_late_ones_at_once():
-    cancel = Cancel()
-    calls: list[str] = []
-    forget = cancel.on_cancel(lambda: calls.append("a"))
-    cancel.on_cancel(lambda: calls.append("b"))
-    forget()
-    assert not cancel.cancelled
-    cancel.cancel()
-    assert cancel.cancelled and calls == ["b"]
-    cancel.on_cancel(lambda: calls.append("late"))
-    assert calls == ["b", "late"]
+                                   "sent": 0, "rows_per_second": None, "eta_seconds": None, "held_back": False,
+                                   "throttled_answers": 0}
 
 
 def test_a_request_reads_as_http():

@@ -192,7 +192,7 @@ def test_apply_dry_run_writes_no_errors_report(tmp_path, capsys):
     assert cli("apply", path, "--dry-run") == 2
     assert path.read_bytes() == original
     assert sorted(p.name for p in tmp_path.iterdir()) == ["book.xlsx"]
-    assert "Nothing was sent. Fix the errors, or use --skip-invalid." in capsys.readouterr().err
+    assert "Nothing was sent. Fix the errors. Or use --skip-invalid to send the valid rows." in capsys.readouterr().err
 
 
 def test_removing_a_sheet_renumbers_sheet_scoped_names_and_the_active_tab(tmp_path):

@@ -14,8 +14,10 @@ from ..errors import EXIT_BAD_INPUT, BatchopsError
 from ..plan import PlanAction, shown
 from ..replay import ApplyOptions
 from ..workflow import Applied, ApplyPreview, Job, request_text
+from ..workflow.steps import lost_zero_rows
 from .app import app
 from .options import (
+    accept_lost_zeros_option,
     config_option,
     encoding_option,
     journal_option,
@@ -27,7 +29,7 @@ from .options import (
 )
 from .output import err, out, print_json, warning_line
 from .progress import ReadProgress, RowProgress
-from .show import reject_invalid, show_written
+from .show import lost_zeros_hint, reject_invalid, show_notes, show_written
 
 MAX_REQUESTS_SHOWN = 20
 """Requests a dry run shows on the terminal; the Results have every one."""
@@ -57,16 +59,16 @@ class NeedsConfirmation(BatchopsError):
               help="Do not read each record before sending it: no before-values in the journal (audit, undo) "
                    "and rows that change nothing are sent anyway.")
 @click.option("--operator", default=None, help="Who is applying, for the journal (default: the login name).")
+@accept_lost_zeros_option
 @timezone_option
 @profile_option
 @config_option
 @journal_option
 @json_option
 def apply(file: Path, operation: str | None, sheet: str | None, encoding: str | None, dry_run: bool, yes: bool,
-          concurrency: int,
-          rate: float | None, skip_invalid: bool, force: bool, no_before: bool, operator: str | None,
-          timezone: str | None, profile: str | None, config_path: str | None, journal_path: str | None,
-          as_json: bool) -> int:
+          concurrency: int, rate: float | None, skip_invalid: bool, force: bool, no_before: bool,
+          operator: str | None, accept_lost_zeros: bool, timezone: str | None, profile: str | None,
+          config_path: str | None, journal_path: str | None, as_json: bool) -> int:
     """Apply FILE: one update call per valid row, results written back.
 
     Validates first, exactly as `validate` does: with any invalid row nothing is sent (exit 2) unless
@@ -81,14 +83,15 @@ def apply(file: Path, operation: str | None, sheet: str | None, encoding: str | 
     any row succeeded; 130 interrupted.
     """
     job = Job(file, operation=operation, sheet=sheet, timezone=timezone, profile=profile, config_path=config_path,
-              journal_path=journal_path, encoding=encoding)
+              journal_path=journal_path, encoding=encoding, accept_lost_zeros=accept_lost_zeros)
     report = job.validate().report
     if not report.ok and not skip_invalid:
+        fix = lost_zeros_hint(report) or ("Fix the errors." if dry_run else "Fix the errors (see the Errors report).")
         return reject_invalid(job, as_json=as_json, what="sent", write=not dry_run,
-                              hint=("Fix the errors, or use --skip-invalid." if dry_run else
-                                    "Fix the errors (see the Errors report), or use --skip-invalid."))
+                              hint=fix + " Or use --skip-invalid to send the valid rows.")
     options = ApplyOptions(dry_run=dry_run, force=force, skip_invalid=skip_invalid, concurrency=concurrency,
-                           rate=rate, operator=operator, read_before=not no_before)
+                           rate=rate, operator=operator, read_before=not no_before,
+                           accept_lost_zeros=accept_lost_zeros)
     preview = job.preview(options)
     ask = not dry_run and not yes and preview.to_send > 0
     if ask:
@@ -99,6 +102,7 @@ def apply(file: Path, operation: str | None, sheet: str | None, encoding: str | 
             with ReadProgress(len(report.valid_records), enabled=True) as progress:
                 preview = job.preview(options, read=True, on_read=progress)
     if not as_json:
+        show_notes(report)
         err.print(escape(preview_line(preview)))
         _show_rows_to_send(preview)
     if ask and preview.to_send > 0 and not click.confirm(f"Send {preview.to_send} row(s)?", default=False,
@@ -126,6 +130,9 @@ def preview_line(preview: ApplyPreview) -> str:
     if preview.no_change is not None:
         line += f", {preview.no_change} change nothing"
     line += f", {preview.already_applied} already applied, {preview.invalid} invalid"
+    held = len(lost_zero_rows(report)["held"])
+    if held:
+        line += f" ({held} with leading zeros probably lost: --accept-lost-zeros sends them)"
     where = report.path.name if report.kind == "csv" else f"{report.path.name} sheet '{report.sheet}'"
     line += f", from {where}."
     if preview.skips_no_change and not preview.read and not preview.dry_run and preview.to_send:
@@ -159,6 +166,12 @@ def _show(applied: Applied) -> None:
             out.print(escape(textwrap.indent(request_text(r.request or {}, outcome.target), "  ")), highlight=False)
         if len(requests) > MAX_REQUESTS_SHOWN:
             out.print(f"… every request is in the Results ({len(requests)} in all).")
+    held = lost_zero_rows(applied.report, outcome)["held"]
+    if held:
+        rows = ", ".join(str(r) for r in held[:10]) + (" …" if len(held) > 10 else "")
+        warning_line(escape(f"{len(held)} row(s) held back ({rows}): a number Excel probably stripped of its leading "
+                            "zero (see the Results). Fix the cells, or pass --accept-lost-zeros if the numbers are "
+                            "right."))
     if outcome.error is not None:
         warning_line(escape(f"the run stopped: {outcome.error}"))
     elif outcome.stop_reason is StopReason.BUDGET:  # an outage: say why the rest was not sent

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("apply_cmd", "Apply FILE: one update call per valid row, results written back."),
-    "audit": ("audit_cmd", "Write the audit trail from the journal: one row per row of each run, secrets masked."),
+    "audit": ("audit_cmd",
+              "Write the audit trail from the journal: what each run changed, one line per field, secrets masked."),
     "demo": ("demo_cmd", "Run export → template → validate → plan → apply → audit against a local sandbox."),
     "export": ("export_cmd", "Export live configuration to a workbook you can edit and apply."),
     "plan": ("plan_cmd", "Show what applying FILE would change: before -> after per field, read from the server."),

@@ -81,6 +81,14 @@ def demo(out_dir: Path, agents: int) -> int:
                  ["apply", str(routes_file), "--yes", "--json", "--journal", str(journal)])
             step("9. The audit trail: who changed what, when, from which file",
                  ["audit", "-o", str(out_dir / "audit.xlsx"), "--journal", str(journal)])
+            step("10. Every agent's settings, found from the agents (those that cannot be matched are listed)",
+                 ["export", "agent-settings", "-o", str(out_dir / "agent-settings-export.xlsx")])
+            routes_export = out_dir / "called-routes-export.xlsx"
+            step("11. An unedited export of the called routes plans as 'no change', locked routes too",
+                 ["export", "called-routes", "-o", str(routes_export)])
+            out.print(f"[bold]$ batchops {escape(shlex.join(['plan', str(routes_export)]))}[/bold]", highlight=False)
+            if run(["plan", str(routes_export), "--journal", str(journal)]) != 0:
+                raise click.ClickException("the unedited export of the called routes did not plan as no change")
         finally:
             for name, old in saved.items():
                 if old is None:

@@ -14,7 +14,7 @@ from ..export import EXPORTS, ExportResult
 from ..settings import load_settings
 from ..workflow import export_data
 from .app import app
-from .options import config_option, json_option, profile_option
+from .options import config_option, json_option, profile_option, timezone_option
 from .output import err, out, print_json, warning_line
 
 if TYPE_CHECKING:
@@ -35,9 +35,10 @@ WHAT:
                    agents are matched to their settings through querySysInfo
 
 Every cell is text, so IDs keep all their digits and leading zeros; values that a spreadsheet
-would take for a formula are neutralised. An xlsx export also has a Context sheet (read-only facts
-such as a route's editable flag), an Info sheet and the template stamp, so `batchops validate`,
-`plan` and `apply` take the file unchanged.
+would take for a formula are neutralised. Date-times (appointTime, call_from, call_end) are date-time
+cells in --timezone (a CSV has them as text with their UTC offset). An xlsx export also has a Context
+sheet (read-only facts such as a route's editable flag), an Info sheet and the template stamp, so
+`batchops validate`, `plan` and `apply` take the file unchanged.
 
 \b
 Examples:
@@ -60,11 +61,13 @@ Examples:
 @click.option("--include-secrets", is_flag=True,
               help="Write the agents' SIP passwords in clear text (agents only; the file is marked).")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@timezone_option
 @profile_option
 @config_option
 @json_option
 def export_command(what: str, output: Path, vdn_id: int | None, users_file: Path | None, include_secrets: bool,
-                   force: bool, profile: str | None, config_path: str | None, as_json: bool) -> int:
+                   force: bool, timezone: str | None, profile: str | None, config_path: str | None,
+                   as_json: bool) -> int:
     if vdn_id is not None and what != "appointments":
         raise click.UsageError("--vdn applies to appointments only.")
     if users_file is not None and what != "agent-settings":
@@ -76,7 +79,7 @@ def export_command(what: str, output: Path, vdn_id: int | None, users_file: Path
     settings = load_settings(profile=profile, config_path=config_path)
     with _Bar(what, enabled=not as_json) as bar:
         exported = export_data(what, output, settings=settings, vdn_id=vdn_id, users_file=users_file,
-                               include_secrets=include_secrets, force=force, on_progress=bar)
+                               include_secrets=include_secrets, force=force, timezone=timezone, on_progress=bar)
     if as_json:
         print_json(exported.summary())
         return 0

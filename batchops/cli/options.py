@@ -37,3 +37,8 @@ config_option = click.option("--config", "config_path", type=click.Path(dir_okay
 journal_option = click.option("--journal", "journal_path", type=click.Path(dir_okay=False), default=None,
                               envvar="BATCHOPS_JOURNAL", show_envvar=True,
                               help="The journal file (default: batchops' folder in the user's data directory).")
+accept_lost_zeros_option = click.option(
+    "--accept-lost-zeros", "accept_lost_zeros", is_flag=True,
+    help="Numbers Excel may have stripped of their leading zeros (a number cell in a number column, a CSV "
+         "number other rows write with a 0, a new number equal to the current one without its zeros) are "
+         "right as they are: send them. Without it such rows are held back.")

@@ -12,6 +12,7 @@ from ..plan import PlanAction, RowPlan, shown
 from ..workflow import Job, Planned
 from .app import app
 from .options import (
+    accept_lost_zeros_option,
     config_option,
     encoding_option,
     journal_option,
@@ -23,7 +24,7 @@ from .options import (
 )
 from .output import err, out, print_json, warning_line
 from .progress import ReadProgress
-from .show import reject_invalid, show_written
+from .show import lost_zeros_hint, reject_invalid, show_notes, show_written
 
 MAX_SHOWN = 50
 """Changes listed on the terminal; the Plan sheet has them all."""
@@ -41,11 +42,12 @@ MAX_SHOWN = 50
               help="Reads in flight at once.")
 @click.option("--force", is_flag=True, help="Plan as `apply --force` would: ignore what the journal records as "
               "applied.")
+@accept_lost_zeros_option
 @journal_option
 @json_option
 def plan(file: Path, operation: str | None, sheet: str | None, encoding: str | None, timezone: str | None,
-         profile: str | None,
-         config_path: str | None, concurrency: int, force: bool, journal_path: str | None, as_json: bool) -> int:
+         profile: str | None, config_path: str | None, concurrency: int, force: bool, accept_lost_zeros: bool,
+         journal_path: str | None, as_json: bool) -> int:
     """Show what applying FILE would change: before -> after per field, read from the server.
 
     Validates first, exactly as `apply` does (with any invalid row nothing is read, exit 2). Then reads
@@ -57,11 +59,12 @@ def plan(file: Path, operation: str | None, sheet: str | None, encoding: str | N
     every row can be applied (or is applied already), 1 when some cannot or were not read.
     """
     job = Job(file, operation=operation, sheet=sheet, timezone=timezone, profile=profile, config_path=config_path,
-              journal_path=journal_path, encoding=encoding)
+              journal_path=journal_path, encoding=encoding, accept_lost_zeros=accept_lost_zeros)
     report = job.validate().report
     if not report.ok:
-        return reject_invalid(job, as_json=as_json, what="read")
+        return reject_invalid(job, as_json=as_json, what="read", hint=lost_zeros_hint(report))
     if not as_json:
+        show_notes(report)
         err.print(escape(f"Reading {len(report.valid_records)} {report.operation.name} record(s) from "
                          f"{job.target} ..."))
     with ReadProgress(len(report.valid_records), enabled=not as_json) as progress:

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import FrameType
 
 import click
+from rich.markup import escape
 
 from ..sandbox.options import (
     DEFAULT_AGENTS,
@@ -20,6 +21,19 @@ from ..sandbox.options import (
 )
 from .app import app
 from .output import out, warning_line
+from .shell import SHELLS, comment, default_shell, env_lines
+
+
+def _banner(shell: str, url: str, env: dict[str, str], about: str) -> list[str]:
+    """What the sandbox prints on start: every line a comment or a command in ``shell``, so it all pastes."""
+    others = " or ".join(f"--shell {s}" for s in SHELLS if s != shell)
+    return [
+        comment(shell, f"AICC sandbox at {url} ({about}); Ctrl-C stops it."),
+        comment(shell, "Paste these lines into the terminal you run batchops in; they point batchops at it:"),
+        *env_lines(shell, env),
+        comment(shell, f"(For another shell: batchops sandbox {others}; posix is bash, zsh and sh, "
+                       "powershell and cmd are Windows'.)"),
+    ]
 
 
 def _is_loopback(host: str) -> bool:
@@ -54,12 +68,16 @@ def _is_loopback(host: str) -> bool:
 @click.option("--rate-limit", "rate_limit", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="RPS", help="A gateway's flow control: at most RPS requests per second on each API path, "
                                   "429 with Retry-After beyond it (default: no limit).")
+@click.option("--shell", type=click.Choice(SHELLS), default=default_shell(), show_default="powershell on Windows, "
+              "else posix", help="Print the BATCHOPS_* settings as lines for this shell (posix: bash, zsh, sh).")
 def sandbox(host: str, port: int, agents: int, seed: int, state_file: Path | None, latency_ms: float,
             error_rate: float, throttle_rate: float, timeout_rate: float, token_ttl: int | None,
-            rate_limit: float | None) -> int:
+            rate_limit: float | None, shell: str) -> int:
     """Run the AICC emulator: a strict, stateful stand-in for the real AICC.
 
-    Prints the URL and the BATCHOPS_* variables that point batchops at it, then serves until Ctrl-C.
+    Prints the URL and the BATCHOPS_* settings that point batchops at it, as lines to paste into the
+    shell batchops runs in (export …; with --shell powershell $env:… = …; with --shell cmd set "…"),
+    then serves until Ctrl-C.
     """
     from ..sandbox.server import start_sandbox  # the server (uvicorn) only when it is to run, not for --help
 
@@ -89,10 +107,9 @@ def sandbox(host: str, port: int, agents: int, seed: int, state_file: Path | Non
                     warning_line(f"{state_file} was seeded with --agents {meta.get('agents')} --seed "
                                  f"{meta.get('seed')}; its records are served, not new ones.")
             served = len(running.sandbox.state.data.agent_settings)
-            out.print(f"AICC sandbox at {running.url} ({served} agents, seed {seed}, state {state}); "
-                      "Ctrl-C stops it.")
-            for name, value in running.env().items():
-                out.print(f"{name}={value}")
+            for line in _banner(shell, running.url, running.env(),
+                                f"{served} agents, seed {seed}, state {state}"):
+                out.print(escape(line), highlight=False)
             out.file.flush()
             while not stop.wait(0.5):
                 pass

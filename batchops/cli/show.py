@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.table import Table
 
-from ..report import Issue, Severity, ValidationReport
+from ..coerce import LOST_ZERO
+from ..report import Issue, Severity, ValidationReport, plural
 from .output import err, out, print_json, warning_line
 
 if TYPE_CHECKING:
@@ -68,3 +69,26 @@ def reject_invalid(job: Job, *, as_json: bool, what: str, hint: str | None = Non
         show_validation(validation.report)
         err.print(f"Nothing was {what}. " + (hint or "Fix the errors (see the Errors report), then run again."))
     return validation.exit_code
+
+
+def lost_zeros_hint(report: ValidationReport) -> str | None:
+    """The fix for a file whose only trouble may be numbers that lost their leading zeros, else None."""
+    held = [i.row for i in report.errors if i.code == LOST_ZERO]
+    if not held:
+        return None
+    rest = [i for i in report.errors if i.code != LOST_ZERO]
+    return (("Fix the errors (see the Errors report). " if rest else "")
+            + f"{plural(len(set(held)), 'row')} with a number Excel probably stripped of its leading zero: type it "
+            "again with its 0 (format the column as Text first), or, if the numbers are right as they are, pass "
+            "--accept-lost-zeros.")
+
+
+def show_notes(report: ValidationReport) -> None:
+    """What a valid file's report says besides its rows, for commands that go on (plan, apply)."""
+    for note in report.notes:
+        err.print(f"Note: {escape(note)}", highlight=False)
+    accepted = sorted({i.row for i in report.warnings if i.code == LOST_ZERO})
+    if accepted:
+        shown = ", ".join(str(r) for r in accepted[:10]) + (" …" if len(accepted) > 10 else "")
+        err.print(escape(f"Note: numbers Excel may have stripped of their leading zeros are used as they are "
+                         f"(--accept-lost-zeros), in {plural(len(accepted), 'row')}: {shown}."), highlight=False)

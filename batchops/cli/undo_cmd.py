@@ -38,7 +38,7 @@ def undo(run_id: str, output: Path, force: bool, journal_path: str | None, as_js
         what = f"row {x.row} ({x.key})" + (f", {x.field}" if x.field else "")
         warning_line(escape(f"{what} is not put back: {x.reason}."))
     out.print(f"Wrote {escape(str(made.path))}: {len(undo.rows)} row(s) of {undo.operation.name} that put back "
-              f"run {escape(run_id)}" + (f"; {len(undo.left_out)} left out (see the Undo sheet)"
+              f"run {escape(made.run_id)}" + (f"; {len(undo.left_out)} left out (see the Undo sheet)"
                                           if undo.left_out else ""))
     out.print(f"Next: batchops plan {escape(str(made.path))}, then batchops apply {escape(str(made.path))}")
     return 0

@@ -1,12 +1,14 @@
 """The read side of the journal: runs with their row counts, a run's rows, and the audit stream.
 
 SQL rows become the frozen records of :mod:`.records`; the SELECTs list their columns in field order, so
-one generic mapping (plus a decoder for the JSON and enum columns) serves every record type.
+one generic mapping (plus a decoder for the JSON and enum columns) serves every record type. Wherever a
+run ID is taken, a unique prefix of it is enough (``resolve_run_id``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,6 +27,7 @@ __all__ = [
     "iter_audit_rows",
     "read_rows",
     "read_run",
+    "resolve_run_id",
     "row_from_row",
     "run_filter",
     "run_from_row",
@@ -41,6 +44,9 @@ _AUDIT_SQL = (
     "FROM rows r JOIN runs u ON u.id = r.run_id "
 )
 _COUNT_CHUNK = 500  # run ids per COUNT query: stay under SQLite's bound-parameter limit
+_SHOWN_RUNS = 10  # run IDs an ambiguous prefix lists
+_NEAR = 0.6  # difflib ratio from which a run ID is suggested for one the journal does not hold
+_NEAR_TIE = 0.02  # suggested too: IDs this close to the nearest one
 
 
 def _load(text: str | None) -> Any:
@@ -132,16 +138,54 @@ def select_runs(db: Database, where: str, params: Sequence[Any]) -> list[RunInfo
                                 settled_rate=pace.get(run.id, (0, None))[1]) for run in found]
 
 
+def resolve_run_id(db: Database, text: str) -> str:
+    """The full ID of the run ``text`` names: the ID itself, or a prefix only one run's ID starts with.
+
+    JournalError otherwise: for a prefix several IDs start with, it lists them (newest first); for text
+    no ID starts with, it suggests the nearest IDs, as a mistyped or half-copied ID deserves.
+    """
+    wanted = text.strip()
+    with db.guard("looking up a run"):
+        if wanted and db.conn.execute("SELECT 1 FROM runs WHERE id = ?", (wanted,)).fetchone():
+            return wanted
+        starting = [
+            r[0]
+            for r in db.conn.execute(
+                "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY started_at DESC, id DESC LIMIT ?",
+                (len(wanted), wanted, _SHOWN_RUNS + 1),
+            )
+        ] if wanted else []
+        if len(starting) == 1:
+            return starting[0]
+        if starting:
+            more = len(starting) > _SHOWN_RUNS
+            raise JournalError(
+                f"{'More than ' if more else ''}{min(len(starting), _SHOWN_RUNS)} runs start with {wanted}: "
+                f"{', '.join(starting[:_SHOWN_RUNS])}{' …' if more else ''}",
+                path=db.path,
+                fix="Give more of the run ID (`batchops runs` lists them).",
+            )
+        ids = [r[0] for r in db.conn.execute("SELECT id FROM runs ORDER BY started_at DESC, id DESC")]
+    hint = ""
+    if ids:
+        scores = {i: difflib.SequenceMatcher(None, wanted, i).ratio() for i in ids}
+        best = max(scores.values())
+        near = [i for i in ids if scores[i] >= max(_NEAR, best - _NEAR_TIE)][:3]
+        if near:
+            hint = f"; the nearest {'is' if len(near) == 1 else 'are'} {', '.join(near)}"
+        else:
+            hint = f"; the newest {'is' if len(ids) == 1 else 'are'} {', '.join(ids[:3])}"
+    raise JournalError(
+        f"The journal {db.path} has no run {wanted or '(empty)'}{hint}",
+        path=db.path,
+        fix="`batchops runs` lists the runs it holds; a run ID's first characters are enough when only one run "
+        "starts with them.",
+    )
+
+
 def read_run(db: Database, run_id: str) -> RunInfo:
-    """One run with its counts; JournalError when the journal has no such run."""
-    found = select_runs(db, "WHERE id = ?", [run_id])
-    if not found:
-        raise JournalError(
-            f"The journal {db.path} has no run {run_id}",
-            path=db.path,
-            fix="`batchops runs` lists the runs it holds.",
-        )
-    return found[0]
+    """One run with its counts (``run_id`` may be a unique prefix); JournalError when there is no such run."""
+    return select_runs(db, "WHERE id = ?", [resolve_run_id(db, run_id)])[0]
 
 
 def runs_of_file(db: Database, file: str | Path, *, besides: Iterable[str] = ()) -> list[RunInfo]:
@@ -161,7 +205,8 @@ def runs_of_file(db: Database, file: str | Path, *, besides: Iterable[str] = ())
 
 
 def read_rows(db: Database, run_id: str) -> list[RowRecord]:
-    """Every row of a run, in row order."""
+    """Every row of a run (``run_id`` may be a unique prefix), in row order."""
+    run_id = resolve_run_id(db, run_id)
     with db.guard(f"reading the rows of run {run_id}"):
         cursor = db.conn.execute(f"SELECT {ROW_COLUMNS} FROM rows WHERE run_id = ? ORDER BY row_number", (run_id,))
         return [row_from_row(r) for r in cursor]
@@ -180,7 +225,7 @@ def iter_audit_rows(
     clauses = [where[len("WHERE ") :]] if where else []
     if run_id is not None:
         clauses.append("u.id = ?")
-        params.append(run_id)
+        params.append(resolve_run_id(db, run_id))
     if statuses is not None:
         wanted = [RowStatus(s).value for s in statuses]
         clauses.append(f"r.status IN ({','.join('?' * len(wanted))})")

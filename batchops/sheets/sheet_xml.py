@@ -104,10 +104,38 @@ class CellStyles:
     link: int
     quoted: int
     text: int = 0
+    datetime: int = 0  # a date-time cell (a serial number shown as DATETIME_FORMAT); 0: written as text
 
 
-def add_cell_styles(styles: StylesEditor, *, text: bool = False) -> CellStyles:
-    """Add (or find) the cell styles in ``styles``: bold header, link, quote prefix, and Text if asked.
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+"""How a date-time cell shows: sortable, filterable and unambiguous in every locale."""
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_FIRST_CUSTOM_FORMAT = 164  # numFmtIds below are Excel's built-in formats
+
+
+def _number_format(styles: StylesEditor, code: str) -> int:
+    """The ``numFmtId`` of format ``code`` in ``styles``, added with the next free custom id if missing."""
+    found = styles.items("numFmts")
+    ids = [_FIRST_CUSTOM_FORMAT - 1]
+    for item in found:
+        number = re.search(r'numFmtId="(\d+)"', item)
+        if number and f'formatCode="{code}"' in item:
+            return int(number.group(1))
+        if number:
+            ids.append(int(number.group(1)))
+    styles.add("numFmts", f'<{styles.p}numFmt numFmtId="{max(ids) + 1}" formatCode="{code}"/>')
+    return max(ids) + 1
+
+
+def excel_serial(moment: datetime) -> float:
+    """A date-time as Excel stores it: days since 1899-12-30, the time of day as the fraction (no time zone:
+    give the wall-clock time the reader should see)."""
+    return (moment.replace(tzinfo=None) - _EXCEL_EPOCH).total_seconds() / 86400
+
+
+def add_cell_styles(styles: StylesEditor, *, text: bool = False, datetimes: bool = False) -> CellStyles:
+    """Add (or find) the cell styles in ``styles``: bold header, link, quote prefix, and Text and date-time
+    (``DATETIME_FORMAT``) if asked.
 
     The fonts are derived from the workbook's default font, so a report sheet looks like the rest
     of the user's workbook.
@@ -130,6 +158,8 @@ def add_cell_styles(styles: StylesEditor, *, text: bool = False) -> CellStyles:
             "cellXfs", xf.format(n=TEXT_FORMAT, f=0, extra=' applyNumberFormat="1" quotePrefix="1"')
         ),
         text=styles.add("cellXfs", xf.format(n=TEXT_FORMAT, f=0, extra=' applyNumberFormat="1"')) if text else 0,
+        datetime=styles.add("cellXfs", xf.format(n=_number_format(styles, DATETIME_FORMAT), f=0,
+                                                 extra=' applyNumberFormat="1"')) if datetimes else 0,
     )
 
 
@@ -161,13 +191,14 @@ class _Attrs:
     link: str
     quoted: str
     text: str
+    datetime: str = ""
 
     @classmethod
     def of(cls, styles: CellStyles) -> _Attrs:
         def attr(n: int) -> str:
             return f' s="{n}"' if n else ""
 
-        return cls(attr(styles.link), attr(styles.quoted), attr(styles.text))
+        return cls(attr(styles.link), attr(styles.quoted), attr(styles.text), attr(styles.datetime))
 
 
 def _text_cell(ref: str, text: str, style: str) -> str:
@@ -225,6 +256,8 @@ def _cell(ref: str, value: Any, text_column: bool, attrs: _Attrs, links: list[tu
     elif isinstance(value, Link):
         links.append((ref, value.location))
         text, style = value.text, attrs.link
+    elif isinstance(value, datetime) and attrs.datetime and not text_column:
+        return f'<c r="{ref}"{attrs.datetime}><v>{excel_serial(value)!r}</v></c>'  # a real date-time cell
     else:
         text = _other_text(value)
     if text.startswith(FORMULA_TRIGGERS):

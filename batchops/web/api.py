@@ -19,10 +19,10 @@ from starlette.routing import Route
 
 from ..errors import BatchopsError, ConfigError, InputError, JournalError, RemoteError
 from ..replay import ApplyOptions
-from ..workflow import DEFAULT_READ_CONCURRENCY, Job, list_runs, make_undo
+from ..workflow import DEFAULT_READ_CONCURRENCY, Job, list_runs, make_audit, make_undo, settings_if_any
 from ..workflow.tasks import export_data, run_shape
 from .files import FileEntry, check, file_json, grid_page, new_file_id
-from .multipart import UploadError, receive_upload
+from .multipart import Refused, receive_upload
 from .runs import RunHandle, WebRun, sse_lines
 
 if TYPE_CHECKING:
@@ -65,15 +65,15 @@ async def read_json(request: Request) -> dict[str, Any]:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_JSON_BYTES:
-            raise UploadError(413, "the request body is too large.")
+            raise Refused(413, "the request body is too large.")
     if not body.strip():
         return {}
     try:
         data = json.loads(body)
     except ValueError:
-        raise UploadError(400, "the request body is not JSON.") from None
+        raise Refused(400, "the request body is not JSON.") from None
     if not isinstance(data, dict):
-        raise UploadError(400, "the request body must be a JSON object.")
+        raise Refused(400, "the request body must be a JSON object.")
     return data
 
 
@@ -101,7 +101,7 @@ def int_param(request: Request, name: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise UploadError(400, f"'{name}' must be a whole number.") from None
+        raise Refused(400, f"'{name}' must be a whole number.") from None
 
 
 def paging(request: Request) -> tuple[int, int]:
@@ -170,9 +170,9 @@ async def replace_file(request: Request) -> Response:
 def refuse_while_running(request: Request, entry: FileEntry) -> None:
     """409 while a run or another step on this file is under way: its file and job are in use."""
     if web_of(request).runs.active_for(entry.id) is not None:
-        raise UploadError(409, "a run on this file is under way; wait for it to end (or cancel it).")
+        raise Refused(409, "a run on this file is under way; wait for it to end (or cancel it).")
     if entry.step.locked():
-        raise UploadError(409, "this file is being planned or replaced; wait for that to end.")
+        raise Refused(409, "this file is being planned or replaced; wait for that to end.")
 
 
 async def get_file(request: Request) -> Response:
@@ -250,7 +250,7 @@ def retarget(request: Request, entry: FileEntry) -> None:
 def require_valid(entry: FileEntry) -> None:
     """422 when the file cannot be planned or applied as it is: its one line, nothing read or sent."""
     if entry.problem is not None or entry.validation is None:
-        raise UploadError(422, entry.problem or "this file has not been checked.")
+        raise Refused(422, entry.problem or "this file has not been checked.")
 
 
 async def post_plan(request: Request) -> Response:
@@ -263,9 +263,16 @@ async def post_plan(request: Request) -> Response:
     force = body.get("force") is True
     refuse_while_running(request, entry)  # no await between this check and taking the step lock
 
+    def on_read(done: int, total: int) -> None:
+        entry.reading = (done, total)
+
     def plan() -> dict[str, Any]:
         retarget(request, entry)
-        planned = entry.job.plan(concurrency=concurrency, force=force)
+        entry.reading = (0, len(entry.job.report.valid_records))
+        try:
+            planned = entry.job.plan(concurrency=concurrency, force=force, on_read=on_read)
+        finally:
+            entry.reading = None
         entry.job.write_report()
         return planned.summary(rows=False)
 
@@ -288,7 +295,7 @@ def bounded(value: Any, default: int, low: int, high: int, name: str) -> int:
     if value is None:
         return default
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise UploadError(400, f"'{name}' must be a whole number from {low} to {high}.")
+        raise Refused(400, f"'{name}' must be a whole number from {low} to {high}.")
     return value
 
 
@@ -296,7 +303,7 @@ def apply_options(body: dict[str, Any]) -> ApplyOptions:
     """The library's ``ApplyOptions`` from the request: the same options as ``batchops apply``."""
     rate = body.get("rate")
     if rate is not None and (not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < 0.1):
-        raise UploadError(400, "'rate' must be a number of requests per second, at least 0.1.")
+        raise Refused(400, "'rate' must be a number of requests per second, at least 0.1.")
     return ApplyOptions(concurrency=bounded(body.get("concurrency"), DEFAULT_APPLY_CONCURRENCY, 1, 256,
                                             "concurrency"),
                         rate=float(rate) if rate is not None else None, force=body.get("force") is True,
@@ -339,7 +346,7 @@ async def post_apply(request: Request) -> Response:
     job = entry.job
 
     async def work(handle: RunHandle) -> dict[str, Any]:
-        handle.poll(job.progress.snapshot)
+        handle.poll(job.progress.snapshot)  # counts, rate, ETA, and whether the server holds the run back
         applied = await job.aapply(options, cancel=handle.cancel)
         if applied.outcome.run_id:
             handle.set_run_id(applied.outcome.run_id)
@@ -486,23 +493,17 @@ async def cancel_run(request: Request) -> Response:
 
 
 async def get_audit(request: Request) -> Response:
-    """``GET /api/audit?run=ID``: the audit workbook (Audit and Runs sheets) of one run, or of every run."""
+    """``GET /api/audit?run=ID``: the audit workbook (Changes and Runs sheets) of one run, or of every run."""
     web = web_of(request)
     run_id = request.query_params.get("run") or None
     path = journal_path_of(request)
     if not path.exists():
         raise HTTPException(404, "the journal holds no runs yet.")
+    if run_id is not None:
+        await run_in_threadpool(journal_run, request, run_id)  # 404 for a run the journal does not have
     target = web.store.new_folder() / "audit.xlsx"
-    secrets = web.target.secret_values()
-
-    def write() -> None:
-        from ..audit import write_audit
-        from ..journal import Journal
-
-        with Journal(path, secret_values=secrets) as journal:
-            write_audit(journal, target, run_id=run_id, secret_values=secrets)
-
-    await run_in_threadpool(write)
+    settings = settings_if_any(web.target.profile, web.target.config_path)  # its secrets are masked too
+    await run_in_threadpool(lambda: make_audit(target, journal_path=path, run_id=run_id, settings=settings))
     return attachment(target, f"batchops-audit{'-' + run_id if run_id else ''}.xlsx", XLSX)
 
 
@@ -511,6 +512,7 @@ async def get_undo(request: Request) -> Response:
     before-values (nothing is sent: check it, then upload it like any other file)."""
     web = web_of(request)
     run_id = request.path_params["run_id"]
+    await run_in_threadpool(journal_run, request, run_id)  # 404 for a run the journal does not have
     target = web.store.new_folder() / "undo.xlsx"
     await run_in_threadpool(make_undo, run_id, target, journal_path=journal_path_of(request))
     return attachment(target, f"undo-{run_id}.xlsx", XLSX)
@@ -568,8 +570,8 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-async def on_upload_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, UploadError)
+async def on_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
     if wants_json(request):
         return error_json(exc.status, exc.message)
     from .pages import error_page
@@ -606,7 +608,7 @@ async def on_internal_error(request: Request, exc: Exception) -> Response:
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
-    UploadError: on_upload_error,
+    Refused: on_refused,
     BatchopsError: on_batchops_error,
     HTTPException: on_http_error,
     Exception: on_internal_error,

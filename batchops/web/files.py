@@ -26,6 +26,8 @@ from ..workflow import Job, Validation
 MAX_PAGE = 500
 """The most rows one page of the grid may hold."""
 DEFAULT_PAGE = 50
+TABLES_KEPT = 2
+"""Files whose sheet stays in memory as read, for their data grid: a 100,000-row sheet is about 100 MB."""
 
 
 @dataclass
@@ -42,6 +44,8 @@ class FileEntry:
     """Why the file could not be read at all (one line naming file, sheet and fix), or None."""
     seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    reading: tuple[int, int] | None = None
+    """``(done, total)`` records read while a plan reads current values, for the page's progress bar."""
     step: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     """Held while a step (a plan, a correction) works on the job: a job does one thing at a time."""
 
@@ -70,7 +74,10 @@ class FileRegistry:
         self.files: dict[str, FileEntry] = {}
 
     def add(self, entry: FileEntry) -> FileEntry:
+        """Keep ``entry``; older files let go of their read sheet (the grid reads it again if asked)."""
         self.files[entry.id] = entry
+        for older in self.recent(len(self.files))[TABLES_KEPT:]:
+            older.job.table = None
         return entry
 
     def get(self, file_id: str) -> FileEntry | None:
@@ -103,6 +110,8 @@ def file_json(entry: FileEntry) -> dict[str, Any]:
     which ``/errors`` pages) with the file's ``id`` and client ``name``; ``valid`` and ``error_count`` name
     ``ok`` and ``errors`` as the API documents them. Server paths are not shown: ``file`` is the name."""
     out: dict[str, Any] = {"id": entry.id, "name": entry.name, "size": entry.size}
+    if entry.reading is not None:
+        out["reading"] = {"done": entry.reading[0], "total": entry.reading[1]}
     if entry.validation is None:
         return {**out, "ok": False, "valid": False, "problem": entry.problem}
     summary = entry.validation.summary(issues=False)

@@ -24,8 +24,8 @@ ENVELOPE_BYTES = 64 * 1024
 """Room for the multipart boundaries, part headers and text fields around the file itself."""
 
 
-class UploadError(Exception):
-    """An upload refused: the HTTP status and one line saying why."""
+class Refused(Exception):
+    """A request refused (an upload, a body, a parameter): the HTTP status and one line saying why."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -43,9 +43,9 @@ class Upload:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-def too_large(limit: int) -> UploadError:
+def too_large(limit: int) -> Refused:
     """The 413 answer, naming the limit and how to raise it."""
-    return UploadError(413, f"the file is larger than the upload limit of {limit // (1024 * 1024)} MB; "
+    return Refused(413, f"the file is larger than the upload limit of {limit // (1024 * 1024)} MB; "
                             "start batchops serve with a larger --max-upload-mb.")
 
 
@@ -65,7 +65,7 @@ class _Collector:
         self._handle: IO[bytes] | None = None
         self._text = bytearray()
         self._size = 0
-        self.error: UploadError | None = None
+        self.error: Refused | None = None
 
     def callbacks(self) -> dict[str, Any]:
         return {
@@ -84,7 +84,7 @@ class _Collector:
     def _part_begin(self) -> None:
         self.parts += 1
         if self.parts > MAX_PARTS:
-            raise UploadError(400, "the upload has too many parts; send one file and its options.")
+            raise Refused(400, "the upload has too many parts; send one file and its options.")
         self._headers, self._name, self._text, self._size = {}, None, bytearray(), 0
 
     def _header_end(self) -> None:
@@ -94,11 +94,11 @@ class _Collector:
     def _headers_finished(self) -> None:
         disposition, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         if disposition != b"form-data" or b"name" not in params:
-            raise UploadError(400, "a part of the upload has no form-data name.")
+            raise Refused(400, "a part of the upload has no form-data name.")
         self._name = params[b"name"].decode("utf-8", "replace")
         if self._name == "file":
             if self.file is not None:
-                raise UploadError(400, "send one file per upload.")
+                raise Refused(400, "send one file per upload.")
             client_name = params.get(b"filename", b"upload").decode("utf-8", "replace")
             path = self.store.new_folder() / f"upload{stored_suffix(client_name)}"
             self._handle = path.open("xb")
@@ -114,7 +114,7 @@ class _Collector:
         else:
             self._text += chunk
             if len(self._text) > MAX_FIELD_BYTES:
-                raise UploadError(400, f"the field '{self._name}' is too long.")
+                raise Refused(400, f"the field '{self._name}' is too long.")
 
     def _part_end(self) -> None:
         if self._handle is not None:
@@ -137,11 +137,11 @@ class _Collector:
 
 async def receive_upload(headers: dict[str, str], body: AsyncIterator[bytes], store: UploadStore,
                          limit: int) -> Upload:
-    """Stream a ``multipart/form-data`` body into ``store``; raises ``UploadError`` (400, 411, 413, 415)."""
+    """Stream a ``multipart/form-data`` body into ``store``; raises ``Refused`` (400, 411, 413, 415)."""
     content_type, params = parse_options_header(headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
-        raise UploadError(415, "send the file as multipart/form-data in a field named 'file'.")
+        raise Refused(415, "send the file as multipart/form-data in a field named 'file'.")
     length_text = headers.get("content-length")
     if length_text is not None and length_text.isdigit() and int(length_text) > limit + ENVELOPE_BYTES:
         raise too_large(limit)
@@ -157,11 +157,11 @@ async def receive_upload(headers: dict[str, str], body: AsyncIterator[bytes], st
         parser.finalize()
     except MultipartParseError:
         collector.abort()
-        raise UploadError(400, "the upload is not well-formed multipart/form-data.") from None
+        raise Refused(400, "the upload is not well-formed multipart/form-data.") from None
     except BaseException:
         collector.abort()
         raise
     if collector.file is None:
-        raise UploadError(400, "the upload has no field named 'file'.")
+        raise Refused(400, "the upload has no field named 'file'.")
     collector.file.fields = collector.fields
     return collector.file

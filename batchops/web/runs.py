@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..workflow.live import Cancel, RunState
+from ..workflow.live import CancelToken, RunState
 
 TICK = 0.25
 """Seconds between two progress events of a run (4 a second; the issue asks for at least 2)."""
@@ -46,7 +46,7 @@ class WebRun:
     summary: dict[str, Any] | None = None
     error: str | None = None
     started: float = field(default_factory=time.time)
-    cancel: Cancel = field(default_factory=Cancel)
+    cancel: CancelToken = field(default_factory=CancelToken)
     """The library's cancel token: Cancel on the page and Ctrl-C take one path."""
     poll: Callable[[], Mapping[str, Any]] | None = field(default=None, repr=False)
     """Where the live counts are read (the library's ``RunProgress.snapshot``), by the ticker."""
@@ -115,10 +115,10 @@ class RunHandle:
 
     def on_cancel(self, hook: Callable[[], None]) -> None:
         """Call ``hook`` when the user presses Cancel (at once if already pressed)."""
-        self._run.cancel.on_cancel(hook)
+        self._run.cancel.subscribe(lambda _reason: hook())
 
     @property
-    def cancel(self) -> Cancel:
+    def cancel(self) -> CancelToken:
         """The library's cancel token, to pass to ``Job.apply``."""
         return self._run.cancel
 

@@ -89,11 +89,3 @@ class TargetChoice:
             isales_ready=_ready(settings.require_isales),
             profiles=profiles,
         )
-
-    def secret_values(self) -> list[str]:
-        """The configured secret values, for masking wherever they might appear; none when unconfigured."""
-        try:
-            settings = self.settings()
-        except BatchopsError:
-            return []
-        return [s.reveal() for s in (settings.app_secret, settings.isales_sk) if s]

@@ -2,7 +2,7 @@
 ``tasks`` has the steps that start from the journal or the server (runs, audit, undo, export).
 
 Each step returns what it found, with ``summary()``: the JSON shape the CLI prints with ``--json`` and a web
-page's API returns. Confirming, printing and exit codes stay with the front end; cancelling is ``Cancel``.
+page's API returns. Confirming, printing and exit codes stay with the front end; cancelling is ``CancelToken``.
 Names load on first use (PEP 562), so that a command that only lists runs does not import pandas.
 """
 
@@ -15,7 +15,7 @@ from ..lazy import lazy_names
 _HOMES = {
     "DEFAULT_READ_CONCURRENCY": "job",
     "Job": "job",
-    "Cancel": "live",
+    "CancelToken": "live",
     "RunProgress": "live",
     "RunState": "live",
     "rows_per_second": "live",
@@ -47,7 +47,7 @@ __getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 
 if TYPE_CHECKING:
     from .job import DEFAULT_READ_CONCURRENCY, Job
-    from .live import Cancel, RunProgress, RunState, rows_per_second
+    from .live import CancelToken, RunProgress, RunState, rows_per_second
     from .shapes import issue_shape, page, plan_row_shape, request_text, result_shape
     from .steps import Applied, ApplyPreview, Planned, Validation, Written
     from .tasks import (
@@ -69,7 +69,7 @@ __all__ = [
     "Applied",
     "ApplyPreview",
     "Audited",
-    "Cancel",
+    "CancelToken",
     "Exported",
     "Job",
     "Planned",

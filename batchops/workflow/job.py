@@ -6,26 +6,29 @@ step found (``steps.py``), whose ``summary()`` is the JSON a front end shows. It
 asks: confirming is the front end's (``preview()`` says what an apply would do), and so are exit codes
 (each step result carries the one the library assigns).
 
-Cancelling (``Cancel``) is Ctrl-C by another name: no new calls, calls in flight finish, everything written.
-``aapply()`` runs an apply from an event loop that must not block (a web server's).
+Cancelling (``dispatch.CancelToken``) is Ctrl-C by another name: no new calls, calls in flight finish,
+everything written. ``aapply()`` runs an apply on an event loop that must not block (a web server's), through
+``Replay.arun``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+from ..dispatch import CancelToken
 from ..errors import JournalError, ValidationFailed
 from ..journal import Action, Journal, default_journal_path
 from ..plan import applied_rows, make_plan, write_plan
-from ..replay import ApplyOptions, Replay, RowResult, require_settings, target_of
+from ..replay import ApplyOptions, ApplyOutcome, Replay, RowResult, require_settings, target_of
 from ..report import ValidationReport
 from ..results import write_results
 from ..settings import Settings, load_settings
 from ..sheets.table import RawTable
 from ..validation import validate_file
-from .live import Cancel, RunProgress, RunState
+from .live import RunProgress, RunState
 from .steps import Applied, ApplyPreview, Planned, Validation, Written, rows_to_send
 from .tasks import configured_secrets
 
@@ -44,8 +47,11 @@ class Job:
     def __init__(self, path: str | Path, *, operation: str | None = None, sheet: str | None = None,
                  timezone: str | None = None, settings: Settings | None = None, profile: str | None = None,
                  config_path: str | None = None, journal_path: str | Path | None = None,
-                 keep_table: bool = False, encoding: str | None = None) -> None:
+                 accept_lost_zeros: bool = False, keep_table: bool = False, encoding: str | None = None) -> None:
         self.path = Path(path)
+        self.accept_lost_zeros = accept_lost_zeros
+        """Numbers Excel may have stripped of their leading zeros are right as they are: validation, plan and
+        apply's before-read let them through (``--accept-lost-zeros``); otherwise their rows are held back."""
         self.operation = operation
         self.sheet = sheet
         self.timezone = timezone
@@ -104,7 +110,8 @@ class Job:
         """Read and check the file (again, if it changed): every issue, by sheet, row and column."""
         self.table = None
         report = validate_file(self.path, operation=self.operation, sheet=self.sheet, timezone=self.timezone,
-                               encoding=self.encoding, on_table=self._keep_table if self.keep_table else None)
+                               encoding=self.encoding, accept_lost_zeros=self.accept_lost_zeros,
+                               on_table=self._keep_table if self.keep_table else None)
         self.validation = Validation(report)
         self.planned = self.applied = None
         self._last = self.validation
@@ -134,7 +141,8 @@ class Job:
             except JournalError as exc:
                 warnings.append(f"{exc} The plan does not show which rows are applied already.")
         with Client(self.settings) as client:
-            plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied)
+            plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,
+                             accept_lost_zeros=self.accept_lost_zeros)
         self.planned = Planned(plan, target, force=force, warnings=warnings)
         self._last = self.planned
         return self.planned
@@ -167,22 +175,65 @@ class Job:
             from ..client import Client
 
             with Client(self.settings) as client:
-                plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied)
+                plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,
+                                 accept_lost_zeros=self.accept_lost_zeros)
             to_send = rows_to_send(plan, force=options.force, read_before=options.read_before)
         return ApplyPreview(report.operation, target, report, options.dry_run, rows=len(report.records),
                             invalid=report.invalid_rows, already_applied=len(applied), to_send=to_send,
                             skips_no_change=options.read_before and not options.force, plan=plan)
 
     def apply(self, options: ApplyOptions, *, on_progress: Callable[[RowResult], None] | None = None,
-              cancel: Cancel | None = None) -> Applied:
+              cancel: CancelToken | None = None) -> Applied:
         """Send every valid row that needs it, journal first; return every row's result.
 
         Raises ValidationFailed when rows are invalid and ``options.skip_invalid`` is not set (nothing is
         sent). ``on_progress(row_result)`` is called as each row ends, in the run's thread; ``progress``
-        holds the live counts for other threads. ``cancel`` stops the run as Ctrl-C does.
+        holds the live counts for other threads. ``cancel`` stops the run as Ctrl-C does (which, here in
+        the main thread, cancels the same way: ``interrupted``).
         """
+        report, row_done = self._start_run(options, on_progress)
+        try:
+            with self._journal() as journal:  # a dry run reads it to show what would be skipped
+                outcome = self._replay(report, journal, options, row_done, cancel).run()
+        except BaseException:
+            self.progress.finish(RunState.STOPPED, None)
+            raise
+        return self._finish_run(outcome, report, options)
+
+    async def aapply(self, options: ApplyOptions, *, on_progress: Callable[[RowResult], None] | None = None,
+                     cancel: CancelToken | None = None) -> Applied:
+        """``apply`` on the running event loop (a web server's): the requests go out on this loop and the
+        journal's work runs on threads, so the loop is never blocked for the run and no loop is nested.
+
+        ``on_progress`` is called on this loop. If the awaiting task is cancelled, the run is cancelled as by
+        ``cancel`` and finishes its bookkeeping (results, journal) before the cancellation goes on.
+        """
+        report, row_done = self._start_run(options, on_progress)
+        cancel = cancel if cancel is not None else CancelToken()
+        try:
+            journal = await asyncio.to_thread(self._journal)
+            try:
+                run = asyncio.ensure_future(self._replay(report, journal, options, row_done, cancel).arun())
+                try:
+                    outcome = await asyncio.shield(run)
+                except asyncio.CancelledError:
+                    cancel.cancel()
+                    self._finish_run(await run, report, options)
+                    raise
+            finally:
+                await asyncio.to_thread(journal.close)
+        except BaseException:
+            if self.progress.state is RunState.RUNNING:
+                self.progress.finish(RunState.STOPPED, None)
+            raise
+        return self._finish_run(outcome, report, options)
+
+    def _start_run(self, options: ApplyOptions, on_progress: Callable[[RowResult], None] | None
+                   ) -> tuple[ValidationReport, Callable[[RowResult], None]]:
+        """Check the file and the settings, start the live counts; the callback each row's result goes to."""
         report = self._require_valid(allow_invalid=options.skip_invalid)
         require_settings(report.operation, self.settings)
+        options = dataclasses.replace(options, accept_lost_zeros=self.accept_lost_zeros)  # as it was validated
         progress = self.progress
         progress.start(len(report.records))
 
@@ -191,40 +242,20 @@ class Job:
             if on_progress is not None:
                 on_progress(result)
 
-        forget = None
-        try:
-            with self._journal() as journal:  # a dry run reads it to show what would be skipped
-                replay = Replay(report, self.settings, journal=journal, options=options, on_row=row_done)
-                self.replay = replay
-                if cancel is not None:
-                    forget = cancel.on_cancel(replay.stop)
-                outcome = replay.run()
-        except BaseException:
-            progress.finish(RunState.STOPPED, None)
-            raise
-        finally:
-            if forget is not None:
-                forget()
+        return report, row_done
+
+    def _replay(self, report: ValidationReport, journal: Journal, options: ApplyOptions,
+                row_done: Callable[[RowResult], None], cancel: CancelToken | None) -> Replay:
+        self.replay = Replay(report, self.settings, journal=journal, options=options, on_row=row_done,
+                             cancel=cancel)
+        self.progress.watch(self.replay.live)
+        return self.replay
+
+    def _finish_run(self, outcome: ApplyOutcome, report: ValidationReport, options: ApplyOptions) -> Applied:
         self.applied = Applied(outcome, report, options)
         self._last = self.applied
-        progress.finish(self.applied.state, outcome.run_id)
+        self.progress.finish(self.applied.state, outcome.run_id)
         return self.applied
-
-    async def aapply(self, options: ApplyOptions, *, on_progress: Callable[[RowResult], None] | None = None,
-                     cancel: Cancel | None = None) -> Applied:
-        """``apply`` from a running event loop without blocking it: the run goes on a thread of its own.
-
-        If the awaiting task is cancelled, the run is cancelled as by ``cancel`` and still ends cleanly.
-        """
-        cancel = cancel or Cancel()
-        task = asyncio.ensure_future(asyncio.to_thread(self.apply, options, on_progress=on_progress,
-                                                       cancel=cancel))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            cancel.cancel()  # the run ends as after Ctrl-C; its result stays on the job (``applied``)
-            task.add_done_callback(lambda done: done.cancelled() or done.exception())
-            raise
 
     def _journal(self) -> Journal:
         return Journal(self.journal_path, secret_values=configured_secrets(self.settings))

@@ -2,8 +2,9 @@
 
 A terminal's Ctrl-C and a web page's Cancel button end a run the same way: no new calls are sent, calls in
 flight finish, every result and the journal are written, and running the same file again sends the rest.
-``Cancel`` is that request, made from any thread; ``RunProgress`` is what a page polls or streams while the
-run goes (its ``snapshot()`` is the JSON shape ``{"state", "total", "counts", ...}``).
+``CancelToken`` (the dispatcher's, re-exported here) is that request, made from any thread; ``RunProgress``
+is what a page polls or streams while the run goes (its ``snapshot()`` is the JSON shape ``{"state",
+"total", "counts", ...}``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from ..replay import RowResult, Status
+from ..dispatch import CancelToken
+from ..replay import LiveState, RowResult, Status
 
-__all__ = ["Cancel", "RunProgress", "RunState", "rows_per_second"]
+__all__ = ["CancelToken", "RunProgress", "RunState", "rows_per_second"]
 
 MIN_ROWS_FOR_A_RATE = 10
 """Fewer rows sent than this say nothing about speed: no rate is shown (a run of 3 rows is not "0 rows/s")."""
@@ -39,41 +41,6 @@ class RunState(str, Enum):
     CANCELLED = "cancelled"  # Ctrl-C or Cancel: the rest is sent by running the file again
 
 
-class Cancel:
-    """A request to stop a run as Ctrl-C does; ``cancel()`` from any thread, before or during the run."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._lock = threading.Lock()
-        self._listeners: list[Callable[[], None]] = []
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def cancel(self) -> None:
-        """Stop the run: no new calls; those in flight finish and are recorded."""
-        with self._lock:
-            self._event.set()
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener()
-
-    def on_cancel(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener`` on cancel (at once if cancelled already); returns a function that unsubscribes."""
-        with self._lock:
-            if not self._event.is_set():
-                self._listeners.append(listener)
-                return lambda: self._forget(listener)
-        listener()
-        return lambda: None
-
-    def _forget(self, listener: Callable[[], None]) -> None:
-        with self._lock:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-
 class RunProgress:
     """Live counts of one run, updated as each row finishes and read from any thread.
 
@@ -91,6 +58,11 @@ class RunProgress:
         self._sent = 0
         self._first_answer: float | None = None
         self._last_answer: float | None = None
+        self._pace: Callable[[], LiveState] | None = None
+
+    def watch(self, pace: Callable[[], LiveState]) -> None:
+        """Read the run's pace from ``pace`` (``Replay.live``): whether the server's throttling holds it back."""
+        self._pace = pace
 
     def start(self, total: int) -> None:
         """A run begins: ``total`` rows will each get a result (the counts of an earlier run are dropped)."""
@@ -101,6 +73,7 @@ class RunProgress:
             self._counts = {s.value: 0 for s in Status}
             self._sent = 0
             self._first_answer = self._last_answer = None
+            self._pace = None
 
     def row_done(self, result: RowResult) -> None:
         """Count one row's result (called in the run's thread)."""
@@ -120,7 +93,9 @@ class RunProgress:
             self.run_id = run_id
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"state", "run_id", "total", "done", "counts", "sent", "rows_per_second", "eta_seconds"}``."""
+        """``{"state", "run_id", "total", "done", "counts", "sent", "rows_per_second", "eta_seconds",
+        "held_back", "throttled_answers"}``: ``held_back`` while the server's throttling sets the pace."""
+        pace = self._pace() if self._pace is not None else None
         with self._lock:
             counts = dict(self._counts)
             done = sum(counts.values())
@@ -132,4 +107,6 @@ class RunProgress:
             return {"state": self.state.value, "run_id": self.run_id, "total": self.total, "done": done,
                     "counts": counts, "sent": self._sent,
                     "rows_per_second": round(rate, 1) if rate is not None else None,
-                    "eta_seconds": round(eta, 1) if eta is not None else None}
+                    "eta_seconds": round(eta, 1) if eta is not None else None,
+                    "held_back": bool(pace and pace.held_back and running),
+                    "throttled_answers": pace.throttled if pace is not None else 0}

@@ -30,11 +30,11 @@ def issue_shape(issue: Issue) -> dict[str, Any]:
 
 
 def plan_row_shape(row: RowPlan) -> dict[str, Any]:
-    """``{"row", "key", "label", "action", "message", "changes": [{"field", "before", "after"}]}``; ``label`` is
-    the name the read side knows the record by ('' when none), for a front end to show beside the key.
+    """``{"row", "key", "label", "action", "message", "changes": [{"field", "before", "after"}]}``.
 
-    ``changes``: the fields that change for a row to change (or applied already); every field the row sets
-    for a row that cannot be applied or was not read; those of a no-change row (all equal).
+    ``label``: the name the read side knows the record by (``""`` when none). ``changes``: the fields that
+    change for a row to change (or applied already); every field the row sets for a row that cannot be
+    applied or was not read; those of a no-change row (all equal).
     """
     changes = row.changed if row.action in (PlanAction.CHANGE, PlanAction.APPLIED) else row.changes
     return {"row": row.row, "key": row.key, "label": row.label, "action": row.action.value, "message": row.message,
@@ -42,9 +42,11 @@ def plan_row_shape(row: RowPlan) -> dict[str, Any]:
 
 
 def result_shape(result: RowResult) -> dict[str, Any]:
-    """One row's result, the Results sheet's columns: ``{"row", "key", "status", "http_status", "code",
-    "message", "attempts", "finished_at", "reason"}``, plus ``request`` (masked) on a dry run."""
-    shape: dict[str, Any] = {"row": result.row, "key": result.key, "status": result.status.value,
+    """One row's result, the Results sheet's columns: ``{"row", "key", "label", "status", "http_status", "code",
+    "message", "attempts", "finished_at", "reason"}`` (the sheet's ``name`` column is ``label``), plus
+    ``request`` (masked) on a dry run."""
+    shape: dict[str, Any] = {"row": result.row, "key": result.key, "label": result.label,
+                             "status": result.status.value,
                              "http_status": result.http_status, "code": result.code, "message": result.message,
                              "attempts": result.attempts, "finished_at": result.finished_at,
                              "reason": result.reason}

@@ -14,7 +14,7 @@ from ..catalogue import Operation
 from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_ROWS_FAILED
 from ..plan import Plan, PlanAction, RowPlan
-from ..replay import ApplyOptions, ApplyOutcome, Status
+from ..replay import LOST_ZEROS_REASON, ApplyOptions, ApplyOutcome, Status
 from ..report import ValidationReport
 from .live import RunState, rows_per_second
 from .shapes import DEFAULT_PAGE, issue_shape, page, plan_row_shape, result_shape
@@ -64,7 +64,8 @@ class Validation:
 
     def summary(self, *, issues: bool = True) -> dict[str, Any]:
         """``{"ok", "exit_code", "file", "sheet", "kind", "operation", "rows", "valid_rows", "invalid_rows",
-        "errors", "warnings", "report", "report_warning", "notes", "issues"}``; ``errors`` and ``warnings``
+        "errors", "warnings", "report", "report_warning", "notes", "lost_zero_rows", "issues"}``; ``errors`` and
+        ``warnings``
         are counts, ``issues`` every issue (left out with ``issues=False``: page them instead)."""
         report = self.report
         shape: dict[str, Any] = {
@@ -73,7 +74,7 @@ class Validation:
             "valid_rows": len(report.valid_records),
             "invalid_rows": report.invalid_rows, "errors": len(report.errors), "warnings": len(report.warnings),
             "report": _path(self.written), "report_warning": self.written.warning if self.written else None,
-            "notes": list(report.notes),
+            "notes": list(report.notes), "lost_zero_rows": lost_zero_rows(report),
         }
         if issues:
             shape["issues"] = [issue_shape(i) for i in report.issues]
@@ -194,11 +195,12 @@ class ApplyPreview:
         return page(self.rows_to_send(), plan_row_shape, key="rows", offset=offset, limit=limit)
 
     def summary(self) -> dict[str, Any]:
-        """``{"file", "sheet", "kind", "operation", "target", "dry_run", "rows", "invalid", "already_applied",
-        "no_change", "cannot", "unread", "to_send", "read", "skips_no_change"}``; the three read counts are
-        null when not read."""
+        """``{"file", "sheet", "kind", "operation", "target", "dry_run", "rows", "invalid", "lost_zero_rows",
+        "already_applied", "no_change", "cannot", "unread", "to_send", "read", "skips_no_change"}``; the three
+        read counts are null when not read."""
         return {**_where(self.report), "target": self.target, "dry_run": self.dry_run, "rows": self.rows,
-                "invalid": self.invalid, "already_applied": self.already_applied, "no_change": self.no_change,
+                "invalid": self.invalid, "lost_zero_rows": lost_zero_rows(self.report),
+                "already_applied": self.already_applied, "no_change": self.no_change,
                 "cannot": self.cannot, "unread": self.unread, "to_send": self.to_send, "read": self.read,
                 "skips_no_change": self.skips_no_change}
 
@@ -247,7 +249,7 @@ class Applied:
         """``{"ok", "exit_code", "state", "interrupted", "stopped", "run_id", "file", "sheet", "kind",
         "operation", "target", "dry_run", "rows", "counts", "skipped", "sent", "seconds", "sending_seconds",
         "rows_per_second", "throttled_answers", "settled_rate", "results", "results_warning", "error",
-        "notices"}``."""
+        "notices", "lost_zero_rows"}``."""
         outcome = self.outcome
         rate = self.rate
         return {
@@ -263,6 +265,7 @@ class Applied:
             "settled_rate": round(outcome.settled_rate, 1) if outcome.settled_rate is not None else None,
             "results": _path(self.written), "results_warning": self.written.warning if self.written else None,
             "error": str(outcome.error) if outcome.error else None, "notices": list(outcome.notices),
+            "lost_zero_rows": lost_zero_rows(self.report, outcome),
         }
 
     def results_page(self, offset: int = 0, limit: int = DEFAULT_PAGE, *,
@@ -270,6 +273,16 @@ class Applied:
         """``{"total", "offset", "limit", "results": [row result, ...]}``, only ``status``'s rows when given."""
         found = [r for r in self.outcome.results if status is None or r.status.value == status]
         return page(found, result_shape, key="results", offset=offset, limit=limit)
+
+
+def lost_zero_rows(report: ValidationReport, outcome: ApplyOutcome | None = None) -> dict[str, list[int]]:
+    """Rows with a number Excel probably stripped of its leading zeros: ``held`` back (invalid, or not sent
+    after apply's before-read) and ``accepted`` (``--accept-lost-zeros``: used as they are)."""
+    errors = {i.row for i in report.errors}
+    held = {r for r in report.lost_zero_rows if r in errors}
+    if outcome is not None:
+        held |= {r.row for r in outcome.results if r.reason == LOST_ZEROS_REASON}
+    return {"held": sorted(held), "accepted": [r for r in report.lost_zero_rows if r not in errors]}
 
 
 def _path(written: Written | None) -> str | None:

@@ -58,9 +58,12 @@ class RunList:
 
 
 def list_runs(journal_path: str | Path | None = None, *, since: str | None = None,
-              operation: str | None = None) -> RunList:
-    """The journal's runs, newest first, with their rows counted per status."""
+              operation: str | None = None, run_id: str | None = None) -> RunList:
+    """The journal's runs, newest first, with their rows counted per status; only ``run_id`` (or the one
+    run whose ID starts with it) when given."""
     with Journal(journal_path) as journal:
+        if run_id is not None:
+            return RunList([journal.run(run_id)])
         return RunList(journal.runs(since=since, operation=operation))
 
 
@@ -71,20 +74,30 @@ class Audited:
     written: AuditWritten
 
     def summary(self) -> dict[str, Any]:
-        """``{"ok", "file", "rows", "runs", "summary"}``: ``summary`` is the run summary file beside a CSV."""
+        """``{"ok", "file", "changes", "rows", "runs", "summary", "rows_file"}``: ``changes`` the lines of the
+        Changes (one per field changed), ``rows`` the lines of the full row log (0 without ``all_rows``),
+        ``summary`` and ``rows_file`` the run summary and row log beside a CSV."""
         w = self.written
-        return {"ok": True, "file": str(w.path), "rows": w.rows, "runs": len(w.runs),
-                "summary": str(w.summary_path) if w.summary_path else None}
+        return {"ok": True, "file": str(w.path), "changes": w.changes, "rows": w.rows, "runs": len(w.runs),
+                "summary": str(w.summary_path) if w.summary_path else None,
+                "rows_file": str(w.rows_path) if w.rows_path else None}
 
 
 def make_audit(output: Path, *, journal_path: str | Path | None = None, run_id: str | None = None,
                since: str | None = None, until: str | None = None, operation: str | None = None,
-               settings: Settings | None = None) -> Audited:
-    """Write the journal's rows of the selected runs to ``output``, every configured secret masked."""
+               settings: Settings | None = None, all_rows: bool = False, timezone: str | None = None) -> Audited:
+    """Write what the selected runs changed to ``output`` (and the full row log with ``all_rows``), every
+    configured secret masked, times in ``timezone`` (an IANA name; default: this machine's)."""
+    from ..coerce import resolve_timezone
+
+    try:
+        tz = resolve_timezone(timezone)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     secrets = configured_secrets(settings)
     with Journal(journal_path, secret_values=secrets) as journal:
         return Audited(write_audit(journal, output, run_id=run_id, since=since, until=until, operation=operation,
-                                   secret_values=secrets))
+                                   secret_values=secrets, all_rows=all_rows, timezone=tz))
 
 
 @dataclass
@@ -114,7 +127,7 @@ def make_undo(run_id: str, output: Path, *, journal_path: str | Path | None = No
     refuse_to_replace(output, force=force)
     with Journal(journal_path) as journal:
         undo = plan_undo(journal, run_id)
-    return UndoMade(run_id, write_undo(undo, output), undo)
+    return UndoMade(undo.run.id, write_undo(undo, output), undo)  # the full ID, when a prefix named it
 
 
 @dataclass
@@ -135,14 +148,21 @@ class Exported:
 
 def export_data(what: str, output: Path, *, settings: Settings, vdn_id: int | None = None,
                 users_file: Path | None = None, include_secrets: bool = False, force: bool = False,
+                timezone: str | None = None,
                 on_progress: Callable[[int, int | None], None] | None = None) -> Exported:
-    """Read ``what`` from the servers into ``output``, ready to edit and apply."""
+    """Read ``what`` from the servers into ``output``, ready to edit and apply; date-times in ``timezone``
+    (an IANA name; the machine's when None), the zone validation reads them in."""
     from ..client import Client
+    from ..coerce import resolve_timezone
     from ..export import export, read_users
 
     refuse_to_replace(output, force=force)
+    try:
+        zone = resolve_timezone(timezone)
+    except ValueError as exc:
+        raise InputError(str(exc), fix="Pass --timezone with an IANA name such as Asia/Shanghai, or UTC.") from exc
     users = read_users(users_file) if users_file is not None else None
     with Client(settings) as client:
         client.require("isales" if what == "appointments" else "c1")
         return Exported(export(client, what, output, vdn_id=vdn_id, users=users,
-                               include_secrets=include_secrets, on_progress=on_progress))
+                               include_secrets=include_secrets, on_progress=on_progress, tz=zone))

@@ -103,7 +103,8 @@ function showRun(run) {
   const rate = run.rows_per_second || run.rate;
   if (rate) line += " · " + Number(rate).toFixed(1) + " rows/s";
   if (run.eta_seconds != null && run.state === "running") line += " · about " + Math.ceil(run.eta_seconds) + " s left";
-  if (run.throttled) line += " · held back by throttling: " + run.throttled;
+  if (run.held_back && run.state === "running") line += " · held back by the server's throttling";
+  if (run.throttled_answers) line += " · " + run.throttled_answers + " answered 429 (sent again)";
   $("run-counts").textContent = line;
   $("run-cancel").disabled = run.state !== "running" || run.cancel_requested;
   $("run-error").textContent = run.error || "";
@@ -135,12 +136,28 @@ function wirePlan() {
   button.addEventListener("click", async () => {
     button.disabled = true;
     say($("plan-status"), "Reading the current value of every record …");
+    const bar = $("plan-progress");
+    // While the plan reads, the file's summary says how far it got: a bar instead of a long silence.
+    const timer = window.setInterval(async () => {
+      try {
+        const file = await (await fetch(button.dataset.file)).json();
+        if (file.reading) {
+          bar.hidden = false;
+          bar.max = file.reading.total || 1;
+          bar.value = file.reading.done;
+          say($("plan-status"), "Read " + file.reading.done + " of " + file.reading.total + " records …");
+        }
+      } catch (e) { /* the next tick tries again */ }
+    }, 500);
     try {
       await postJSON($("plan").dataset.plan, {});
       window.location.assign(window.location.pathname);
     } catch (e) {
       button.disabled = false;
+      bar.hidden = true;
       say($("plan-status"), e.message, "bad");
+    } finally {
+      window.clearInterval(timer);
     }
   });
 }
