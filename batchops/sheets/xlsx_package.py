@@ -9,12 +9,15 @@ part, streamed; ``xl/workbook.xml``, its relationships, ``[Content_Types].xml``,
 A report sheet that already exists under the same name (compared as Excel does, ignoring case) is
 replaced in place: it keeps its tab position, its sheet id and its part name. The parts only it used
 (comments, drawings) go with it, and so does ``xl/calcChain.xml`` (Excel rebuilds it silently, while a
-chain naming formula cells that no longer exist makes Excel "repair" the file).
+chain naming formula cells that no longer exist makes Excel "repair" the file). A stale report sheet
+can be removed as well (``remove_sheet``), its sheet-scoped names and the active tab renumbered.
 
-The file is saved atomically: a temporary file in the same folder, fsync, ``os.replace``, with the
-original file mode. A workbook open in Excel or LibreOffice (its lock file lies beside it), read-only,
-or in a folder we cannot write raises ``WorkbookLocked`` before any work is done, so that the caller
-can write the report to ``FILE.results.xlsx`` instead.
+The file is saved atomically: a temporary file in the same folder, fsync, the check of
+:mod:`batchops.sheets.verify` (a failure raises ``WriteCheckFailed`` and leaves the original as it
+was), ``os.replace``, with the original file mode. A workbook open in Excel or LibreOffice (its lock
+file lies beside it), read-only, or in a folder we cannot write raises ``WorkbookLocked`` before any
+work is done. Every write into a user's workbook goes through :mod:`batchops.sheets.writeback`, which
+puts the report beside the workbook when any of these stops it.
 
 The sheet part itself comes from :mod:`batchops.sheets.sheet_xml`, which new workbooks use too:
 text cells are inline strings, never formulas, and a formula-like text gets the quote-prefix flag.
