@@ -233,7 +233,7 @@ def main() -> None:
         "# Write-back bench",
         "",
         (f"`.venv/bin/python bench/bench_writeback.py --rows {args.rows} --repeat {args.repeat} "
-         f"--export-rows {args.export_rows}`"),
+         f"--check-repeat {args.check_repeat} --export-rows {args.export_rows}`"),
         "",
         (f"Machine: {platform.machine()}, Python {platform.python_version()}, "
          f"{path.stat().st_size / 1e6:.1f} MB workbook of {args.rows:,} rows x 7 columns (+ a Lists sheet). "
