@@ -228,31 +228,41 @@ _EDITED = ("[Content_Types].xml", "docProps/app.xml")
 
 
 def _changed_parts(original: Path, written: Path) -> list[str]:
-    """The parts of ``original`` that changed in ``written`` though batchops does not edit them."""
+    """The parts of ``original`` that changed in ``written`` though batchops does not edit them.
+
+    batchops edits the workbook part, its relationships, the content types, the styles and the tab list
+    (``docProps/app.xml``), may drop ``calcChain.xml``, and on the sheet it marks changes only what follows
+    the rows, the sheet's relationships, and the notes (comments and their VML shapes) it points to.
+    """
     from batchops.sheets.xlsx_parts import workbook_part
     from batchops.sheets.xmltext import Rels, rels_part
 
+    def rels_of(z: zipfile.ZipFile, part: str) -> Rels | None:
+        name = rels_part(part)
+        return Rels(part, z.read(name).decode("utf-8")) if name in z.namelist() else None
+
     with zipfile.ZipFile(original) as a, zipfile.ZipFile(written) as b:
         book = workbook_part(a, original)
-        rels = Rels(book, a.read(rels_part(book)).decode("utf-8")) if rels_part(book) in a.namelist() else None
+        rels = rels_of(a, book)
         styles = {rels.part_of(r) for r in rels.by_type("styles")} if rels else set()
         calc = {rels.part_of(r) for r in rels.by_type("calcChain")} if rels else set()
         allowed = {book, rels_part(book), *_EDITED, *styles}
         new = set(b.namelist())
+        marked = [n for n in a.namelist() if n in new and a.read(n) != b.read(n) and "worksheets/" in n
+                  and n.endswith(".xml") and _same_rows(a.read(n), b.read(n))]
+        for sheet in marked:
+            allowed.add(rels_part(sheet))
+            sheet_rels = rels_of(a, sheet)
+            if sheet_rels:
+                allowed |= {sheet_rels.part_of(r) for r in sheet_rels.items
+                            if r.type.endswith(("/comments", "/vmlDrawing"))}
         problems = []
         for name in a.namelist():
             if name not in new:
                 if name not in calc:
                     problems.append(f"{name} was removed")
-                continue
-            before, after = a.read(name), b.read(name)
-            if before == after or name in allowed:
-                continue
-            if "worksheets/" in name and name.endswith(".xml") and _same_rows(before, after):
-                continue  # a marked data sheet: only what follows its rows may change
-            if name.endswith((".rels", ".vml")) or "comments" in name:
-                continue  # the marked sheet's relationships, notes and their shapes
-            problems.append(f"{name} changed")
+            elif a.read(name) != b.read(name) and name not in allowed and name not in marked:
+                problems.append(f"{name} changed")
         return problems
 
 
