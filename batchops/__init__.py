@@ -39,6 +39,7 @@ _HOMES = {
     "SheetError": "errors",
     "ValidationFailed": "errors",
     "WorkbookLocked": "errors",
+    "WriteCheckFailed": "errors",
     "Journal": "journal",
     "CancelToken": "dispatch",
     "Job": "workflow",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         SheetError,
         ValidationFailed,
         WorkbookLocked,
+        WriteCheckFailed,
     )
     from .journal import Journal
     from .replay import ApplyOptions, ApplyOutcome, Replay, RowResult, Status
@@ -107,6 +109,7 @@ __all__ = [
     "ValidationFailed",
     "ValidationReport",
     "WorkbookLocked",
+    "WriteCheckFailed",
     "__version__",
     "get_operation",
     "load_settings",

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from .catalogue import Kind, Operation
 from .coerce import show_timestamp
 from .current import Current, FieldChange, ReadProgress, field_changes, is_no_change, lost_zeros, read_current
-from .errors import SheetError, WorkbookLocked
 from .journal import Journal, Reason, content_hash
 from .report import ValidationReport
+from .sheets.writeback import ReportFile
 
 if TYPE_CHECKING:
     from .dispatch import CancelToken
@@ -180,14 +180,26 @@ def plan_rows(plan: Plan) -> Iterator[list[Any]]:
     record was not read), one for a row that changes nothing or has no fields to show."""
     op, tz = plan.operation, plan.report.timezone
     for r in plan.rows:
-        lines = r.changed if r.action in (PlanAction.CHANGE, PlanAction.APPLIED, PlanAction.CANNOT) else (
-            r.changes if r.action is PlanAction.UNREAD else [])
+        lines = _lines(r)
         if not lines:
             yield [r.row, r.key, r.label, r.action.value, "", "", "", r.message]
             continue
         for c in lines:
             yield [r.row, r.key, r.label, r.action.value, c.field, shown(op, c.field, c.before, tz),
                    shown(op, c.field, c.after, tz), r.message]
+
+
+def plan_line_count(plan: Plan) -> int:
+    """How many lines ``plan_rows`` yields, without building them."""
+    return sum(max(len(_lines(r)), 1) for r in plan.rows)
+
+
+def _lines(r: RowPlan) -> list[FieldChange]:
+    """The field changes a row shows in the Plan: the changed ones, or every one it would set when its
+    record was not read; none for a row that changes nothing."""
+    if r.action in (PlanAction.CHANGE, PlanAction.APPLIED, PlanAction.CANNOT):
+        return r.changed
+    return r.changes if r.action is PlanAction.UNREAD else []
 
 
 def plan_csv_path(path: Path) -> Path:
@@ -197,21 +209,32 @@ def plan_csv_path(path: Path) -> Path:
     return sibling(path, ".plan.csv")
 
 
-def write_plan(plan: Plan) -> tuple[Path, str | None]:
-    """Write the Plan sheet into the workbook (``FILE.plan.csv`` for a CSV); returns where, and a warning
-    when the workbook could not be written and the plan went to ``FILE.plan.xlsx`` instead."""
+def write_plan(plan: Plan) -> ReportFile:
+    """Write the Plan sheet into the workbook (``FILE.plan.csv`` for a CSV); when the workbook cannot be
+    written, the plan goes to ``FILE.plan.xlsx`` beside it and ``ReportFile.reason`` says why.
+
+    The same checked save takes away an earlier validation's Errors sheet and cell marks: the file has
+    just validated without errors, so they are stale.
+    """
     from .sheets.writer import SheetSpec, write_csv, write_xlsx
 
     report = plan.report
     if report.kind == "csv":
-        return write_csv(plan_csv_path(report.path), list(PLAN_HEADERS), plan_rows(plan)), None
+        return ReportFile(write_csv(plan_csv_path(report.path), list(PLAN_HEADERS), plan_rows(plan)))
+    from .error_report import remove_errors
     from .results import sibling
-    from .sheets.xlsx_package import add_sheet
+    from .sheets.writeback import claim_sheet, write_beside_or_into
+    from .sheets.xlsx_package import Package, put_report_sheet
 
-    try:
-        return add_sheet(report.path, PLAN_SHEET, PLAN_HEADERS, plan_rows(plan)), None
-    except (WorkbookLocked, SheetError) as exc:
-        target = sibling(report.path, ".plan.xlsx")
+    def edit(package: Package) -> tuple[str, ...]:
+        claim_sheet(package, PLAN_SHEET, PLAN_HEADERS)
+        removed = remove_errors(package, report.sheet) if report.ok else ()
+        put_report_sheet(package, PLAN_SHEET, PLAN_HEADERS, plan_rows(plan), row_count=plan_line_count(plan))
+        return removed
+
+    def beside(target: Path) -> None:
         text = [i for i, name in enumerate(PLAN_HEADERS) if name not in ("row", "action")]
         write_xlsx(target, [SheetSpec(PLAN_SHEET, PLAN_HEADERS, plan_rows(plan), text_columns=text)])
-        return target, f"{exc} The plan was written to {target.name} instead."
+
+    return write_beside_or_into(report.path, report.kind, sheet=PLAN_SHEET, edit=edit,
+                                beside=sibling(report.path, ".plan.xlsx"), write_beside=beside)

@@ -129,7 +129,9 @@ def test_write_report_writes_the_last_steps_sheet(sandbox, mixed):
     assert written.path == path and written.warning is None
     assert job.applied is not None and job.applied.summary()["results"] == str(path)
     names = openpyxl.load_workbook(path, read_only=True).sheetnames
-    assert "Plan" in names and "Results" in names
+    # The run changed what the plan showed, so its Plan sheet goes in the same save as the Results.
+    assert "Plan" not in names and "Results" in names
+    assert written.note == f"Removed from {path.name}: the Plan sheet, which this run made out of date."
 
 
 def agents_file(sandbox: Any, path: Path, count: int) -> tuple[Path, list[dict[str, Any]]]:

@@ -32,8 +32,9 @@ from datetime import date, datetime, time
 from itertools import chain, islice
 from typing import Any
 
+from .namespaces import MAIN_NS, REL_NS
 from .table import column_letter
-from .xmltext import MAIN_NS, REL_NS, XML_DECL, StylesEditor, escape_text
+from .xmltext import XML_DECL, StylesEditor, escape_text
 
 __all__ = [
     "FORMULA_TRIGGERS",
@@ -297,6 +298,7 @@ def sheet_xml(
     *,
     text_columns: Collection[int] | None = (),
     selected: bool = False,
+    row_count: int | None = None,
     read_only: Collection[int] = (),
     read_only_note: tuple[str, str] | None = None,
 ) -> Iterator[bytes]:
@@ -304,9 +306,16 @@ def sheet_xml(
 
     ``rows`` is read once (an iterator is fine). ``widths`` (characters) default to a size from the
     header and the first rows. ``text_columns`` (0-based) get the Text format; ``None`` means every
-    column (``styles.text`` must then be set). ``selected`` marks the tab that opens. ``read_only``
+    column (``styles.text`` must then be set). ``selected`` marks the tab that opens. ``row_count``,
+    when known, is written as the sheet's dimension (``A1:H101``), which readers use to size the
+    sheet without reading it; ``rows`` must then hold exactly that many rows, each no wider than the
+    header, or ``ValueError`` is raised at the end (a save then fails and replaces nothing). ``read_only``
     (0-based) columns are context to read, not to edit: their header shaded, their cells grey Text, and
     ``read_only_note`` (title, text) shown as the input message of every cell of them (no comment part).
+
+    The chunks are whole rows: the first ends after the header row, the last holds the last rows and
+    everything after them, and each chunk between is a run of complete ``<row>`` elements. The check
+    before a save relies on this to parse a sample of a large sheet as one document.
     """
     rows = iter(rows)
     sample = list(islice(rows, _WIDTH_SAMPLE))
@@ -327,6 +336,7 @@ def sheet_xml(
     head = [
         XML_DECL,
         f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">',
+        _dimension(len(headers), row_count),
         (
             f'<sheetViews><sheetView{tab} workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
             'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" '
@@ -360,6 +370,8 @@ def sheet_xml(
         if len(buf) >= _CHUNK_ROWS:
             yield "".join(buf).encode("utf-8")
             buf.clear()
+    if row_count is not None and (r - 1 != row_count or len(letters) > max(len(headers), 1)):
+        raise ValueError(f"the sheet declared {row_count} rows of {len(headers)} columns and got {r - 1}")
     buf.append("</sheetData>")
     if headers:
         buf.append(f'<autoFilter ref="A1:{letters[len(headers) - 1]}{r}"/>')
@@ -389,6 +401,14 @@ def _input_message(columns: Sequence[int], title: str, text: str) -> str:
     return (f'<dataValidations count="1"><dataValidation allowBlank="1" showInputMessage="1" '
             f'promptTitle="{escape_text(title[:32])}" prompt="{escape_text(text[:255])}" sqref="{sqref}"/>'
             "</dataValidations>")
+
+
+def _dimension(columns: int, row_count: int | None) -> str:
+    """The ``<dimension>`` element of a sheet of ``columns`` by ``row_count`` data rows plus the header."""
+    if row_count is None:
+        return ""
+    last = f"{column_letter(max(columns, 1) - 1)}{row_count + 1}"
+    return f'<dimension ref="{"A1" if last == "A1" else "A1:" + last}"/>'
 
 
 def _cols(widths: Sequence[float], text_flags: Sequence[bool], text_style: int) -> list[str]:

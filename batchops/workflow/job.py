@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..dispatch import CancelToken
-from ..errors import JournalError, ValidationFailed, WorkbookLocked
+from ..errors import JournalError, ValidationFailed
 from ..journal import Action, Journal, default_journal_path
 from ..plan import applied_rows, make_plan, write_plan
 from ..replay import ApplyOptions, ApplyOutcome, Replay, RowResult, require_settings, target_of
@@ -47,7 +47,7 @@ class Job:
     def __init__(self, path: str | Path, *, operation: str | None = None, sheet: str | None = None,
                  timezone: str | None = None, settings: Settings | None = None, profile: str | None = None,
                  config_path: str | None = None, journal_path: str | Path | None = None,
-                 accept_lost_zeros: bool = False, keep_table: bool = False) -> None:
+                 accept_lost_zeros: bool = False, keep_table: bool = False, encoding: str | None = None) -> None:
         self.path = Path(path)
         self.accept_lost_zeros = accept_lost_zeros
         """Numbers Excel may have stripped of their leading zeros are right as they are: validation, plan and
@@ -55,6 +55,8 @@ class Job:
         self.operation = operation
         self.sheet = sheet
         self.timezone = timezone
+        self.encoding = encoding
+        """A CSV file's encoding when its bytes do not say it (``--encoding``); None: found from the file."""
         self.profile = profile
         self.config_path = config_path
         self.journal_path = Path(journal_path) if journal_path is not None else None
@@ -108,7 +110,7 @@ class Job:
         """Read and check the file (again, if it changed): every issue, by sheet, row and column."""
         self.table = None
         report = validate_file(self.path, operation=self.operation, sheet=self.sheet, timezone=self.timezone,
-                               accept_lost_zeros=self.accept_lost_zeros,
+                               encoding=self.encoding, accept_lost_zeros=self.accept_lost_zeros,
                                on_table=self._keep_table if self.keep_table else None)
         self.validation = Validation(report)
         self.planned = self.applied = None
@@ -268,26 +270,20 @@ class Job:
     def write_report(self) -> Written:
         """Write the last step's report into the workbook (or beside a CSV): Errors, Plan or Results.
 
-        A workbook that cannot be written (open in Excel, read-only) is not an error: ``Written.warning``
-        says so, and the Plan and Results go to a file beside it instead.
+        Every write into a workbook is checked before it replaces the file (``sheets.writeback``). A
+        workbook that cannot take the report (open in Excel, read-only, an .xls, a failed check) is not an
+        error: the report goes to a file beside it and ``Written.warning`` says why. A file without issues
+        gets no Errors report; ``Written.note`` says what stale one of an earlier run was taken away.
         """
+        from ..error_report import write_error_report
+
         last = self._last or self.validate()
         if isinstance(last, Validation):
-            last.written = _write_errors(last.report)
+            found = write_error_report(last.report)
         elif isinstance(last, Planned):
-            path, warning = write_plan(last.plan)
-            last.written = Written(path, warning)
+            found = write_plan(last.plan)
         else:
-            path, warning = write_results(last.report, last.outcome)
-            last.written = Written(path, warning)
+            found = write_results(last.report, last.outcome)
+        last.written = Written(found.path, found.warning(self.path), sheet=found.sheet, note=found.note(self.path))
         return last.written
-
-
-def _write_errors(report: ValidationReport) -> Written:
-    from ..error_report import write_error_report
-
-    try:
-        return Written(write_error_report(report))
-    except WorkbookLocked as exc:
-        return Written(None, f"{exc} The report was not written; close the file and run validate again.")
 

@@ -25,10 +25,22 @@ __all__ = ["Applied", "ApplyPreview", "Planned", "Validation", "Written"]
 
 @dataclass(frozen=True)
 class Written:
-    """Where a step's report went (None: nothing to write), and why not where it was meant to go."""
+    """Where a step's report went (None: nothing to write), and why not where it was meant to go.
+
+    ``sheet``: the report's sheet in ``path`` (None for a CSV); ``note``: what stale report of an earlier
+    run was taken out of the workbook (a clean validate removes the Errors sheet and marks).
+    """
 
     path: Path | None
     warning: str | None = None
+    sheet: str | None = None
+    note: str | None = None
+
+    def where(self) -> str:
+        """``book.xlsx (sheet 'Results')`` or ``book.results.csv``; empty when nothing was written."""
+        if self.path is None:
+            return ""
+        return f"{self.path} (sheet '{self.sheet}')" if self.sheet else str(self.path)
 
 
 def _where(report: ValidationReport) -> dict[str, Any]:
