@@ -365,7 +365,10 @@ def sheet_xml(
             flags += [all_text or j in text_set for j in range(len(flags), len(row))]
             column_attrs += [attrs] * (len(letters) - len(column_attrs))
         rs = str(r)
-        cells = "".join([cell(letters[j] + rs, v, flags[j], column_attrs[j], links) for j, v in enumerate(row)])
+        if read_only_set:
+            cells = "".join([cell(letters[j] + rs, v, flags[j], column_attrs[j], links) for j, v in enumerate(row)])
+        else:  # the common sheet: one style set for every cell, no lookup per cell
+            cells = "".join([cell(letters[j] + rs, v, flags[j], attrs, links) for j, v in enumerate(row)])
         buf.append(f'<row r="{rs}">{cells}</row>')
         if len(buf) >= _CHUNK_ROWS:
             yield "".join(buf).encode("utf-8")
