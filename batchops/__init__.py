@@ -7,7 +7,7 @@ The library API, for scripts that want batchops without its command line::
     job = Job("agents.xlsx")                         # settings from the profile and BATCHOPS_* variables
     if job.validate().ok:                            # every problem, by sheet, row and column
         print(job.plan().summary()["counts"])        # before -> after, read from the server
-        applied = job.apply(ApplyOptions(concurrency=16, read_before=True))
+        applied = job.apply(ApplyOptions(concurrency=16))  # reads before-values, as the CLI does
         job.write_report()                           # the Results sheet, into the workbook
         print(applied.summary())                     # what `batchops apply --json` prints
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalogue import Kind, Operation
 from .coerce import show_timestamp
@@ -29,6 +29,9 @@ from .current import Current, FieldChange, ReadProgress, field_changes, is_no_ch
 from .journal import Journal, Reason, content_hash
 from .report import ValidationReport
 from .sheets.writeback import ReportFile
+
+if TYPE_CHECKING:
+    from .dispatch import CancelToken
 
 __all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan",
            "plan_rows", "write_plan"]
@@ -63,6 +66,9 @@ class RowPlan:
     message: str = ""
     label: str = ""
     """The name the read side knows the record by, shown beside the key (``calledNo 0755…``)."""
+    held: bool = False
+    """A number the row sets is the current one without its leading zeros (and ``--accept-lost-zeros`` was not
+    given): apply, reading the record first, holds the row back (``not-sent``) whatever its action says."""
 
     @property
     def changed(self) -> list[FieldChange]:
@@ -96,17 +102,18 @@ class Plan:
 
 def make_plan(report: ValidationReport, client: Any, *, concurrency: int = 8,
               on_read: ReadProgress | None = None, applied: Mapping[int, str] | None = None,
-              accept_lost_zeros: bool = False) -> Plan:
+              accept_lost_zeros: bool = False, cancel: CancelToken | None = None) -> Plan:
     """Read the current record of every valid row and decide each row's action (invalid rows are left out).
 
     ``applied``: the rows ``apply`` would skip as already applied, with why (``applied_rows``).
     ``accept_lost_zeros``: a number equal to the current one without its leading zeros is a change, as
     ``apply --accept-lost-zeros`` sends it; otherwise the row ``cannot``, as apply holds it back.
+    ``cancel``: stops the reads (those under way finish) and raises ``Interrupted``: no half plan.
     """
     started = time.monotonic()
     op = report.operation
     records = report.valid_records
-    current = read_current(client, op, records, concurrency=concurrency, on_read=on_read)
+    current = read_current(client, op, records, concurrency=concurrency, on_read=on_read, cancel=cancel)
     applied = applied or {}
     rows = [row_plan(op, r.row, r.key, r.texts, current[r.row], applied=applied.get(r.row),
                      accept_lost_zeros=accept_lost_zeros) for r in records]
@@ -134,7 +141,7 @@ def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: 
                     "changed since elsewhere): --force sends the row again")
     elif plan.action in (PlanAction.CANNOT, PlanAction.UNREAD):
         message += f" (now: {plan.message})"
-    return RowPlan(row, key, PlanAction.APPLIED, plan.changes, message, plan.label)
+    return RowPlan(row, key, PlanAction.APPLIED, plan.changes, message, plan.label, plan.held)
 
 
 def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current,
@@ -148,12 +155,13 @@ def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current:
     # Values already in effect come first: apply skips such a row whatever could or could not be changed.
     if is_no_change(changes):
         return RowPlan(row, key, PlanAction.NO_CHANGE, changes, NO_CHANGE_MESSAGE)
+    lost = lost_zeros(op, changes)  # the same test apply's before-read makes (current.py)
+    held = bool(lost) and not accept_lost_zeros
     reasons = current.blockers(op)
     if reasons:
-        return RowPlan(row, key, PlanAction.CANNOT, changes, "; ".join(reasons))
-    lost = lost_zeros(op, changes)  # the same test apply's before-read makes (current.py)
-    if lost and not accept_lost_zeros:
-        return RowPlan(row, key, PlanAction.CANNOT, changes, " ".join(z.message() for z in lost))
+        return RowPlan(row, key, PlanAction.CANNOT, changes, "; ".join(reasons), held=held)
+    if held:
+        return RowPlan(row, key, PlanAction.CANNOT, changes, " ".join(z.message() for z in lost), held=True)
     accepted = " (leading zeros dropped, accepted with --accept-lost-zeros)" if lost else ""
     return RowPlan(row, key, PlanAction.CHANGE, changes,
                    f"{len([c for c in changes if c.changed])} of {len(changes)} field(s) change{accepted}")

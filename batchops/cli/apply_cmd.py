@@ -130,9 +130,12 @@ def preview_line(preview: ApplyPreview) -> str:
     if preview.no_change is not None:
         line += f", {preview.no_change} change nothing"
     line += f", {preview.already_applied} already applied, {preview.invalid} invalid"
-    held = len(lost_zero_rows(report)["held"])
-    if held:
-        line += f" ({held} with leading zeros probably lost: --accept-lost-zeros sends them)"
+    invalid_held = len(lost_zero_rows(report)["held"])
+    if invalid_held:
+        line += f" ({invalid_held} with leading zeros probably lost: --accept-lost-zeros sends them)"
+    if preview.zeros_held:
+        line += (f", {len(preview.zeros_held)} held back (a number is the current one without its leading zeros: "
+                 "--accept-lost-zeros sends them)")
     where = report.path.name if report.kind == "csv" else f"{report.path.name} sheet '{report.sheet}'"
     line += f", from {where}."
     if preview.skips_no_change and not preview.read and not preview.dry_run and preview.to_send:

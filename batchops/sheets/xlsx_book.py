@@ -100,7 +100,7 @@ def _check_names(sheets: Sequence[BookSheet]) -> None:
 def _styles() -> tuple[str, CellStyles]:
     """``xl/styles.xml`` and its style indexes, built by the same code that styles report sheets."""
     editor = StylesEditor(MINIMAL_STYLES)
-    styles = add_cell_styles(editor, text=True, datetimes=True)
+    styles = add_cell_styles(editor, text=True, datetimes=True, read_only=True)
     return editor.text, styles
 
 

@@ -7,8 +7,8 @@ asks: confirming is the front end's (``preview()`` says what an apply would do),
 (each step result carries the one the library assigns).
 
 Cancelling (``dispatch.CancelToken``) is Ctrl-C by another name: no new calls, calls in flight finish,
-everything written. ``aapply()`` runs an apply on an event loop that must not block (a web server's), through
-``Replay.arun``.
+everything written; a plan's reads stop the same way (``Interrupted``: no half plan). ``aapply()`` runs an
+apply on an event loop that must not block (a web server's), through ``Replay.arun``.
 """
 
 from __future__ import annotations
@@ -123,11 +123,13 @@ class Job:
     # --- plan -------------------------------------------------------------------------------------------
 
     def plan(self, *, concurrency: int = DEFAULT_READ_CONCURRENCY, force: bool = False,
-             on_read: ReadProgress | None = None) -> Planned:
+             on_read: ReadProgress | None = None, cancel: CancelToken | None = None) -> Planned:
         """Read every record the file names and decide each row's action; nothing is changed anywhere.
 
         Raises ValidationFailed when rows are invalid (nothing is read). A journal that cannot be read is a
         warning in the result: the plan is still worth having, and apply will stop on the same problem.
+        ``cancel`` (a front end's Cancel, from any thread) stops the reads, those under way finishing, and
+        raises ``Interrupted``; the job keeps its earlier plan, if any.
         """
         from ..client import Client
 
@@ -142,7 +144,7 @@ class Job:
                 warnings.append(f"{exc} The plan does not show which rows are applied already.")
         with Client(self.settings) as client:
             plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,
-                             accept_lost_zeros=self.accept_lost_zeros)
+                             accept_lost_zeros=self.accept_lost_zeros, cancel=cancel)
         self.planned = Planned(plan, target, force=force, warnings=warnings)
         self._last = self.planned
         return self.planned
@@ -157,12 +159,13 @@ class Job:
 
     # --- apply ------------------------------------------------------------------------------------------
 
-    def preview(self, options: ApplyOptions, *, read: bool = False,
-                concurrency: int = DEFAULT_READ_CONCURRENCY, on_read: ReadProgress | None = None) -> ApplyPreview:
+    def preview(self, options: ApplyOptions, *, read: bool = False, concurrency: int = DEFAULT_READ_CONCURRENCY,
+                on_read: ReadProgress | None = None, cancel: CancelToken | None = None) -> ApplyPreview:
         """What ``apply(options)`` would do, for a front end to confirm; nothing is sent, nothing locked.
 
         ``read``: read every record's current values first (as ``plan`` does), so that rows that change
         nothing are counted out of ``to_send``; without it, only the journal's decisions are counted.
+        ``cancel`` stops those reads as it stops ``plan``'s.
         """
         report = self._require_valid(allow_invalid=options.skip_invalid)
         target = self.target
@@ -176,11 +179,12 @@ class Job:
 
             with Client(self.settings) as client:
                 plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,
-                                 accept_lost_zeros=self.accept_lost_zeros)
+                                 accept_lost_zeros=self.accept_lost_zeros, cancel=cancel)
             to_send = rows_to_send(plan, force=options.force, read_before=options.read_before)
         return ApplyPreview(report.operation, target, report, options.dry_run, rows=len(report.records),
                             invalid=report.invalid_rows, already_applied=len(applied), to_send=to_send,
-                            skips_no_change=options.read_before and not options.force, plan=plan)
+                            skips_no_change=options.read_before and not options.force, plan=plan,
+                            read_before=options.read_before, force=options.force)
 
     def apply(self, options: ApplyOptions, *, on_progress: Callable[[RowResult], None] | None = None,
               cancel: CancelToken | None = None) -> Applied:
@@ -191,7 +195,7 @@ class Job:
         holds the live counts for other threads. ``cancel`` stops the run as Ctrl-C does (which, here in
         the main thread, cancels the same way: ``interrupted``).
         """
-        report, row_done = self._start_run(options, on_progress)
+        report, options, row_done = self._start_run(options, on_progress)
         try:
             with self._journal() as journal:  # a dry run reads it to show what would be skipped
                 outcome = self._replay(report, journal, options, row_done, cancel).run()
@@ -208,7 +212,7 @@ class Job:
         ``on_progress`` is called on this loop. If the awaiting task is cancelled, the run is cancelled as by
         ``cancel`` and finishes its bookkeeping (results, journal) before the cancellation goes on.
         """
-        report, row_done = self._start_run(options, on_progress)
+        report, options, row_done = self._start_run(options, on_progress)
         cancel = cancel if cancel is not None else CancelToken()
         try:
             journal = await asyncio.to_thread(self._journal)
@@ -229,8 +233,9 @@ class Job:
         return self._finish_run(outcome, report, options)
 
     def _start_run(self, options: ApplyOptions, on_progress: Callable[[RowResult], None] | None
-                   ) -> tuple[ValidationReport, Callable[[RowResult], None]]:
-        """Check the file and the settings, start the live counts; the callback each row's result goes to."""
+                   ) -> tuple[ValidationReport, ApplyOptions, Callable[[RowResult], None]]:
+        """Check the file and the settings, start the live counts; the options the run takes (the job's
+        ``accept_lost_zeros``, as the file was validated) and the callback each row's result goes to."""
         report = self._require_valid(allow_invalid=options.skip_invalid)
         require_settings(report.operation, self.settings)
         options = dataclasses.replace(options, accept_lost_zeros=self.accept_lost_zeros)  # as it was validated
@@ -242,7 +247,7 @@ class Job:
             if on_progress is not None:
                 on_progress(result)
 
-        return report, row_done
+        return report, options, row_done
 
     def _replay(self, report: ValidationReport, journal: Journal, options: ApplyOptions,
                 row_done: Callable[[RowResult], None], cancel: CancelToken | None) -> Replay:
