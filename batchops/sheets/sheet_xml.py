@@ -306,12 +306,12 @@ def sheet_xml(
 
     ``rows`` is read once (an iterator is fine). ``widths`` (characters) default to a size from the
     header and the first rows. ``text_columns`` (0-based) get the Text format; ``None`` means every
-    column (``styles.text`` must then be set). ``selected`` marks the tab that opens. ``row_count``,
-    when known, is written as the sheet's dimension (``A1:H101``), which readers use to size the
-    sheet without reading it; ``rows`` must then hold exactly that many rows, each no wider than the
-    header, or ``ValueError`` is raised at the end (a save then fails and replaces nothing). ``read_only``
+    column (``styles.text`` must then be set). ``selected`` marks the tab that opens. ``read_only``
     (0-based) columns are context to read, not to edit: their header shaded, their cells grey Text, and
     ``read_only_note`` (title, text) shown as the input message of every cell of them (no comment part).
+    ``row_count``, when known, is written as the sheet's dimension (``A1:H101``), which readers use to
+    size the sheet without reading it; ``rows`` must then hold exactly that many rows, each no wider than the
+    header, or ``ValueError`` is raised at the end (a save then fails and replaces nothing).
 
     The chunks are whole rows: the first ends after the header row, the last holds the last rows and
     everything after them, and each chunk between is a run of complete ``<row>`` elements. The check
@@ -393,6 +393,14 @@ def sheet_xml(
     yield "".join(buf).encode("utf-8")
 
 
+def _dimension(columns: int, row_count: int | None) -> str:
+    """The ``<dimension>`` element of a sheet of ``columns`` by ``row_count`` data rows plus the header."""
+    if row_count is None:
+        return ""
+    last = f"{column_letter(max(columns, 1) - 1)}{row_count + 1}"
+    return f'<dimension ref="{"A1" if last == "A1" else "A1:" + last}"/>'
+
+
 MAX_ROW = 1_048_576
 """The last row of an xlsx sheet: an input message covers a whole column, rows added later included."""
 
@@ -404,14 +412,6 @@ def _input_message(columns: Sequence[int], title: str, text: str) -> str:
     return (f'<dataValidations count="1"><dataValidation allowBlank="1" showInputMessage="1" '
             f'promptTitle="{escape_text(title[:32])}" prompt="{escape_text(text[:255])}" sqref="{sqref}"/>'
             "</dataValidations>")
-
-
-def _dimension(columns: int, row_count: int | None) -> str:
-    """The ``<dimension>`` element of a sheet of ``columns`` by ``row_count`` data rows plus the header."""
-    if row_count is None:
-        return ""
-    last = f"{column_letter(max(columns, 1) - 1)}{row_count + 1}"
-    return f'<dimension ref="{"A1" if last == "A1" else "A1:" + last}"/>'
 
 
 def _cols(widths: Sequence[float], text_flags: Sequence[bool], text_style: int) -> list[str]:
