@@ -7,7 +7,7 @@ The library API, for scripts that want batchops without its command line::
     job = Job("agents.xlsx")                         # settings from the profile and BATCHOPS_* variables
     if job.validate().ok:                            # every problem, by sheet, row and column
         print(job.plan().summary()["counts"])        # before -> after, read from the server
-        applied = job.apply(ApplyOptions(concurrency=16, read_before=True))
+        applied = job.apply(ApplyOptions(concurrency=16))  # reads before-values, as the CLI does
         job.write_report()                           # the Results sheet, into the workbook
         print(applied.summary())                     # what `batchops apply --json` prints
 
@@ -39,6 +39,7 @@ _HOMES = {
     "SheetError": "errors",
     "ValidationFailed": "errors",
     "WorkbookLocked": "errors",
+    "WriteCheckFailed": "errors",
     "Journal": "journal",
     "CancelToken": "dispatch",
     "Job": "workflow",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         SheetError,
         ValidationFailed,
         WorkbookLocked,
+        WriteCheckFailed,
     )
     from .journal import Journal
     from .replay import ApplyOptions, ApplyOutcome, Replay, RowResult, Status
@@ -107,6 +109,7 @@ __all__ = [
     "ValidationFailed",
     "ValidationReport",
     "WorkbookLocked",
+    "WriteCheckFailed",
     "__version__",
     "get_operation",
     "load_settings",

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalogue import Kind, Operation
-from .errors import AuthError, BatchopsError, ConfigError
+from .errors import AuthError, BatchopsError, ConfigError, Interrupted
 from .readers import LiveRecord, RecordReader, blockers, label_of
 from .report import InputRow
+
+if TYPE_CHECKING:
+    from .dispatch import CancelToken
 
 __all__ = ["Current", "FieldChange", "LostZero", "aread_one", "before_values", "field_changes", "is_no_change",
            "lost_zeros", "read_current", "read_one"]
@@ -59,12 +62,14 @@ class Current:
 
 
 def read_current(client: Any, op: Operation, records: Sequence[InputRow], *, concurrency: int = 8,
-                 on_read: ReadProgress | None = None, reader: RecordReader | None = None) -> dict[int, Current]:
+                 on_read: ReadProgress | None = None, reader: RecordReader | None = None,
+                 cancel: CancelToken | None = None) -> dict[int, Current]:
     """Read the current record of each row (keyed by Excel row number), ``concurrency`` reads at a time.
 
     A read that fails (no answer, an HTTP error) is reported in ``Current.error``; an ``AuthError`` or a
     ``ConfigError`` stops everything and propagates, as every other read would fail the same way.
-    Ctrl-C cancels the reads not yet started and propagates.
+    Ctrl-C, and ``cancel`` (a front end's Cancel, from any thread), drop the reads not yet started and let
+    those under way finish; then Ctrl-C propagates and ``cancel`` raises ``Interrupted``.
     """
     reader = reader or RecordReader(client)
     found: dict[int, Current] = {}
@@ -75,6 +80,11 @@ def read_current(client: Any, op: Operation, records: Sequence[InputRow], *, con
     def read(record: InputRow) -> Current:
         return read_one(reader, op, record)
 
+    def stopped(read: int) -> Interrupted:
+        return Interrupted(f"cancelled after reading {read} of {total} record(s): nothing was planned.")
+
+    if cancel is not None and cancel.cancelled:
+        raise stopped(0)
     # The first read alone: it fills the reader's caches (one listing of every route) for the others.
     found[records[0].row] = read(records[0])
     if on_read is not None:
@@ -82,17 +92,35 @@ def read_current(client: Any, op: Operation, records: Sequence[InputRow], *, con
     rest = records[1:]
     if not rest:
         return found
+    if cancel is not None and cancel.cancelled:  # cancelled while the first read was out: start no others
+        raise stopped(1)
     pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(rest))), thread_name_prefix="batchops-read")
+    futures: list[tuple[int, Future[Current]]] = []
+    unsubscribe = None
     try:
-        futures: list[tuple[int, Future[Current]]] = [(r.row, pool.submit(read, r)) for r in rest]
+        futures = [(r.row, pool.submit(read, r)) for r in rest]
+
+        def drop_pending(_reason: object) -> None:
+            for _, future in futures:
+                future.cancel()  # a read already under way is not stopped: it finishes
+
+        if cancel is not None:  # from another thread: reads not yet started are dropped at once
+            unsubscribe = cancel.subscribe(drop_pending)
         for done, (row, future) in enumerate(futures, start=2):
+            if future.cancelled() or (cancel is not None and cancel.cancelled):
+                break  # those under way finish in shutdown() below; their answers are not used
             found[row] = future.result()
             if on_read is not None:
                 on_read(done, total)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
+    finally:
+        if unsubscribe is not None:
+            unsubscribe()
     pool.shutdown(wait=True)
+    if cancel is not None and cancel.cancelled and len(found) < total:
+        raise stopped(1 + sum(1 for _, f in futures if f.done() and not f.cancelled()))
     return found
 
 

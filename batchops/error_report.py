@@ -1,4 +1,12 @@
-"""The Errors report of a validation: a sheet in the workbook (with marked cells) or ``FILE.errors.csv``."""
+"""The Errors report of a validation: a sheet in the workbook with the bad cells marked, or a file beside it.
+
+* An xlsx workbook gets an Errors sheet (a link to each cell) and a highlight and comment on each
+  bad cell, in one checked save (``sheets.writeback``). When it cannot be written, the report goes
+  to ``FILE.errors.xlsx`` beside it; so does the report of an .xls, .xlsb or .ods workbook.
+* A CSV file gets ``FILE.errors.csv``.
+* A file without a single issue gets no report: the Errors sheet and cell marks of an earlier run
+  are removed from it (and a stale report file beside it deleted), and ``ReportFile.removed`` says so.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .report import ValidationReport
+from .sheets.writeback import ReportFile
 
 ERRORS_SHEET = "Errors"
 ERROR_HEADERS = ("sheet", "row", "cell", "column", "value", "severity", "code", "message")
@@ -18,9 +27,16 @@ def errors_csv_path(path: Path) -> Path:
         else path.with_suffix(".errors.csv")
 
 
+def errors_xlsx_path(path: Path) -> Path:
+    """Where a workbook's error report goes when it cannot go into the workbook: ``FILE.errors.xlsx``."""
+    from .results import sibling
+
+    return sibling(path, ".errors.xlsx")
+
+
 def error_rows(report: ValidationReport, *, link: bool) -> Iterator[list[Any]]:
     """One row per issue, errors and warnings in sheet order; on xlsx the cell is a link to it."""
-    from .sheets.xlsx_package import Link
+    from .sheets.sheet_xml import Link
 
     for issue in report.issues:
         cell: Any = issue.cell
@@ -30,43 +46,77 @@ def error_rows(report: ValidationReport, *, link: bool) -> Iterator[list[Any]]:
                issue.message]
 
 
-def write_error_report(report: ValidationReport) -> Path | None:
-    """Write the report beside (CSV) or into (xlsx) the file; returns where, or None when nothing to do.
+def write_error_report(report: ValidationReport) -> ReportFile:
+    """Write the report into (xlsx) or beside the file, or take an earlier run's away when there are no issues.
 
-    A second run replaces the first run's sheet and marks. A valid file gets its old marks cleared and
-    an empty Errors sheet only if it had one; a valid file that never had errors is left untouched.
+    A second run replaces the first run's sheet and marks.
     """
     if report.kind == "csv":
         return _write_csv_report(report)
-    return _write_xlsx_report(report)
+    if not report.issues:
+        return _remove_stale_report(report)
+    return _write_workbook_report(report)
 
 
-def _write_csv_report(report: ValidationReport) -> Path | None:
+def _write_csv_report(report: ValidationReport) -> ReportFile:
     from .sheets.writer import write_csv
 
     target = errors_csv_path(report.path)
     if not report.issues:
         target.unlink(missing_ok=True)  # a stale report of an earlier run would mislead
-        return None
+        return ReportFile(None)
     write_csv(target, list(ERROR_HEADERS), error_rows(report, link=False))
-    return target
+    return ReportFile(target)
 
 
-def _write_xlsx_report(report: ValidationReport) -> Path | None:
+def _write_workbook_report(report: ValidationReport) -> ReportFile:
     from .sheets.marks import CellMark, apply_marks
-    from .sheets.xlsx_package import Package, check_writable, put_report_sheet, write_report
+    from .sheets.writeback import claim_sheet, write_beside_or_into
+    from .sheets.writer import SheetSpec, write_xlsx
+    from .sheets.xlsx_package import Package, put_report_sheet
 
-    if not report.issues:
-        # Valid now: take away an earlier run's marks and empty its Errors sheet; otherwise touch nothing.
-        with Package(report.path) as package:
-            changed = apply_marks(package, report.sheet, [])
-            if package.find_sheet(ERRORS_SHEET) is not None:
-                put_report_sheet(package, ERRORS_SHEET, list(ERROR_HEADERS), iter(()))
-                changed = True
-            if not changed:
-                return None
-            check_writable(report.path)
-            return package.save()
     marks = [CellMark(i.row, i.column, f"{i.code}: {i.message}") for i in report.errors if i.column is not None]
-    return write_report(report.path, sheet_name=ERRORS_SHEET, headers=list(ERROR_HEADERS),
-                        rows=error_rows(report, link=True), marks_on=report.sheet, marks=marks)
+    headers = list(ERROR_HEADERS)
+
+    def edit(package: Package) -> tuple[str, ...]:
+        claim_sheet(package, ERRORS_SHEET, headers)
+        apply_marks(package, report.sheet, marks)
+        put_report_sheet(package, ERRORS_SHEET, headers, error_rows(report, link=True),
+                         row_count=len(report.issues))
+        return ()
+
+    def beside(target: Path) -> None:
+        write_xlsx(target, [SheetSpec(ERRORS_SHEET, headers, error_rows(report, link=False),
+                                      text_columns=(2, 4, 7))])
+
+    return write_beside_or_into(report.path, report.kind, sheet=ERRORS_SHEET, edit=edit,
+                                beside=errors_xlsx_path(report.path), write_beside=beside)
+
+
+def _remove_stale_report(report: ValidationReport) -> ReportFile:
+    from .sheets.writeback import remove_stale
+
+    return remove_stale(report.path, report.kind, lambda package: remove_errors(package, report.sheet),
+                        errors_xlsx_path(report.path))
+
+
+def remove_errors(package: Any, sheet: str | None) -> tuple[str, ...]:
+    """Take an earlier validation's Errors sheet and cell marks out of ``package``; what was removed.
+
+    ``sheet``: the data sheet whose marks go (None: every worksheet's). Used by ``validate`` on a file
+    without issues, and by ``plan`` and ``apply``, whose validation found none.
+    """
+    from .sheets.marks import apply_marks
+    from .sheets.writeback import remove_report_sheet
+
+    names = [sheet] if sheet is not None else [s.name for s in package.sheets() if s.part is not None]
+    marked = False
+    for name in names:
+        if package.find_sheet(name) is not None and package.find_sheet(name).part is not None:
+            marked = apply_marks(package, name, []) or marked
+    removed = []
+    if remove_report_sheet(package, ERRORS_SHEET, list(ERROR_HEADERS)):
+        removed.append(f"the {ERRORS_SHEET} sheet")
+    if marked:
+        removed.append("the cell marks")
+    return (" and ".join(removed) + " of an earlier run",) if removed else ()

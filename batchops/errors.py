@@ -4,6 +4,7 @@ BatchopsError                     one line a user can act on; ``exit_code`` for 
 ├── InputError                    the input file cannot be used as it is (exit 2)
 │   ├── SheetError                not a readable spreadsheet, wrong sheet, bad headers
 │   ├── WorkbookLocked            the workbook cannot be written back (open in Excel, read-only)
+│   ├── WriteCheckFailed          a write into the workbook failed its check; the file was left as it was
 │   └── ValidationFailed          the file was read, but rows break the schema (carries the report)
 ├── ConfigError                   a setting is missing or wrong (exit 3)
 ├── RemoteError                   the server could not be reached or refused us (exit 3)
@@ -83,6 +84,10 @@ class SheetError(InputError):
 
 class WorkbookLocked(InputError):
     """The workbook cannot be written back: open in Excel or LibreOffice, read-only, or in a read-only folder."""
+
+
+class WriteCheckFailed(InputError):
+    """A write into the workbook failed the check made before replacing it; the workbook was left as it was."""
 
 
 class ValidationFailed(InputError):

@@ -10,13 +10,16 @@ unchanged. Its records come from the operation's listing (scoped, for appointmen
 has none, from the walk from agents (:mod:`batchops.walk`: every agent's agent settings, or those of the
 agents and users a ``--users`` file names):
 
-* xlsx sheets, in order: the data sheet (named after the operation, exactly ``op.columns``, first and
-  active, so it is the sheet batchops reads), ``Context`` (read-only facts keyed like the data sheet: the
-  agent's workNo, account and name, a route's ``editable``, an appointment's ``callType``, date-times
-  resolved, and why a row cannot be applied), ``Unmatched`` (after a walk, when agents were left out:
-  who and why), ``Info`` (where and when it was exported), ``Instructions``, and the hidden stamp sheet
-  (:data:`~batchops.sheets.table.STAMP_SHEET`, rows from :func:`batchops.templates.stamp_rows`).
-* CSV: the data columns only (validation recognises the operation from its headers).
+* xlsx sheets, in order: the data sheet (named after the operation, first and active, so it is the sheet
+  batchops reads: exactly ``op.columns``, then the read side's context beside each record, ``read.beside``:
+  an agent's workNo, account and name, headed ``workNo (read-only)`` …, shaded, with an input message
+  saying they are not sent; validation knows them and ignores them without a word), ``Context`` (other
+  read-only facts keyed like the data sheet: a route's ``editable``, an appointment's ``callType``, the
+  settings' ``agentName``, date-times resolved, and why a row cannot be applied), ``Unmatched`` (after a
+  walk, when agents were left out: who and why), ``Info`` (where and when it was exported),
+  ``Instructions``, and the hidden stamp sheet (:data:`~batchops.sheets.table.STAMP_SHEET`, rows from
+  :func:`batchops.templates.stamp_rows`).
+* CSV: the data columns and the context beside them (validation recognises the operation from its headers).
 
 ``agents`` (queryAgentInfo) is read-only: ``workNo, sipAccount, accountCode, sipPwd``. ``sipPwd`` is masked
 unless ``include_secrets``; then the Info sheet says so, the file is made readable by its owner only, and
@@ -42,6 +45,7 @@ from .client import Client
 from .coerce import local_timezone, show_timestamp
 from .errors import InputError
 from .readers import LiveRecord, Progress, blockers, context_columns, iter_records, read_side
+from .readspec import read_only_header
 from .secrets import MASK
 from .sheets.table import STAMP_SHEET
 from .sheets.writer import SheetSpec, info_sheet, write_csv, write_xlsx
@@ -197,7 +201,10 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
     target = _target(path)
     rows = list(records)
     zone = tz or local_timezone()
-    data_rows = [_data_row(op, record, zone, csv=_is_csv(target)) for record in rows]
+    beside = read_side(op).beside
+    headers = [*op.columns, *(read_only_header(name) for name in beside)]
+    data_rows = [[*_data_row(op, record, zone, csv=_is_csv(target)), *(record.context.get(n) or None for n in beside)]
+                 for record in rows]
     blocked = sum(1 for record in rows if blockers(op, record))
     result = ExportResult(target, op.name, len(rows), operation=op.name, blocked=blocked)
     if blocked:
@@ -205,7 +212,7 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
         result.notes.append(f"{blocked} row(s) cannot be changed{where}: edits to them would be refused; left "
                             f"as they are, plan shows them as no change and apply skips them.")
     if _is_csv(target):
-        _write_csv(target, op.columns, _counted(data_rows, len(data_rows), on_progress))
+        _write_csv(target, headers, _counted(data_rows, len(data_rows), on_progress))
         return result
     context_headers, context_rows = _context(op, rows, zone)
     if any(f.kind in EPOCH_KINDS for f in op.fields):
@@ -216,17 +223,23 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
              ("operation", f"{op.name} ({op.api})"), *info, ("rows", str(len(rows))),
              ("how to use", (f"Edit the sheet '{data_sheet_name(op)}' and check it with `batchops validate FILE`, "
                              f"`batchops plan FILE`, then `batchops apply FILE`. Empty cells are not sent. "
+                             f"{_beside_note(beside)}"
                              f"The sheets '{CONTEXT_SHEET}' and '{INFO_SHEET}' are for reading only.")),
              ("made by", f"batchops {__version__}")]
+    read_only = range(len(op.columns), len(headers))
     sheets = [
         # Text columns but the date-times, which are date-time cells (sheets.sheet_xml).
-        SheetSpec(data_sheet_name(op), list(op.columns), _counted(data_rows, len(data_rows), on_progress),
-                  text_columns=[i for i, f in enumerate(op.fields) if f.kind not in EPOCH_KINDS]),
+        SheetSpec(data_sheet_name(op), headers, _counted(data_rows, len(data_rows), on_progress),
+                  text_columns=[i for i, f in enumerate(op.fields) if f.kind not in EPOCH_KINDS],
+                  read_only_columns=read_only, read_only_note=(READ_ONLY_TITLE, READ_ONLY_NOTE) if beside else None),
         SheetSpec(CONTEXT_SHEET, context_headers, context_rows),
         *extra_sheets,
         info_sheet(facts, name=INFO_SHEET),
         SheetSpec(INSTRUCTIONS_SHEET, ["column", "what it is", "allowed values"],
-                  [[f.name, f.description, f.limits()] for f in op.fields]),
+                  [*([f.name, f.description, f.limits()] for f in op.fields),
+                   *([read_only_header(n), (f"The agent's {n} (querySysInfo), beside its record for reading. "
+                                            "Never sent; validate ignores this column."), "read-only"]
+                     for n in beside)]),
         _stamp_sheet(op),
     ]
     _write_xlsx(target, sheets)
@@ -234,6 +247,18 @@ def export_records(op: Operation, records: Iterable[LiveRecord], path: str | Pat
 
 
 EPOCH_KINDS = (Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S)
+READ_ONLY_TITLE = "Read-only"
+READ_ONLY_NOTE = ("Context beside each record, for reading: batchops never sends this column and validate "
+                  "ignores it. Edits here change nothing.")
+"""The input message Excel shows on a cell of a read-only context column."""
+
+
+def _beside_note(beside: Sequence[str]) -> str:
+    """The how-to line about the read-only context columns, when the export has some."""
+    if not beside:
+        return ""
+    shown = ", ".join(read_only_header(n) for n in beside)
+    return f"The columns {shown} are the agent's, for reading: they are never sent. "
 
 
 def _data_row(op: Operation, record: LiveRecord, zone: tzinfo, *, csv: bool) -> list[Any]:
@@ -270,11 +295,11 @@ def _stamp_sheet(op: Operation) -> SheetSpec:
 
 
 def _context(op: Operation, records: Sequence[LiveRecord], tz: tzinfo) -> tuple[list[str], list[list[Any]]]:
-    """The Context sheet: key columns, the record's facts (codes with their meaning), date-times resolved,
-    and why a row cannot be updated."""
+    """The Context sheet: key columns, the record's facts (codes with their meaning; not those beside each
+    row on the data sheet), date-times resolved, and why a row cannot be updated."""
     read = read_side(op)
     stamps = [f for f in op.fields if f.kind in (Kind.TIMESTAMP_MS, Kind.TIMESTAMP_S)]
-    facts = context_columns(op)
+    facts = [name for name in context_columns(op) if name not in read.beside]  # those are beside each row
     headers = [*op.key, *facts, *(f"{f.name} (resolved)" for f in stamps), "cannot be updated because"]
     rows: list[list[Any]] = []
     for record in records:

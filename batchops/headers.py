@@ -1,9 +1,11 @@
 """Which column each header names, what an unknown header probably means, and which operation a file is.
 
 A header names a column by its name or one of its aliases (``catalogue.header_index``). Any other header
-is either *close* to a column (a misspelling, a word missing or added: an error, so that a misspelt real
-column is never dropped without a word) or a helper column of the user's own (an "Agent name" lookup
-next to the data: ignored, and nothing in it is ever sent).
+is either one of the read-only context columns an export writes beside each record (``workNo
+(read-only)``, declared by the read side: ignored without a word), *close* to a column (a misspelling, a
+word missing or added: an error, so that a misspelt real column is never dropped without a word) or a
+helper column of the user's own (an "Agent name" lookup next to the data: ignored with a note). Nothing in
+a column that is not the operation's is ever sent.
 
 Closeness is judged against names and aliases alike, in two ways: the letters (``callNumbr`` →
 ``callNumber``) and the words (``Default number`` has both its words in ``callNumberDefault`` and in
@@ -19,6 +21,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from .catalogue import OPERATIONS, Operation, header_index, normalize_header
+from .readspec import read_only_header
 
 __all__ = [
     "CLOSE_LETTERS",
@@ -26,6 +29,7 @@ __all__ = [
     "HeaderMatch",
     "OperationGuess",
     "Suggestion",
+    "context_index",
     "guess_operation",
     "match_headers",
     "suggest",
@@ -132,6 +136,7 @@ class HeaderMatch:
     positions: dict[str, int] = field(default_factory=dict)  # field name → 0-based position in the headers
     close: list[tuple[int, Suggestion]] = field(default_factory=list)  # unknown, but close to a column
     ignored: list[int] = field(default_factory=list)  # helper columns: close to no column
+    context: list[int] = field(default_factory=list)  # the export's read-only context (workNo …): not a column
     duplicates: list[tuple[int, str]] = field(default_factory=list)  # (position, field it repeats)
     missing: list[str] = field(default_factory=list)  # mandatory fields no header names
 
@@ -141,14 +146,24 @@ class HeaderMatch:
         return not self.missing and not self.close
 
 
+def context_index(op: Operation) -> dict[str, str]:
+    """Normalised header → name of the read-only context columns an export of ``op`` writes beside each
+    record (``workNo (read-only)``, or the bare ``workNo``), as the read side declares them."""
+    beside = op.read.beside if op.read is not None else ()
+    return {normalize_header(text): name for name in beside for text in (name, read_only_header(name))}
+
+
 def match_headers(op: Operation, headers: Sequence[str]) -> HeaderMatch:
-    """Read ``headers`` as ``op``'s columns."""
+    """Read ``headers`` as ``op``'s columns (and the export's own read-only context columns, kept apart)."""
     index = header_index(op)
+    context = context_index(op)
     match = HeaderMatch(op)
     unknown: list[int] = []
     for j, header in enumerate(headers):
         name = index.get(normalize_header(header))
-        if name is None:
+        if name is None and normalize_header(header) in context:
+            match.context.append(j)
+        elif name is None:
             unknown.append(j)
         elif name in match.positions:
             match.duplicates.append((j, name))

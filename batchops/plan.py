@@ -21,14 +21,17 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalogue import Kind, Operation
 from .coerce import show_timestamp
 from .current import Current, FieldChange, ReadProgress, field_changes, is_no_change, lost_zeros, read_current
-from .errors import SheetError, WorkbookLocked
 from .journal import Journal, Reason, content_hash
 from .report import ValidationReport
+from .sheets.writeback import ReportFile
+
+if TYPE_CHECKING:
+    from .dispatch import CancelToken
 
 __all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan",
            "plan_rows", "write_plan"]
@@ -63,6 +66,9 @@ class RowPlan:
     message: str = ""
     label: str = ""
     """The name the read side knows the record by, shown beside the key (``calledNo 0755…``)."""
+    held: bool = False
+    """A number the row sets is the current one without its leading zeros (and ``--accept-lost-zeros`` was not
+    given): apply, reading the record first, holds the row back (``not-sent``) whatever its action says."""
 
     @property
     def changed(self) -> list[FieldChange]:
@@ -96,17 +102,18 @@ class Plan:
 
 def make_plan(report: ValidationReport, client: Any, *, concurrency: int = 8,
               on_read: ReadProgress | None = None, applied: Mapping[int, str] | None = None,
-              accept_lost_zeros: bool = False) -> Plan:
+              accept_lost_zeros: bool = False, cancel: CancelToken | None = None) -> Plan:
     """Read the current record of every valid row and decide each row's action (invalid rows are left out).
 
     ``applied``: the rows ``apply`` would skip as already applied, with why (``applied_rows``).
     ``accept_lost_zeros``: a number equal to the current one without its leading zeros is a change, as
     ``apply --accept-lost-zeros`` sends it; otherwise the row ``cannot``, as apply holds it back.
+    ``cancel``: stops the reads (those under way finish) and raises ``Interrupted``: no half plan.
     """
     started = time.monotonic()
     op = report.operation
     records = report.valid_records
-    current = read_current(client, op, records, concurrency=concurrency, on_read=on_read)
+    current = read_current(client, op, records, concurrency=concurrency, on_read=on_read, cancel=cancel)
     applied = applied or {}
     rows = [row_plan(op, r.row, r.key, r.texts, current[r.row], applied=applied.get(r.row),
                      accept_lost_zeros=accept_lost_zeros) for r in records]
@@ -134,7 +141,7 @@ def row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: 
                     "changed since elsewhere): --force sends the row again")
     elif plan.action in (PlanAction.CANNOT, PlanAction.UNREAD):
         message += f" (now: {plan.message})"
-    return RowPlan(row, key, PlanAction.APPLIED, plan.changes, message, plan.label)
+    return RowPlan(row, key, PlanAction.APPLIED, plan.changes, message, plan.label, plan.held)
 
 
 def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current: Current,
@@ -148,12 +155,13 @@ def _row_plan(op: Operation, row: int, key: str, texts: dict[str, str], current:
     # Values already in effect come first: apply skips such a row whatever could or could not be changed.
     if is_no_change(changes):
         return RowPlan(row, key, PlanAction.NO_CHANGE, changes, NO_CHANGE_MESSAGE)
+    lost = lost_zeros(op, changes)  # the same test apply's before-read makes (current.py)
+    held = bool(lost) and not accept_lost_zeros
     reasons = current.blockers(op)
     if reasons:
-        return RowPlan(row, key, PlanAction.CANNOT, changes, "; ".join(reasons))
-    lost = lost_zeros(op, changes)  # the same test apply's before-read makes (current.py)
-    if lost and not accept_lost_zeros:
-        return RowPlan(row, key, PlanAction.CANNOT, changes, " ".join(z.message() for z in lost))
+        return RowPlan(row, key, PlanAction.CANNOT, changes, "; ".join(reasons), held=held)
+    if held:
+        return RowPlan(row, key, PlanAction.CANNOT, changes, " ".join(z.message() for z in lost), held=True)
     accepted = " (leading zeros dropped, accepted with --accept-lost-zeros)" if lost else ""
     return RowPlan(row, key, PlanAction.CHANGE, changes,
                    f"{len([c for c in changes if c.changed])} of {len(changes)} field(s) change{accepted}")
@@ -172,14 +180,26 @@ def plan_rows(plan: Plan) -> Iterator[list[Any]]:
     record was not read), one for a row that changes nothing or has no fields to show."""
     op, tz = plan.operation, plan.report.timezone
     for r in plan.rows:
-        lines = r.changed if r.action in (PlanAction.CHANGE, PlanAction.APPLIED, PlanAction.CANNOT) else (
-            r.changes if r.action is PlanAction.UNREAD else [])
+        lines = _lines(r)
         if not lines:
             yield [r.row, r.key, r.label, r.action.value, "", "", "", r.message]
             continue
         for c in lines:
             yield [r.row, r.key, r.label, r.action.value, c.field, shown(op, c.field, c.before, tz),
                    shown(op, c.field, c.after, tz), r.message]
+
+
+def plan_line_count(plan: Plan) -> int:
+    """How many lines ``plan_rows`` yields, without building them."""
+    return sum(max(len(_lines(r)), 1) for r in plan.rows)
+
+
+def _lines(r: RowPlan) -> list[FieldChange]:
+    """The field changes a row shows in the Plan: the changed ones, or every one it would set when its
+    record was not read; none for a row that changes nothing."""
+    if r.action in (PlanAction.CHANGE, PlanAction.APPLIED, PlanAction.CANNOT):
+        return r.changed
+    return r.changes if r.action is PlanAction.UNREAD else []
 
 
 def plan_csv_path(path: Path) -> Path:
@@ -189,21 +209,32 @@ def plan_csv_path(path: Path) -> Path:
     return sibling(path, ".plan.csv")
 
 
-def write_plan(plan: Plan) -> tuple[Path, str | None]:
-    """Write the Plan sheet into the workbook (``FILE.plan.csv`` for a CSV); returns where, and a warning
-    when the workbook could not be written and the plan went to ``FILE.plan.xlsx`` instead."""
+def write_plan(plan: Plan) -> ReportFile:
+    """Write the Plan sheet into the workbook (``FILE.plan.csv`` for a CSV); when the workbook cannot be
+    written, the plan goes to ``FILE.plan.xlsx`` beside it and ``ReportFile.reason`` says why.
+
+    The same checked save takes away an earlier validation's Errors sheet and cell marks: the file has
+    just validated without errors, so they are stale.
+    """
     from .sheets.writer import SheetSpec, write_csv, write_xlsx
 
     report = plan.report
     if report.kind == "csv":
-        return write_csv(plan_csv_path(report.path), list(PLAN_HEADERS), plan_rows(plan)), None
+        return ReportFile(write_csv(plan_csv_path(report.path), list(PLAN_HEADERS), plan_rows(plan)))
+    from .error_report import remove_errors
     from .results import sibling
-    from .sheets.xlsx_package import add_sheet
+    from .sheets.writeback import claim_sheet, write_beside_or_into
+    from .sheets.xlsx_package import Package, put_report_sheet
 
-    try:
-        return add_sheet(report.path, PLAN_SHEET, PLAN_HEADERS, plan_rows(plan)), None
-    except (WorkbookLocked, SheetError) as exc:
-        target = sibling(report.path, ".plan.xlsx")
+    def edit(package: Package) -> tuple[str, ...]:
+        claim_sheet(package, PLAN_SHEET, PLAN_HEADERS)
+        removed = remove_errors(package, report.sheet) if report.ok else ()
+        put_report_sheet(package, PLAN_SHEET, PLAN_HEADERS, plan_rows(plan), row_count=plan_line_count(plan))
+        return removed
+
+    def beside(target: Path) -> None:
         text = [i for i, name in enumerate(PLAN_HEADERS) if name not in ("row", "action")]
         write_xlsx(target, [SheetSpec(PLAN_SHEET, PLAN_HEADERS, plan_rows(plan), text_columns=text)])
-        return target, f"{exc} The plan was written to {target.name} instead."
+
+    return write_beside_or_into(report.path, report.kind, sheet=PLAN_SHEET, edit=edit,
+                                beside=sibling(report.path, ".plan.xlsx"), write_beside=beside)

@@ -3,7 +3,8 @@
 Per operation the catalogue says how one record is read by its key (:class:`KeyQuery`), how all of them are
 listed and paged (:class:`Listing`), which read-only facts come with a record (:class:`Fact`), which facts
 mean an update cannot succeed (:class:`Blocker`), which facts name a record for people (``label``) and, for
-an operation with no list call, how every key is found from the agents (:class:`AgentWalk`). ``readers.py``
+an operation with no list call, how every key is found from the agents (:class:`AgentWalk`), whose agent
+fields an export writes beside each record as read-only context columns (``ReadSide.beside``). ``readers.py``
 runs these declarations against the servers and ``export.py`` writes what they read; nothing here sends
 anything, so the catalogue stays free of HTTP and adding an operation is one catalogue entry.
 """
@@ -18,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .catalogue import Success
 
-__all__ = ["AgentWalk", "AnswerPath", "Blocker", "Fact", "KeyQuery", "Listing", "Paging", "ReadSide"]
+__all__ = ["READ_ONLY_MARK", "AgentWalk", "AnswerPath", "Blocker", "Fact", "KeyQuery", "Listing", "Paging", "ReadSide",
+           "read_only_header"]
 
 AnswerPath = tuple[str, ...]
 """Keys from the top of a JSON answer (or of one listed item) down to a value: ``("data", "total")``."""
@@ -154,6 +156,15 @@ class AgentWalk:
     ids: tuple[str, ...] = ()
 
 
+READ_ONLY_MARK = " (read-only)"
+"""Ends the header of a context column an export writes beside each record (``workNo (read-only)``)."""
+
+
+def read_only_header(name: str) -> str:
+    """The header an export gives the read-only context column ``name``."""
+    return name + READ_ONLY_MARK
+
+
 @dataclass(frozen=True)
 class ReadSide:
     """Everything about reading an operation's records back, for plan, apply, audit, undo and export.
@@ -181,6 +192,13 @@ class ReadSide:
             raise ValueError(f"{self.export_name}: a read side needs a by-key query or a listing")
         if self.walk is not None and self.by_key is None:
             raise ValueError(f"{self.export_name}: walking the agents needs a by-key query")
+
+    @property
+    def beside(self) -> tuple[str, ...]:
+        """The read-only context an export writes beside each record, as columns headed
+        ``read_only_header(name)``: the walk's agent fields (workNo, account, name). Validation knows them as
+        the export's own columns: ignored without a word, never sent."""
+        return self.walk.context if self.walk is not None else ()
 
     def fact(self, name: str) -> Fact | None:
         """The declared fact called ``name``, if any."""

@@ -87,8 +87,9 @@ class ApplyOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     rate: float | None = None
     operator: str | None = None
-    read_before: bool = False
-    """Read each record before sending it: before-values into the journal; unchanged rows skipped."""
+    read_before: bool = True
+    """Read each record before sending it: before-values into the journal (audit, undo); rows that change
+    nothing skipped. The CLI's default too; ``--no-before`` (False) sends without reading, the fastest replay."""
     accept_lost_zeros: bool = False
     """Send a number equal to the current one without its leading zeros (else the row is held back, not-sent)."""
 

@@ -277,8 +277,12 @@ def _read_config(path: Path, *, required: bool) -> dict[str, Any]:
             )
         return {}
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        # utf-8-sig: Windows Notepad and PowerShell 5's Set-Content -Encoding UTF8 start the file with a BOM,
+        # which TOML does not allow; the file is otherwise exactly what the user typed.
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text.",
+                          fix="Save it as UTF-8 (in Notepad: Save as, Encoding UTF-8).") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from exc
     except OSError as exc:

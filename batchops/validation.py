@@ -33,20 +33,27 @@ def validate_file(
     operation: str | None = None,
     sheet: str | None = None,
     timezone: str | tzinfo | None = None,
+    encoding: str | None = None,
     accept_lost_zeros: bool = False,
     on_table: Callable[[RawTable], None] | None = None,
 ) -> ValidationReport:
     """Read and validate a sheet; raises InputError/SheetError only when the file cannot be read at all.
 
+    ``encoding``: a CSV file's encoding, when its bytes do not say it (see ``sheets.encodings``).
     ``on_table`` is handed the sheet as read (raw cells), for a front end that shows them (a data grid).
     """
     from .sheets.reader import read_table
 
     tz = timezone if isinstance(timezone, tzinfo) else _timezone(timezone)
-    table = read_table(Path(path), sheet)
+    table = read_table(Path(path), sheet, encoding=encoding)
     if on_table is not None:
         on_table(table)
-    op, note = _resolve(table, operation)
+    try:
+        op, note = _resolve(table, operation)
+    except InputError as exc:
+        if table.kind == "csv" and table.warnings:  # a guessed encoding may be why no header fits: say it
+            exc.fix = " ".join([exc.fix or "", *table.warnings]).strip()
+        raise
     report = validate_table(table, op, tz, accept_lost_zeros=accept_lost_zeros)
     if note:
         report.notes.insert(0, note)

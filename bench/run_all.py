@@ -26,7 +26,8 @@ HERE = Path(__file__).parent
 BENCHES: list[tuple[str, list[str], list[str]]] = [
     ("reader", [], ["--rows", "20000", "--repeat", "1"]),
     ("validate", [], ["--rows", "20000", "--repeat", "1"]),
-    ("writeback", [], ["--rows", "20000", "--export-rows", "10000", "--repeat", "1"]),
+    ("writeback", [], ["--rows", "20000", "--export-rows", "10000", "--repeat", "1", "--check-repeat", "3"]),
+    ("foreign", [], ["--files", "20"]),
     ("sandbox", [], ["--requests", "2000", "--repeat", "1"]),
     ("dispatch", ["--write", str(HERE / "RESULTS.dispatch.md")],
      ["--calls", "1000", "--repeat", "1", "--quick", "--write", str(HERE / "RESULTS.dispatch.md")]),

@@ -49,3 +49,26 @@ def test_make_targets_in_the_readme_exist():
 
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_the_readme_s_local_links_and_pictures_exist():
+    targets = re.findall(r"\]\(((?!https?://|#)[^)\s]+)\)", README)
+    assert "docs/serve-check.png" in targets
+    missing = [t for t in targets if not (ROOT / t).exists()]
+    assert missing == [], f"README.md links to files that are not there: {missing}"
+
+
+def test_the_readme_s_anchors_name_its_headings():
+    def anchor(heading: str) -> str:  # GitHub's rule: lower case, punctuation dropped, spaces to hyphens
+        return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+    headings = {anchor(h) for h in re.findall(r"^#{1,4} (.+)$", README, re.MULTILINE)}
+    linked = set(re.findall(r"\]\(#([^)]+)\)", README))
+    assert linked and linked <= headings, linked - headings
+
+
+def test_the_readme_names_every_setting():
+    from batchops.settings import FIELDS
+
+    for field in FIELDS:
+        assert f"`{field.env}`" in README and f"`{field.key}`" in README, field.env

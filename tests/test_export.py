@@ -67,7 +67,8 @@ def test_operation_exports_are_in_the_template_layout(env, tmp_path, users_file,
     stamp = {row[0]: row[1] for row in book[STAMP_SHEET].iter_rows(values_only=True)}
     assert stamp["operation"] == op.name and stamp["fingerprint"] == op.fingerprint()
     rows = sheet_rows(target)
-    assert tuple(rows[0]) == op.columns
+    beside = tuple(f"{name} (read-only)" for name in op.read.beside)  # agent-settings: the agent, read-only
+    assert tuple(rows[0]) == op.columns + beside
     stamps = {i for i, f in enumerate(op.fields) if f.kind.value.startswith("timestamp")}
     # Every cell is text but the date-times, which are date-time cells.
     assert all(isinstance(v, datetime if i in stamps else str) for row in rows[1:] for i, v in enumerate(row)

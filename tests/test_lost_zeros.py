@@ -130,3 +130,34 @@ def test_a_number_cell_in_an_xlsx_number_column_is_held_back_until_accepted(tmp_
     assert ("Note: numbers Excel may have stripped of their leading zeros are used as they are "
             "(--accept-lost-zeros), in 1 row: 2.") in err
     assert [e.body["callNumberDefault"] for e in update_requests(sandbox)] == ["7773217"]
+
+
+def test_the_preview_counts_rows_held_back_for_lost_zeros_out_of_those_to_send(tmp_path, sandbox, zero_led,
+                                                                               monkeypatch):
+    from batchops.cli.apply_cmd import preview_line
+    from batchops.replay import ApplyOptions
+    from batchops.workflow import Job
+
+    use_sandbox(monkeypatch, sandbox)
+    path = _resaved_csv(tmp_path / "agents.csv", zero_led)
+    journal = tmp_path / "j.sqlite3"
+    job = Job(path, journal_path=journal)
+    preview = job.preview(ApplyOptions(), read=True)
+    assert (preview.to_send, preview.cannot, preview.zeros_held, preview.rows_to_send()) == (0, 0, [2, 3], [])
+    assert preview.summary()["lost_zero_rows"] == {"held": [2, 3], "accepted": []}
+    assert preview_line(preview) == (
+        f"agent-settings (agentsettings/update) → {sandbox.url}: 0 row(s) to send, 0 change nothing, 0 already "
+        "applied, 0 invalid, 2 held back (a number is the current one without its leading zeros: "
+        "--accept-lost-zeros sends them), from agents.csv.")
+    forced = job.preview(ApplyOptions(force=True), read=True)  # apply holds them back even when forced
+    assert (forced.to_send, forced.zeros_held) == (0, [2, 3])
+    blind = job.preview(ApplyOptions(read_before=False), read=True)  # --no-before reads nothing: sends them
+    assert (blind.to_send, blind.zeros_held, blind.cannot) == (2, [], 2)
+    applied = job.apply(ApplyOptions())
+    assert applied.outcome.sent == preview.to_send == 0
+    assert applied.summary()["lost_zero_rows"] == preview.summary()["lost_zero_rows"]
+
+    accepting = Job(path, journal_path=journal, accept_lost_zeros=True)
+    accepted = accepting.preview(ApplyOptions(), read=True)
+    assert (accepted.to_send, accepted.zeros_held) == (2, [])
+    assert accepting.apply(ApplyOptions()).outcome.sent == accepted.to_send == 2

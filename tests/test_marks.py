@@ -13,7 +13,8 @@ from openpyxl.comments import Comment
 
 from batchops.errors import SheetError
 from batchops.sheets.marks import CellMark, _sqref, clear_marks, mark_cells
-from batchops.sheets.xlsx_package import Link, write_report
+from batchops.sheets.writeback import write_report
+from batchops.sheets.xlsx_package import Link
 
 DATA = Path(__file__).parent / "data" / "writeback"
 

@@ -39,12 +39,64 @@ def test_a_utf8_bom_is_dropped(csv_file):
     assert table.encoding == "utf-8-sig"
 
 
-def test_gb18030_is_the_fallback_and_is_recorded(csv_file):
+def test_gb18030_is_the_fallback_and_the_guess_is_said(csv_file):
     table = read_table(csv_file("规则名称,score\n静音规则,80\n".encode("gb18030")))
     assert table.headers == ["规则名称", "score"]
     assert table.rows == [["静音规则", "80"]]
     assert table.encoding == "gb18030"
-    assert table.warnings == ["Read as GB18030; save the file as UTF-8 to avoid guessing."]
+    assert table.warnings == [("Read as GB18030, as the file is not UTF-8. If the text looks wrong, pass the file's "
+                              "encoding with --encoding, or save it as CSV UTF-8.")]
+
+
+def test_chinese_that_shift_jis_also_decodes_is_read_as_gb18030(csv_file):
+    # As Shift-JIS these bytes are half-width katakana (ｹ､ｺﾅ,ﾗｯ), which nobody writes.
+    table = read_table(csv_file("工号,坐席\n张伟,客服\n".encode("gb18030")))
+    assert (table.headers, table.encoding) == (["工号", "坐席"], "gb18030")
+    assert table.warnings == [
+        ("Read as GB18030: the file is not UTF-8 and could also be read as Shift-JIS. If the text looks wrong, "
+        "pass --encoding shift_jis, or save the file as CSV UTF-8.")
+    ]
+
+
+def test_shift_jis_is_told_apart_from_gb18030(csv_file):
+    # These bytes are valid GB18030 too, which reads them as 柤慜,擭楊: the reading that is real text wins.
+    table = read_table(csv_file("名前,年齢\n山田,30\n佐藤,28\n".encode("shift_jis")))
+    assert table.headers == ["名前", "年齢"]
+    assert table.rows == [["山田", "30"], ["佐藤", "28"]]
+    assert table.encoding == "cp932"
+    assert table.warnings == [
+        ("Read as Shift-JIS: the file is not UTF-8 and could also be read as GB18030. If the text looks wrong, "
+        "pass --encoding gb18030, or save the file as CSV UTF-8.")
+    ]
+
+
+def test_japanese_with_kana_and_gbk_that_shift_jis_cannot_read(csv_file):
+    kana = read_table(csv_file("名前,ふりがな\n山田,やまだ\n".encode("shift_jis")))
+    assert (kana.rows, kana.encoding) == ([["山田", "やまだ"]], "cp932")
+    gbk = read_table(csv_file("id,名字,年龄\n1,小红,10\n".encode("gbk")))  # 0xEA 0x2C is no Shift-JIS
+    assert (gbk.headers, gbk.encoding) == (["id", "名字", "年龄"], "gb18030")
+
+
+def test_the_encoding_given_wins(csv_file):
+    path = csv_file("名前,年齢\n山田,30\n".encode("shift_jis"))
+    assert read_table(path, encoding="gb18030").headers == ["柤慜", "擭楊"]  # what the user asked for
+    latin = csv_file("name,city\nJosé,Zürich\n".encode("latin-1"), "latin.csv")
+    table = read_table(latin, encoding="latin-1")
+    assert (table.rows, table.encoding, table.warnings) == ([["José", "Zürich"]], "iso8859-1", [])
+    with pytest.raises(SheetError) as info:
+        read_table(path, encoding="utf-8")
+    assert str(info.value) == ("rows.csv: is not valid text in UTF-8 (line 1). Pass its encoding with "
+                               "--encoding, or save it as 'CSV UTF-8 (Comma delimited)'.")
+
+
+def test_latin1_is_not_taken_for_half_width_katakana(csv_file):
+    with pytest.raises(SheetError) as info:
+        read_table(csv_file(b"a,b,c\n1,2,3\n4,5,\xa9\n"))
+    assert str(info.value) == (
+        "rows.csv: is not UTF-8, and reads as neither Chinese (GB18030) nor Japanese (Shift-JIS) text. "
+        "Pass its encoding with --encoding (for example --encoding latin-1), or save it as "
+        "'CSV UTF-8 (Comma delimited)'."
+    )
 
 
 def test_utf16_with_a_bom_is_read(csv_file):
@@ -52,11 +104,18 @@ def test_utf16_with_a_bom_is_read(csv_file):
     assert (table.rows, table.encoding, table.delimiter) == ([["1", "张三"]], "utf-16", "\t")
 
 
-def test_bytes_that_are_neither_utf8_nor_gb18030_name_both(csv_file):
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_read(csv_file, codec):
+    table = read_table(csv_file("id,name\r\n1,José\r\n2,张三\r\n".encode(codec)))
+    assert (table.headers, table.rows, table.encoding) == (["id", "name"], [["1", "José"], ["2", "张三"]], codec)
+
+
+def test_bytes_that_are_no_text_name_what_was_tried_and_how_to_choose(csv_file):
     with pytest.raises(SheetError) as info:
         read_table(csv_file(b"id\n\x81\x20\n"))
     assert str(info.value) == (
-        "rows.csv: is not valid text in UTF-8 or GB18030. Save it as 'CSV UTF-8 (Comma delimited)' and try again."
+        "rows.csv: is not valid text in UTF-8, GB18030 or Shift-JIS. Pass its encoding with --encoding "
+        "(for example --encoding latin-1), or save it as 'CSV UTF-8 (Comma delimited)'."
     )
 
 
@@ -113,12 +172,17 @@ def test_leading_blank_lines_push_the_header_down(csv_file):
     assert (table.header_row, table.row_numbers) == (3, [4])
 
 
-def test_a_row_with_more_values_than_headers_is_named(csv_file):
+@pytest.mark.parametrize(("text", "expected"), [
+    ("id,callNumber\n1,2\n3,123,456\n", "row 3: has a value in column C ('456') beyond the 2 header columns (A to B)"),
+    # csvkit's bad.csv: as many values as headers, but one of them past the last header
+    ('column_a,column_b,column_c\n1,27,,"I\'m too long!"\n',
+     "row 2: has a value in column D ('I'm too long!') beyond the 3 header columns (A to C)"),
+])
+def test_a_value_beyond_the_last_header_is_named_by_column_and_text(csv_file, text, expected):
     with pytest.raises(SheetError) as info:
-        read_table(csv_file("id,callNumber\n1,2\n3,123,456\n"))
+        read_table(csv_file(text))
     assert str(info.value) == (
-        "rows.csv, row 3: has 3 values reaching column C, but only 2 headers. "
-        "Wrap values that contain a comma in double quotes, or add the missing header."
+        f"rows.csv, {expected}. Wrap values that contain a comma in double quotes, or add the missing header."
     )
 
 
@@ -135,8 +199,19 @@ def test_an_empty_header_column_with_data_is_named(csv_file):
 def test_an_unclosed_quote_is_an_error_not_a_swallowed_file(csv_file):
     with pytest.raises(SheetError) as info:
         read_table(csv_file('id,name\n1,"open\n2,b\n3,c\n'))
-    assert str(info.value).startswith("rows.csv, row 2: could not be parsed as CSV")
-    assert str(info.value).endswith('must be wrapped in "…".')
+    assert str(info.value) == (
+        "rows.csv, row 2: could not be parsed as CSV: a quoted value is never closed. Check the quotes: a value "
+        'with a delimiter or line break must be wrapped in "…", and a quote inside such a value doubled ("").'
+    )
+
+
+def test_text_after_a_closing_quote_is_said_in_plain_words(csv_file):
+    with pytest.raises(SheetError) as info:
+        read_table(csv_file('id,name\n1,"a"b\n'))
+    assert str(info.value).startswith(
+        "rows.csv, row 2: could not be parsed as CSV: a quoted value is followed by more text before the next "
+        "delimiter. Check the quotes"
+    )
 
 
 def test_a_ten_thousand_character_value_is_read_whole(csv_file):
@@ -191,3 +266,28 @@ def test_an_apostrophe_before_anything_else_is_data(csv_file):
 def test_a_guarded_header_reads_as_written(csv_file):
     table = read_table(csv_file("'=id,name\n1,x\n"))
     assert table.headers == ["=id", "name"]
+
+
+def test_validate_plan_and_apply_take_encoding(tmp_path, capsys):
+    from roundtrip_helpers import cli
+
+    path = tmp_path / "names.csv"
+    path.write_bytes("名前,年齢\n山田,30\n".encode("shift_jis"))
+    for command in ("validate", "plan", "apply"):
+        assert cli(command, path, "--encoding", "utf-8") == 2
+        assert ("names.csv: is not valid text in UTF-8 (line 1). Pass its encoding with --encoding, or save it as "
+                "'CSV UTF-8 (Comma delimited)'.") in " ".join(capsys.readouterr().err.split())
+    assert cli("validate", path, "--encoding", "nope") == 2
+    assert "'nope' is not an encoding; use e.g. utf-8, gb18030, shift_jis, utf-16, latin-1" in capsys.readouterr().err
+
+
+def test_a_guessed_encoding_is_said_when_no_header_fits(tmp_path, capsys):
+    from roundtrip_helpers import cli
+
+    path = tmp_path / "names.csv"
+    path.write_bytes("名前,年齢\n山田,30\n".encode("shift_jis"))
+    assert cli("validate", path) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("Error: names.csv: ") and len(capsys.readouterr().err.splitlines()) <= 1
+    assert err.endswith(" Read as Shift-JIS: the file is not UTF-8 and could also be read as GB18030. If the text "
+                        "looks wrong, pass --encoding gb18030, or save the file as CSV UTF-8.")

@@ -64,12 +64,24 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
          "Excel workbook (.xlsx)."),
     ),
     "word document": (lambda d: _zip(d / "w.xlsx", {"word/document.xml": "<w/>"}), "is a Word document, not an Excel"),
-    "opendocument spreadsheet": (
+    "damaged opendocument spreadsheet": (
         lambda d: _zip(d / "o.ods", {"mimetype": "application/vnd.oasis.opendocument.spreadsheet", "content.xml": "<x/>"}),
-        ("o.ods: is an OpenDocument spreadsheet (.ods), which batchops does not read. Open it in LibreOffice and "
-         "save it as Excel 2007-365 (.xlsx)."),
+        ("o.ods: is an OpenDocument spreadsheet (.ods) that could not be read: it is damaged. Open it in LibreOffice "
+         "and save it as Excel 2007-365 (.xlsx)."),
     ),
-    "binary workbook xlsb": (lambda d: _zip(d / "b.xlsb", {"xl/workbook.bin": b"\x00"}), "is a binary Excel workbook (.xlsb)"),
+    "damaged binary workbook xlsb": (
+        lambda d: _zip(d / "b.xlsb", {"xl/workbook.bin": b"\x00"}),
+        "b.xlsb: is a binary Excel workbook (.xlsb) that could not be read: it is damaged.",
+    ),
+    "damaged old xls": (
+        lambda d: _write(d / "old.xls", (DATA / "lo_from_csv.xls").read_bytes()[:1536]),
+        ("old.xls: is an old Excel 97-2003 workbook (.xls) that could not be read: it is damaged. Open it in Excel or "
+        "LibreOffice and save it as .xlsx."),
+    ),
+    "opendocument text": (
+        lambda d: _zip(d / "t.ods", {"mimetype": "application/vnd.oasis.opendocument.text", "content.xml": "<x/>"}),
+        "t.ods: is an OpenDocument file (application/vnd.oasis.opendocument.text), not a spreadsheet",
+    ),
     "html saved as xls": (
         lambda d: _write(d / "export.xls", b"<html><body><table><tr><td>id</td></tr></table></body></html>"),
         "export.xls: is a web page (HTML), not an Excel workbook.",
@@ -142,11 +154,17 @@ def test_hostile_input_is_one_clear_line(case, tmp_path, monkeypatch):
     assert expected in refused(path)
 
 
-def test_old_xls_says_save_as_xlsx():
-    assert refused(DATA / "lo_from_csv.xls") == (
-        "lo_from_csv.xls: is an old Excel 97-2003 workbook (.xls), which batchops does not read. "
-        "Open it in Excel or LibreOffice and save it as .xlsx."
-    )
+def test_an_ods_bomb_is_refused_before_calamine_sees_it(tmp_path, monkeypatch):
+    from batchops.sheets import book_reader
+
+    def never(*_a, **_k):  # pragma: no cover - only on failure
+        raise AssertionError("calamine was asked to parse a file that should have been refused")
+
+    monkeypatch.setattr(book_reader.CalamineWorkbook, "from_path", never)
+    path = _zip(tmp_path / "bomb.ods", {"mimetype": "application/vnd.oasis.opendocument.spreadsheet",
+                                        "content.xml": BILLION_LAUGHS})
+    assert refused(path) == ("bomb.ods: declares XML entities in content.xml (a possible XML bomb); it was not "
+                             "opened. Save the workbook again from Excel or LibreOffice, or ask for a fresh copy.")
 
 
 def test_encrypted_workbook_says_remove_the_password(tmp_path):
@@ -202,7 +220,11 @@ def test_calamine_failures_are_wrapped(tmp_path, monkeypatch):
     monkeypatch.setattr(xlsx_reader.CalamineWorkbook, "from_path", fail)
     with pytest.raises(SheetError) as info:
         read_table(_plain(tmp_path))
-    assert str(info.value).startswith("plain.xlsx: could not be read as a workbook (unexpected end of file).")
+    assert str(info.value) == (
+        "plain.xlsx: is damaged and could not be read as a workbook. "
+        "Open it in Excel or LibreOffice and save it again as .xlsx."
+    )
+    assert "unexpected end of file" not in str(info.value)  # a library's own words never reach the user
     assert isinstance(info.value.__cause__, ValueError)
 
 

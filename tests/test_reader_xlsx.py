@@ -341,3 +341,118 @@ def test_zip_entries_read_in_any_order(tmp_path):
         for info in reversed(zin.infolist()):
             zout.writestr(info, zin.read(info.filename))
     assert read_table(dst).rows == [["x"]]
+
+
+# --- Spreadsheets people actually have (issue 11): each defect by name, and built here -------------
+
+FOREIGN = Path(__file__).resolve().parents[1].parent / "shared" / "foreign-workbooks"
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def foreign(name: str) -> Path:
+    if not FOREIGN.is_dir():
+        pytest.skip(f"{FOREIGN} is not here (it holds other projects' test workbooks; CI has it)")
+    return FOREIGN / name
+
+
+def _moved(path: Path, folder: str) -> Path:
+    """A copy of ``path`` whose workbook part lives in ``folder`` (``""``: the package root)."""
+    out = path.with_name("moved.xlsx")
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            name = info.filename
+            if name.startswith("xl/"):
+                name = (folder + "/" if folder else "") + name[3:]
+            if name == "_rels/.rels":
+                data = data.replace(b'Target="xl/workbook.xml"', f'Target="{folder}/workbook.xml"'.encode()
+                                    if folder else b'Target="workbook.xml"')
+            if name.endswith("[Content_Types].xml"):
+                data = data.replace(b'PartName="/xl/', f'PartName="/{folder}/'.encode() if folder else b'PartName="/')
+            zout.writestr(name, data)
+    return out
+
+
+@pytest.mark.parametrize("folder", ["", "wtf"])
+def test_a_workbook_part_where_the_package_relationships_put_it_is_read(tmp_path, folder):
+    path = _moved(simple_xlsx(tmp_path / "book.xlsx", {1: ["id", "name"], 2: ["1", "a"]}), folder)
+    table = read_table(path)
+    assert (table.sheet, table.headers, table.rows) == ("Data", ["id", "name"], [["1", "a"]])
+
+
+@pytest.mark.parametrize("name", ["calamine__minimal_package.xlsx", "sheetjs__wtf_path.xlsx"])
+def test_issue_11_workbooks_with_their_workbook_part_elsewhere_are_not_called_a_zip(name):
+    with pytest.raises(SheetError) as info:  # they are read: what stops them is their own layout
+        read_table(foreign(name))
+    assert "zip archive" not in str(info.value) and "holds data" in str(info.value)
+
+
+def _with_macro_sheet(tmp_path: Path) -> Path:
+    workbook = ('<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                f'xmlns:r="{REL}"><sheets><sheet name="Macro1" sheetId="2" r:id="rId2"/>'
+                '<sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>')
+    rels = (f'<?xml version="1.0"?><Relationships xmlns="{PKG}">'
+            f'<Relationship Id="rId1" Type="{REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+            '<Relationship Id="rId2" Type="http://schemas.microsoft.com/office/2006/relationships/xlMacrosheet" '
+            'Target="macrosheets/sheet1.xml"/></Relationships>')
+    return write_xlsx(tmp_path / "macro.xlsm", [("Data", "visible", sheet_xml({1: ["id"], 2: ["7"]}))],
+                      extra_parts={"xl/workbook.xml": workbook, "xl/_rels/workbook.xml.rels": rels,
+                                   "xl/macrosheets/sheet1.xml": sheet_xml({1: [("f", "HALT()")]})})
+
+
+def test_a_workbook_with_an_excel_4_macro_sheet_reads_its_worksheets(tmp_path):
+    path = _with_macro_sheet(tmp_path)
+    table = read_table(path)
+    assert (table.sheet, table.headers, table.rows) == ("Data", ["id"], [["7"]])
+    with pytest.raises(SheetError) as info:
+        read_table(path, "Macro1")
+    assert str(info.value) == ("macro.xlsm, sheet 'Macro1': is an Excel 4 macro sheet, not a sheet of cells. "
+                               "Name the sheet with the rows with --sheet (worksheets: 'Data').")
+
+
+@pytest.mark.parametrize("name", ["poi__xlmmacro.xlsm", "sheetjs__BlankSheetTypes.xlsm"])
+def test_issue_11_macro_and_dialog_sheet_workbooks_are_read_and_no_library_text_reaches_the_user(name):
+    with pytest.raises(SheetError) as info:
+        read_table(foreign(name))
+    text = str(info.value)
+    assert text == f"{name}, sheet 'Sheet1': has no header row: the sheet is empty. Put the column headers in the " \
+                   "first row and the data below them."
+    assert "Unrecognized" not in text and "save it as .xlsx" not in text
+
+
+def test_a_column_of_formula_errors_is_named_not_called_empty(tmp_path):
+    path = simple_xlsx(tmp_path / "errors.xlsx", {1: [("e", "#DIV/0!")], 2: [("e", "#NAME?")], 3: [("e", "#REF!")]})
+    with pytest.raises(SheetError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        "errors.xlsx, sheet 'Data': has no header row: its only cells hold error values (A1 #DIV/0!, A2 #NAME?, "
+        "A3 #REF!). Fix or delete those formulas, or replace them with their values (Copy, then Paste Special > "
+        "Values). Put the column headers in the first row and the data below them."
+    )
+
+
+def test_issue_11_calamine_errors_names_its_error_cells():
+    with pytest.raises(SheetError) as info:
+        read_table(foreign("calamine__errors.xlsx"))
+    assert "its only cells hold error values (A1 #DIV/0!, A2 #NAME?, A3 #VALUE!, A4 #NULL!, A5 #REF! and 2 more)" \
+        in str(info.value)
+
+
+def test_a_picture_placed_in_a_cell_is_called_a_picture(tmp_path):
+    sheet = sheet_xml({}, extra_rows='<row r="1"><c r="A1" t="e" vm="1"><v>#VALUE!</v></c></row>')
+    path = write_xlsx(tmp_path / "pic.xlsx", [("Data", "visible", sheet)])
+    with pytest.raises(SheetError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        "pic.xlsx, sheet 'Data': has no header row: its only cells hold pictures placed in cells (A1). batchops "
+        "reads text and numbers, not pictures. Put the column headers in the first row and the data below them."
+    )
+
+
+def test_a_damaged_package_relationship_part_is_named(tmp_path):
+    path = simple_xlsx(tmp_path / "book.xlsx", {1: ["id"]}, extra_parts={"_rels/.rels": "CORRUPTED"})
+    with pytest.raises(SheetError) as info:
+        read_table(path)
+    assert str(info.value) == ("book.xlsx: has a damaged part _rels/.rels. Open it in Excel or LibreOffice and save "
+                               "it as an Excel workbook (.xlsx).")

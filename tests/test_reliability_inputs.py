@@ -235,11 +235,13 @@ CASES: dict[str, Case] = {
     # -- CSV text ---------------------------------------------------------------------------------
     "ragged csv rows": Case(lambda d, sb: _csv(d / "rag.csv", (
         f"id,devicetype,deviceId\n{_line(sb)}\n{_line(sb)},extra,more\n").encode()), FILE, 2,
-        ("rag.csv, row 3: has 5 values reaching column E, but only 3 headers", "double quotes")),
+        ("rag.csv, row 3: has values in columns D and E ('extra', 'more') beyond the 3 header columns (A to C)",
+         "double quotes")),
     "nul bytes": Case(lambda d, sb: _csv(d / "nul.csv", f"id,devicetype,deviceId\n{_line(sb)}\n1\x002,1,1\n"
                                          .encode()), FILE, 2, ("nul.csv: contains NUL bytes", "Export it again")),
     "neither utf-8 nor gb18030": Case(lambda d, _: _csv(d / "bad.csv", b"id,devicetype,deviceId\n\x80\xff,1,1\n"),
-                                      FILE, 2, ("bad.csv: is not valid text in UTF-8 or GB18030", "CSV UTF-8")),
+                                      FILE, 2, ("bad.csv: is not UTF-8, and reads as neither Chinese (GB18030) nor Japanese (Shift-JIS) text",
+                                                "--encoding", "CSV UTF-8")),
     "unbalanced quote": Case(lambda d, sb: _csv(d / "q.csv", f'id,devicetype,deviceId\n"{_line(sb)}\n'.encode()),
                              FILE, 2, ("q.csv, row 2: could not be parsed as CSV", "Check the quotes")),
     "empty csv": Case(lambda d, _: _csv(d / "blank.csv", b"\r\n\r\n"), FILE, 2,

@@ -124,6 +124,16 @@ def test_invalid_toml(tmp_path: Path) -> None:
         load_settings(config_path=path, env={})
 
 
+def test_a_config_file_saved_by_notepad_or_powershell_with_a_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_bytes(b'\xef\xbb\xbf[profiles.default]\r\nbase_url = "https://gw.example.com"\r\n')
+    assert load_settings(config_path=path, env={}).base_url == "https://gw.example.com"
+    path.write_bytes('[profiles.default]\nbase_url = "https://gw.example.com/é"\n'.encode("utf-16"))
+    with pytest.raises(ConfigError) as refused:
+        load_settings(config_path=path, env={})
+    assert str(refused.value) == f"{path} is not UTF-8 text. Save it as UTF-8 (in Notepad: Save as, Encoding UTF-8)."
+
+
 def test_require_names_the_one_missing_setting(config: Path) -> None:
     settings = load_settings(env={"BATCHOPS_BASE_URL": "https://gw.example.com", "BATCHOPS_APP_KEY": "k"},
                              config_path=None)

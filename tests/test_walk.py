@@ -72,13 +72,16 @@ def test_every_agent_s_settings_with_its_workno_account_and_name_and_who_was_lef
 
     rows = sheet(target, AGENT_SETTINGS.name)
     assert [r[0] for r in rows[1:]] == [s["id"] for s in matched.values()]
+    # workNo, account and name beside each record, read-only; the settings' own agentName on the Context sheet
+    assert rows[0] == [*AGENT_SETTINGS.columns, "workNo (read-only)", "accountCode (read-only)",
+                       "accountName (read-only)"]
     context = sheet(target, CONTEXT_SHEET)
-    assert context[0][:5] == ["id", "workNo", "accountCode", "accountName", "agentName"]
+    assert context[0][:2] == ["id", "agentName"]
     agents = {str(a["workNo"]): a for a in env.agents()}
-    for line in context[1:]:
-        agent = agents[line[1]]
-        assert (line[0], line[2], line[3], line[4]) == (matched[line[1]]["id"], agent["accountCode"],
-                                                       agent["accountName"], agent["accountCode"])
+    for line, facts in zip(rows[1:], context[1:], strict=True):
+        agent = agents[line[7]]
+        assert (line[0], line[8], line[9]) == (matched[line[7]]["id"], agent["accountCode"], agent["accountName"])
+        assert facts[:2] == [line[0], agent["accountCode"]]
     left_out = sheet(target, UNMATCHED_SHEET)
     assert left_out[0] == ["workNo", "accountCode", "userId", "why it is not in the file"]
     assert {r[0]: r[3] for r in left_out[1:]} == unmatched
@@ -110,7 +113,7 @@ def test_users_may_be_named_by_workno_account_code_user_id_or_the_agents_export(
         assert ids == [s["id"] for s in matched.values()]
     else:
         assert ids == [matched[w]["id"] for w in chosen[:3]]
-    work_nos = [r[1] for r in sheet(target, CONTEXT_SHEET)[1:]]
+    work_nos = [r[7] for r in sheet(target, AGENT_SETTINGS.name)[1:]]
     assert work_nos[:3] == chosen[:3]
     if how == "workNos":
         assert sheet(target, UNMATCHED_SHEET)[1][0] == chosen[3]
@@ -125,7 +128,7 @@ def test_a_workno_userid_file_is_the_fallback_for_agents_that_cannot_be_matched(
     target = tmp_path / "settings.xlsx"
     assert cli("export", "agent-settings", "--users", users, "-o", target) == 0
     assert sheet(target, AGENT_SETTINGS.name)[1][0] == spare["id"]
-    assert sheet(target, CONTEXT_SHEET)[1][1] == no_account_id  # shown with the workNo the file gave
+    assert sheet(target, AGENT_SETTINGS.name)[1][7] == no_account_id  # shown with the workNo the file gave
 
 
 def test_agents_that_name_nobody_are_listed_with_why(env, tmp_path, capsys):
@@ -251,3 +254,70 @@ def _lines(tmp_path: Path, *values: str) -> Path:
     path = tmp_path / "users.txt"
     path.write_text("\n".join(values) + "\n", encoding="utf-8")
     return path
+
+
+def test_a_sysinfo_path_that_is_not_a_path_is_refused_by_name():
+    from batchops.errors import ConfigError
+
+    assert load_settings(env={}).sysinfo_path == "/apiaccess/CC-Management/v1/querySysInfo"
+    assert load_settings(env={"BATCHOPS_SYSINFO_PATH": CHINESE_PATH}).sysinfo_path == CHINESE_PATH
+    with pytest.raises(ConfigError, match="BATCHOPS_SYSINFO_PATH must be a path starting with /"):
+        load_settings(env={"BATCHOPS_SYSINFO_PATH": "querySysInfo"})
+
+
+def test_the_agent_beside_each_record_is_read_only_context_that_validation_ignores_and_apply_never_sends(
+        env, tmp_path, capsys):
+    from batchops.export import READ_ONLY_NOTE
+
+    matched, _ = expected_walk(env)
+    chosen = list(matched)[:3]
+    path = tmp_path / "settings.xlsx"
+    assert cli("export", "agent-settings", "--users", _lines(tmp_path, *chosen), "-o", path) == 0
+    book = openpyxl.load_workbook(path)
+    ws = book[AGENT_SETTINGS.name]
+    headers = [c.value for c in ws[1]]
+    assert headers[7:] == ["workNo (read-only)", "accountCode (read-only)", "accountName (read-only)"]
+    data, context = ws.cell(1, 1), ws.cell(1, 8)
+    assert context.font.i and not data.font.i and context.fill.fgColor.rgb != data.fill.fgColor.rgb  # marked apart
+    assert ws.cell(2, 8).number_format == "@" and ws.cell(2, 8).value == chosen[0]
+    notes = [v for v in ws.data_validations.dataValidation if v.showInputMessage]
+    assert [(v.promptTitle, v.prompt, str(v.sqref)) for v in notes] == [
+        ("Read-only", READ_ONLY_NOTE, "H1:H1048576 I1:I1048576 J1:J1048576")]
+    instructions = {r[0]: r[2] for r in sheet(path, "Instructions")[1:]}
+    assert instructions["workNo (read-only)"] == "read-only"
+
+    # Edit as in Excel: new softphone numbers for two agents, and a typo in the read-only workNo beside one.
+    ws.cell(2, 5).value, ws.cell(3, 5).value = "07551111", "07552222"
+    ws.cell(3, 8).value = "99999"
+    book.save(path)
+    report = validate_file(path)
+    assert report.ok and report.issues == [] and report.notes == []  # not a word about the context columns
+    capsys.readouterr()
+    assert cli("validate", path, "--no-write") == 0
+    assert "ignored" not in capsys.readouterr().out
+    assert cli("plan", path) == 0
+    assert "3 rows: 2 change (2 fields), 1 no change" in capsys.readouterr().out
+    before = len(env.request_log("agentsettings/update"))
+    assert cli("apply", path, "--yes") == 0
+    sent = [e.body for e in env.request_log("agentsettings/update")[before:]]
+    assert len(sent) == 2 and all(set(body) <= set(AGENT_SETTINGS.columns) for body in sent)
+    assert {matched[w]["id"]: env.agent_setting(matched[w]["id"])["callNumber"] for w in chosen[:2]} == {
+        matched[chosen[0]]["id"]: ["07551111"], matched[chosen[1]]["id"]: ["07552222"]}
+
+    as_csv = tmp_path / "settings.csv"  # the same columns in a CSV, recognised by its headers alone
+    assert cli("export", "agent-settings", "--users", _lines(tmp_path, *chosen), "-o", as_csv) == 0
+    assert as_csv.read_text(encoding="utf-8-sig").splitlines()[0].endswith(
+        "workNo (read-only),accountCode (read-only),accountName (read-only)")
+    report = validate_file(as_csv)
+    assert report.ok and report.operation is AGENT_SETTINGS and report.issues == []
+
+
+def test_context_headers_are_the_read_sides_and_other_unknown_columns_still_get_their_note():
+    from batchops.catalogue import CALLED_ROUTE
+    from batchops.headers import match_headers
+
+    headers = ["id", "userId", "callNumber", "workNo (read-only)", "Account code", "Agent name", "callNumbr"]
+    match = match_headers(AGENT_SETTINGS, headers)
+    assert (match.context, match.ignored, [j for j, _ in match.close]) == ([3, 4], [5], [6])
+    routes = match_headers(CALLED_ROUTE, ["id", "devicetype", "deviceId", "workNo (read-only)"])
+    assert routes.context == [] and routes.ignored == [3]  # only where the read side declares it

@@ -205,3 +205,49 @@ def test_the_whole_walk_against_the_sandbox(sandbox, monkeypatch, tmp_path, driv
         driver.get(f"{running.url}/runs")
         wait_for(driver, lambda d: d.find_elements(By.ID, "journal-runs"), "the runs")
         shots.take(driver, "runs")
+
+
+def test_a_plan_is_cancelled_and_lost_zeros_accepted_with_a_click(sandbox, monkeypatch, tmp_path, driver):
+    """The plan step's Cancel while it reads; then numbers Excel stripped of their zeros, accepted knowingly."""
+    from web_helpers import sandbox_rows
+
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    shots = Shots("plan-choices")
+    sandbox.set_faults(latency_ms=200)
+    with serving(tmp_path) as running:
+        open_page(driver, running)
+        upload_with(driver, "file-input", settings_workbook(tmp_path / "slow.xlsx", sandbox_rows(sandbox, 40)))
+        wait_for(driver, lambda d: text_of(d, "verdict") == "Every row is valid.", "the file valid")
+        driver.find_element(By.ID, "to-plan").click()
+        wait_for(driver, lambda d: d.find_elements(By.ID, "make-plan"), "the plan step")
+        driver.find_element(By.ID, "make-plan").click()
+        wait_for(driver, lambda d: text_of(d, "plan-status").startswith("Read "), "the plan reading")
+        shots.take(driver, "plan reading")
+        driver.find_element(By.ID, "plan-cancel").click()
+        wait_for(driver, lambda d: text_of(d, "plan-status").startswith("The plan was cancelled after reading "),
+                 "the plan cancelled")
+        assert "of 40 record(s): nothing was planned." in text_of(driver, "plan-status")
+        assert driver.find_element(By.ID, "make-plan").is_enabled()
+        assert not driver.find_elements(By.ID, "plan-counts")  # no half plan shown
+        shots.take(driver, "plan cancelled")
+        sandbox.set_faults(latency_ms=0)
+
+        zero_led = [r for r in sandbox.agent_settings() if r["callerPresentDefault"].startswith("0")][:2]
+        resaved = tmp_path / "resaved.csv"
+        resaved.write_text("id,userId,callerPresentDefault\n" + "".join(
+            f"{r['id']},{r['userId']},{r['callerPresentDefault'].lstrip('0')}\n" for r in zero_led))
+        driver.get(f"{running.url}/")
+        wait_for(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "1", "the start page")
+        upload_with(driver, "file-input", resaved)
+        wait_for(driver, lambda d: text_of(d, "verdict") == "Every row is valid.", "the CSV valid")
+        driver.find_element(By.ID, "to-plan").click()
+        wait_for(driver, lambda d: d.find_elements(By.ID, "make-plan"), "the plan step")
+        driver.find_element(By.ID, "make-plan").click()
+        wait_for(driver, lambda d: "2 cannot" in text_of(d, "plan-counts"), "the rows held back")
+        assert text_of(driver, "lost-zeros-line").startswith("2 rows would set a number to the current one without")
+        shots.take(driver, "lost zeros held")
+        driver.find_element(By.ID, "lost-zeros-choice").click()
+        wait_for(driver, lambda d: "2 change" in text_of(d, "plan-counts"), "the plan read again, accepted")
+        assert "you accepted them" in text_of(driver, "lost-zeros-accepted")
+        shots.take(driver, "lost zeros accepted")

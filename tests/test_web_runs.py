@@ -192,3 +192,15 @@ def test_an_event_is_one_sse_record():
     assert sse_lines({"event": "progress", "data": {"done": 1, "msg": "<b>é</b>"}}) == (
         'event: progress\ndata: {"done": 1, "msg": "<b>é</b>"}\n\n'.encode())
     assert sse_lines({"event": "keepalive", "data": None}) == b": keep-alive\n\n"
+
+
+def test_a_run_s_states_are_the_library_s_one_definition():
+    from pathlib import Path
+
+    import batchops.web
+    from batchops.web import runs
+    from batchops.workflow import RunState
+
+    assert runs.RunState is RunState  # the page and --json name a run's state with the same words
+    sources = Path(batchops.web.__file__).parent.glob("*.py")
+    assert not [p.name for p in sources if "class RunState" in p.read_text(encoding="utf-8")]

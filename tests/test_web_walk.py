@@ -41,12 +41,15 @@ def test_the_whole_walk(web, sandbox, tmp_path):
         fixed = upload(client, settings_workbook(tmp_path / "team-fixed.xlsx", rows), url=f"/api/files/{file_id}")
         assert fixed.json()["valid"] is True and fixed.json()["id"] == file_id
 
+        assert 'id="apply-no-plan"' in client.get(f"/files/{file_id}/apply").text
         plan = client.post(f"/api/files/{file_id}/plan").json()
         assert plan["counts"]["change"] == 30 and plan["to_send"] == 30 and plan["file"] == "team-fixed.xlsx"
         assert plan["target"] == sandbox.url
         page = client.get(f"/api/files/{file_id}/plan", params={"limit": 5}).json()
         assert page["total"] == 30 and len(page["rows"]) == 5 and page["rows"][0]["action"] == "change"
 
+        confirmation = client.get(f"/files/{file_id}/apply").text  # the plan's figures beside the question
+        assert "the plan, when it read the current values: 30 rows change something (" in confirmation
         preview = client.get(f"/api/files/{file_id}/preview").json()
         assert (preview["to_send"], preview["target"], preview["already_applied"]) == (30, sandbox.url, 0)
 
@@ -262,3 +265,89 @@ def test_a_throttled_run_says_so_live_and_every_row_is_ok_once(web, sandbox, tmp
     assert end["summary"]["counts"]["ok"] == 40 and end["summary"]["throttled_answers"] > 0
     assert any(e.get("held_back") for e in seen)  # the page said the server held the run back
     assert max(sandbox.applied_counts().values()) == 1
+
+
+def test_a_plan_being_read_is_cancelled_from_the_page(web, sandbox, tmp_path):
+    import threading
+
+    sandbox.set_faults(latency_ms=200)
+    path = settings_workbook(tmp_path / "many.xlsx", sandbox_rows(sandbox, 40))
+    with client_for(web) as client:
+        file_id = upload(client, path).json()["id"]
+        assert client.post(f"/api/files/{file_id}/plan/cancel").json() == {
+            "error": "no plan is being read for this file."}
+        answer: dict = {}
+        planning = threading.Thread(target=lambda: answer.update(
+            plan=client.post(f"/api/files/{file_id}/plan", json={"concurrency": 1})))
+        planning.start()
+        while not sandbox.request_log("agentsettings/query"):  # the plan is reading
+            threading.Event().wait(0.01)
+        cancelled = client.post(f"/api/files/{file_id}/plan/cancel")
+        planning.join(60)
+        reads = len(sandbox.request_log("agentsettings/query"))
+        assert cancelled.status_code == 202 and cancelled.json()["reading"]["cancel_requested"] is True
+        assert answer["plan"].status_code == 409
+        assert answer["plan"].json()["error"] == (
+            f"The plan was cancelled after reading {reads} of 40 record(s): nothing was planned.")
+        assert reads < 40
+        assert client.get(f"/api/files/{file_id}/plan").status_code == 404  # no half plan
+        assert "reading" not in client.get(f"/api/files/{file_id}").json()
+        page = client.get(f"/files/{file_id}/plan").text
+        assert 'id="plan-cancel"' in page
+        sandbox.set_faults(latency_ms=0)
+        assert client.post(f"/api/files/{file_id}/plan").json()["counts"]["change"] == 40  # and again, whole
+
+
+def test_numbers_that_lost_their_leading_zeros_are_accepted_on_the_page_through_the_job(web, sandbox, tmp_path):
+    zero_led = [r for r in sandbox.agent_settings() if r["callerPresentDefault"].startswith("0")][:2]
+    path = tmp_path / "resaved.csv"  # what Excel writes back: the zeros of every number gone
+    path.write_text("id,userId,callerPresentDefault\n" + "".join(
+        f"{r['id']},{r['userId']},{r['callerPresentDefault'].lstrip('0')}\n" for r in zero_led), encoding="utf-8")
+    with client_for(web) as client:
+        body = upload(client, path).json()
+        file_id = body["id"]
+        assert body["valid"] is True and body["accept_lost_zeros"] is False  # nothing in the file shows it
+        plan = client.post(f"/api/files/{file_id}/plan").json()
+        assert (plan["counts"]["cannot"], plan["to_send"]) == (2, 0)
+        page = client.get(f"/files/{file_id}/plan").text
+        assert "2 rows would set a number to the current one without its leading zero" in page
+        assert 'id="lost-zeros-choice" data-accept="true" data-then="plan"' in page
+        preview = client.get(f"/api/files/{file_id}/preview").json()
+        assert preview["to_send"] == 2  # not read: counted as the journal sees them
+
+        for wrong in ({}, {"accept_lost_zeros": "yes"}):
+            refused = client.post(f"/api/files/{file_id}/check", json=wrong)
+            assert refused.status_code == 400 and "accept_lost_zeros" in refused.json()["error"]
+        checked = client.post(f"/api/files/{file_id}/check", json={"accept_lost_zeros": True}).json()
+        assert checked["accept_lost_zeros"] is True and checked["valid"] is True
+        plan = client.post(f"/api/files/{file_id}/plan").json()
+        assert (plan["counts"]["change"], plan["to_send"]) == (2, 2)
+        end = wait_for_end(client, client.post(f"/api/files/{file_id}/apply", json={"confirm": True}).json()["run_id"])
+        assert end["summary"]["counts"]["ok"] == 2 and end["summary"]["lost_zero_rows"]["held"] == []
+    stored = {r["id"]: r["callerPresentDefault"] for r in sandbox.agent_settings()}
+    assert [stored[r["id"]] for r in zero_led] == [r["callerPresentDefault"].lstrip("0") for r in zero_led]
+
+
+def test_a_number_cell_is_refused_then_accepted_on_the_check_page(web, tmp_path):
+    from web_helpers import SETTINGS_HEADERS, settings_rows
+
+    from batchops.sheets.writer import SheetSpec, write_xlsx
+
+    rows: list[list] = [list(r) for r in settings_rows(2)]
+    rows[1][6] = 7773217  # typed into a General cell: Excel keeps no leading zero
+    path = tmp_path / "typed.xlsx"
+    write_xlsx(path, [SheetSpec("agent-settings", SETTINGS_HEADERS, rows, text_columns=range(6))])
+    with client_for(web) as client:
+        body = upload(client, path).json()
+        assert (body["valid"], body["lost_zero_rows"]) == (False, {"held": [3], "accepted": []})
+        page = client.get(f"/files/{body['id']}").text
+        assert "1 row hold a number Excel probably stripped of its leading zero" in page
+        assert 'data-accept="true"' in page
+        checked = client.post(f"/api/files/{body['id']}/check", json={"accept_lost_zeros": True}).json()
+        assert (checked["valid"], checked["lost_zero_rows"], checked["warnings"]) == (
+            True, {"held": [], "accepted": [3]}, 1)
+        page = client.get(f"/files/{body['id']}").text
+        assert "You accepted numbers Excel may have stripped of their leading zeros as they are (1 row here)" in page
+        assert 'data-accept="false"' in page
+        again = client.post(f"/api/files/{body['id']}/check", json={"accept_lost_zeros": False}).json()
+        assert (again["valid"], again["accept_lost_zeros"]) == (False, False)

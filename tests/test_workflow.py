@@ -129,7 +129,9 @@ def test_write_report_writes_the_last_steps_sheet(sandbox, mixed):
     assert written.path == path and written.warning is None
     assert job.applied is not None and job.applied.summary()["results"] == str(path)
     names = openpyxl.load_workbook(path, read_only=True).sheetnames
-    assert "Plan" in names and "Results" in names
+    # The run changed what the plan showed, so its Plan sheet goes in the same save as the Results.
+    assert "Plan" not in names and "Results" in names
+    assert written.note == f"Removed from {path.name}: the Plan sheet, which this run made out of date."
 
 
 def agents_file(sandbox: Any, path: Path, count: int) -> tuple[Path, list[dict[str, Any]]]:
@@ -228,3 +230,72 @@ def test_cancelling_the_awaiting_task_cancels_the_run_and_still_records_it(sandb
     with Journal(journal) as j:
         assert [r.status.value for r in j.runs()] == ["interrupted"]
     assert sum(sandbox.applied_counts().values()) == summary["counts"]["ok"]
+
+
+def test_the_library_reads_before_values_by_default_as_the_cli_does(sandbox, monkeypatch, tmp_path):
+    assert ApplyOptions().read_before is True  # `batchops apply` reads unless --no-before
+    journal = use_sandbox(sandbox, monkeypatch, tmp_path)
+    path, records = agents_file(sandbox, tmp_path / "agents.xlsx", 3)
+    applied = Job(path, journal_path=journal).apply(ApplyOptions())
+    assert applied.summary()["counts"]["ok"] == 3
+    with Journal(journal) as j:
+        rows = j.rows(applied.outcome.run_id)
+    assert [r.before["callNumber"] for r in rows] == [",".join(r["callNumber"]) for r in records]  # audit, undo
+
+
+def test_a_plan_is_cancelled_as_a_run_is_no_half_plan_and_the_earlier_one_kept(sandbox, monkeypatch, tmp_path):
+    from batchops.errors import Interrupted
+
+    journal = use_sandbox(sandbox, monkeypatch, tmp_path)
+    path, _ = agents_file(sandbox, tmp_path / "agents.xlsx", 40)
+    job = Job(path, journal_path=journal)
+    first = job.plan()
+    cancel = CancelToken()
+
+    def on_read(done: int, total: int) -> None:  # a page's Cancel button, pressed as the first record is read
+        if done == 1:
+            cancel.cancel()
+
+    reads_before = len(sandbox.request_log("agentsettings/query"))
+    with pytest.raises(Interrupted) as stopped:
+        job.plan(concurrency=2, on_read=on_read, cancel=cancel)
+    assert str(stopped.value) == "cancelled after reading 1 of 40 record(s): nothing was planned."
+    assert len(sandbox.request_log("agentsettings/query")) - reads_before == 1  # no other read was started
+    assert job.planned is first  # the earlier plan is kept; no half plan replaces it
+    with pytest.raises(Interrupted, match="after reading 0 of 40"):  # cancelled before it starts
+        job.preview(ApplyOptions(), read=True, cancel=cancel)
+    assert len(sandbox.request_log("agentsettings/query")) - reads_before == 1
+
+
+def test_cancelled_reads_under_way_finish_and_none_starts_after(tmp_path):
+    """``read_current`` with a reader the test holds: reads from the sixth on wait until the Cancel is done."""
+    from batchops.catalogue import AGENT_SETTINGS
+    from batchops.current import read_current
+    from batchops.errors import Interrupted
+    from batchops.report import InputRow
+
+    records = [InputRow(n, str(n), {"id": str(n), "userId": str(n)}, True) for n in range(2, 42)]
+    cancel, release = CancelToken(), threading.Event()
+    started: list[tuple[str, bool]] = []
+    lock = threading.Lock()
+
+    class HeldReader:
+        def read(self, op: Any, texts: dict[str, str]) -> dict[str, str]:
+            with lock:
+                started.append((texts["id"], release.is_set()))
+                count = len(started)
+            if count > 5:
+                assert release.wait(30)
+            return {"id": texts["id"], "userId": texts["userId"]}
+
+    def on_read(done: int, total: int) -> None:
+        if done == 5:
+            cancel.cancel()  # pending reads are dropped here, while the two workers are held
+            release.set()
+
+    with pytest.raises(Interrupted) as stopped:
+        read_current(None, AGENT_SETTINGS, records, concurrency=2, on_read=on_read, reader=HeldReader(),
+                     cancel=cancel)
+    assert 5 <= len(started) <= 7  # the five read, and at most the two workers' reads under way
+    assert not [row for row, after in started if after], "no read started after the cancel"
+    assert str(stopped.value) == f"cancelled after reading {len(started)} of 40 record(s): nothing was planned."

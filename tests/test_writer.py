@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
+from batchops.sheets.writeback import add_sheet
 from batchops.sheets.writer import (
     SheetSpec,
     info_sheet,
@@ -23,7 +24,7 @@ from batchops.sheets.writer import (
     write_csv,
     write_xlsx,
 )
-from batchops.sheets.xlsx_package import Link, add_sheet
+from batchops.sheets.xlsx_package import Link
 
 ID19 = "1307145259662215123"
 

@@ -19,7 +19,8 @@ from openpyxl.comments import Comment
 from python_calamine import CalamineWorkbook
 
 from batchops.errors import SheetError, WorkbookLocked
-from batchops.sheets.xlsx_package import Link, Package, add_sheet, check_writable, write_report
+from batchops.sheets.writeback import add_sheet, write_report
+from batchops.sheets.xlsx_package import Link, Package, check_writable
 
 DATA = Path(__file__).parent / "data" / "writeback"
 HEADERS = ["row", "key", "status", "http_status", "message"]

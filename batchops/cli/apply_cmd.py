@@ -19,6 +19,7 @@ from .app import app
 from .options import (
     accept_lost_zeros_option,
     config_option,
+    encoding_option,
     journal_option,
     json_option,
     operation_option,
@@ -28,7 +29,7 @@ from .options import (
 )
 from .output import err, out, print_json, warning_line
 from .progress import ReadProgress, RowProgress
-from .show import lost_zeros_hint, reject_invalid, show_notes
+from .show import lost_zeros_hint, reject_invalid, show_notes, show_written
 
 MAX_REQUESTS_SHOWN = 20
 """Requests a dry run shows on the terminal; the Results have every one."""
@@ -46,6 +47,7 @@ class NeedsConfirmation(BatchopsError):
 @click.argument("file", type=click.Path(path_type=Path))  # the reader names a folder and says the fix
 @operation_option
 @sheet_option
+@encoding_option
 @click.option("--dry-run", is_flag=True, help="Send nothing; show and write the exact request each row would send.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scheduled runs).")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
@@ -63,10 +65,10 @@ class NeedsConfirmation(BatchopsError):
 @config_option
 @journal_option
 @json_option
-def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, yes: bool, concurrency: int,
-          rate: float | None, skip_invalid: bool, force: bool, no_before: bool, operator: str | None,
-          accept_lost_zeros: bool, timezone: str | None, profile: str | None, config_path: str | None, journal_path: str | None,
-          as_json: bool) -> int:
+def apply(file: Path, operation: str | None, sheet: str | None, encoding: str | None, dry_run: bool, yes: bool,
+          concurrency: int, rate: float | None, skip_invalid: bool, force: bool, no_before: bool,
+          operator: str | None, accept_lost_zeros: bool, timezone: str | None, profile: str | None,
+          config_path: str | None, journal_path: str | None, as_json: bool) -> int:
     """Apply FILE: one update call per valid row, results written back.
 
     Validates first, exactly as `validate` does: with any invalid row nothing is sent (exit 2) unless
@@ -81,12 +83,12 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
     any row succeeded; 130 interrupted.
     """
     job = Job(file, operation=operation, sheet=sheet, timezone=timezone, profile=profile, config_path=config_path,
-              journal_path=journal_path, accept_lost_zeros=accept_lost_zeros)
+              journal_path=journal_path, encoding=encoding, accept_lost_zeros=accept_lost_zeros)
     report = job.validate().report
     if not report.ok and not skip_invalid:
-        return reject_invalid(job, as_json=as_json, what="sent",
-                              hint=(lost_zeros_hint(report) or "Fix the errors (see the Errors report).")
-                              + " Or use --skip-invalid to send the valid rows.")
+        fix = lost_zeros_hint(report) or ("Fix the errors." if dry_run else "Fix the errors (see the Errors report).")
+        return reject_invalid(job, as_json=as_json, what="sent", write=not dry_run,
+                              hint=fix + " Or use --skip-invalid to send the valid rows.")
     options = ApplyOptions(dry_run=dry_run, force=force, skip_invalid=skip_invalid, concurrency=concurrency,
                            rate=rate, operator=operator, read_before=not no_before,
                            accept_lost_zeros=accept_lost_zeros)
@@ -110,9 +112,7 @@ def apply(file: Path, operation: str | None, sheet: str | None, dry_run: bool, y
     with RowProgress(len(report.records), enabled=not as_json, rate=lambda: job.progress.snapshot()["rows_per_second"],
                      held_back=lambda: job.replay is not None and job.replay.live().held_back) as progress:
         applied = job.apply(options, on_progress=progress)
-    written = job.write_report()
-    if written.warning:
-        warning_line(escape(written.warning))
+    show_written(job.write_report())
     if as_json:
         print_json(applied.summary())
     else:
@@ -130,9 +130,12 @@ def preview_line(preview: ApplyPreview) -> str:
     if preview.no_change is not None:
         line += f", {preview.no_change} change nothing"
     line += f", {preview.already_applied} already applied, {preview.invalid} invalid"
-    held = len(lost_zero_rows(report)["held"])
-    if held:
-        line += f" ({held} with leading zeros probably lost: --accept-lost-zeros sends them)"
+    invalid_held = len(lost_zero_rows(report)["held"])
+    if invalid_held:
+        line += f" ({invalid_held} with leading zeros probably lost: --accept-lost-zeros sends them)"
+    if preview.zeros_held:
+        line += (f", {len(preview.zeros_held)} held back (a number is the current one without its leading zeros: "
+                 "--accept-lost-zeros sends them)")
     where = report.path.name if report.kind == "csv" else f"{report.path.name} sheet '{report.sheet}'"
     line += f", from {where}."
     if preview.skips_no_change and not preview.read and not preview.dry_run and preview.to_send:
@@ -189,7 +192,7 @@ def _show(applied: Applied) -> None:
     style = "green" if applied.exit_code == 0 else "red"
     out.print(f"[{style}]{escape(summary_line(applied))}[/{style}]")
     if applied.written is not None and applied.written.path is not None:
-        out.print(f"Results written to {escape(str(applied.written.path))}")
+        out.print(f"Results written to {escape(applied.written.where())}")
     rest = outcome.counts()["not-sent"]
     if applied.interrupted and rest:
         again = "apply again without --force" if applied.options.force else "the same command again"

@@ -19,6 +19,12 @@ from .output import err, out
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 ROWS_TO_CHANGE = 200
+RESAVED_ROWS = 6
+"""Rows of the filled-in workbook the demo writes as a CSV that Excel saved again."""
+EDITED_ROWS = 5
+"""Rows of the agent-settings export the demo gives new softphone numbers."""
+HELPER_COLUMN = "Checked by"
+"""A column of the operator's own beside the data: kept, ignored with a note, never sent."""
 
 
 @app.command()
@@ -30,7 +36,9 @@ def demo(out_dir: Path, agents: int) -> int:
     """Run export → template → validate → plan → apply → audit against a local sandbox.
 
     Starts the sandbox on a free loopback port, prints each step's command as an operator would type
-    it, and lists the files it made. Nothing leaves this machine.
+    it, and lists the files it made. Nothing leaves this machine. Along the way: mistakes caught, a
+    CSV whose leading zeros Excel dropped refused and then fixed, every agent's settings found from the
+    agents and edited with a column of one's own, and unedited exports planning as "no change".
     """
     from ..sandbox import SandboxOptions, start_sandbox
     from . import run
@@ -79,16 +87,37 @@ def demo(out_dir: Path, agents: int) -> int:
                  ["apply", str(settings_file), "--yes", "--journal", str(journal)])
             step("8. The nightly CSV, as cron would run it (--yes, --json for the scheduler)",
                  ["apply", str(routes_file), "--yes", "--json", "--journal", str(journal)])
-            step("9. The audit trail: who changed what, when, from which file",
-                 ["audit", "-o", str(out_dir / "audit.xlsx"), "--journal", str(journal)])
-            step("10. Every agent's settings, found from the agents (those that cannot be matched are listed)",
-                 ["export", "agent-settings", "-o", str(out_dir / "agent-settings-export.xlsx")])
+            resaved, fixed = out_dir / "agent-settings-resaved.csv", out_dir / "agent-settings-fixed.csv"
+            _resaved_csv(settings_file, resaved, fixed)
+            out.print(f"  (the first {RESAVED_ROWS} rows as a CSV that Excel opened and saved again: every single "
+                      f"number lost its leading zero, 07552000 became 7552000: {escape(str(resaved))})")
+            step("9. Plan that CSV: the numbers are the current ones without their zeros, so plan refuses them",
+                 ["plan", str(resaved), "--journal", str(journal)], expect=(1,))
+            step("10. Apply holds those rows back: nothing is sent (--accept-lost-zeros would send them as they are)",
+                 ["apply", str(resaved), "--yes", "--journal", str(journal)], expect=(1,))
+            out.print(f"  (fixed: the columns formatted as Text and the zeros typed back: {escape(str(fixed))})")
+            step("11. The fixed CSV: every value is already in effect, nothing to send",
+                 ["plan", str(fixed), "--journal", str(journal)])
+            walked = out_dir / "agent-settings-export.xlsx"
+            step("12. Every agent's settings, found from the agents (those that cannot be matched are listed)",
+                 ["export", "agent-settings", "-o", str(walked)])
+            edited = out_dir / "agent-settings-edited.xlsx"
+            _edit_export(walked, edited)
+            out.print(f"  (edited as in Excel: new softphone numbers for {EDITED_ROWS} agents and a '{HELPER_COLUMN}' "
+                      f"column of your own; workNo, account and name stay beside each row, read-only: "
+                      f"{escape(str(edited))})")
+            step("13. Validate it: your own column is kept, with one note; the read-only columns need none",
+                 ["validate", str(edited)])
+            step("14. Apply it: only the edited rows are sent, the others change nothing",
+                 ["apply", str(edited), "--yes", "--journal", str(journal)])
             routes_export = out_dir / "called-routes-export.xlsx"
-            step("11. An unedited export of the called routes plans as 'no change', locked routes too",
+            step("15. An unedited export of the called routes plans as 'no change', locked routes too",
                  ["export", "called-routes", "-o", str(routes_export)])
             out.print(f"[bold]$ batchops {escape(shlex.join(['plan', str(routes_export)]))}[/bold]", highlight=False)
             if run(["plan", str(routes_export), "--journal", str(journal)]) != 0:
                 raise click.ClickException("the unedited export of the called routes did not plan as no change")
+            step("16. The audit trail: who changed what, when, from which file",
+                 ["audit", "-o", str(out_dir / "audit.xlsx"), "--journal", str(journal)])
         finally:
             for name, old in saved.items():
                 if old is None:
@@ -136,6 +165,37 @@ def _flawed_sample(template: Path, filled: Path, target: Path) -> None:
     sheet["C6"] = "3"  # callType outside 0/1/2
     sheet["A7"] = sheet["A2"].value  # the same record twice
     sheet["B8"] = '=B2&"1"'  # a formula
+    workbook.save(target)
+
+
+def _resaved_csv(filled: Path, resaved: Path, fixed: Path) -> None:
+    """The first rows of the filled-in workbook as CSV twice: as Excel saves it again (a cell holding one
+    number loses its leading zeros; a list such as ``07552000,075520001`` is text and keeps them) and as
+    the operator fixes it (the zeros typed back)."""
+    from ..sheets.reader import read_table
+
+    table = read_table(filled)
+    rows = [[str(v) if v is not None else "" for v in row[:7]] for row in table.rows[:RESAVED_ROWS]]
+    with fixed.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([table.headers[:7], *rows])
+    stripped = [[v.lstrip("0") if j >= 2 and v.isdigit() else v for j, v in enumerate(row)] for row in rows]
+    with resaved.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([table.headers[:7], *stripped])
+
+
+def _edit_export(export: Path, target: Path) -> None:
+    """Edit the agent-settings export as an operator would in Excel: new softphone numbers for the first
+    rows, and a column of one's own (who checked them) after the read-only context columns."""
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(export)
+    sheet = workbook.worksheets[0]
+    headers = [c.value for c in sheet[1]]
+    number, helper = headers.index("callNumber") + 1, len(headers) + 1
+    sheet.cell(1, helper).value = HELPER_COLUMN
+    for i in range(EDITED_ROWS):
+        sheet.cell(2 + i, number).value = f"0756{3000 + i:04d}"
+        sheet.cell(2 + i, helper).value = "li.wei"
     workbook.save(target)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+
 import click
 
 from ..catalogue import OPERATIONS
@@ -13,6 +15,19 @@ sheet_option = click.option("--sheet", default=None, help="The worksheet to read
 timezone_option = click.option(
     "--timezone", "timezone", default=None, envvar="BATCHOPS_TIMEZONE", show_envvar=True,
     help="Time zone for date-times typed without an offset, e.g. Asia/Shanghai (default: this machine's).")
+def _encoding(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return codecs.lookup(value).name
+    except LookupError:
+        raise click.BadParameter(f"{value!r} is not an encoding; use e.g. utf-8, gb18030, shift_jis, utf-16, "
+                                 "latin-1") from None
+
+
+encoding_option = click.option(
+    "--encoding", default=None, callback=_encoding,
+    help="The encoding of a CSV file, e.g. gb18030 or shift_jis (default: found from the file; a guess is said).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout, for schedulers.")
 profile_option = click.option("--profile", default=None, envvar="BATCHOPS_PROFILE", show_envvar=True,
                               help="The named profile of the config file to use.")

@@ -14,6 +14,7 @@ from .app import app
 from .options import (
     accept_lost_zeros_option,
     config_option,
+    encoding_option,
     journal_option,
     json_option,
     operation_option,
@@ -23,7 +24,7 @@ from .options import (
 )
 from .output import err, out, print_json, warning_line
 from .progress import ReadProgress
-from .show import lost_zeros_hint, reject_invalid, show_notes
+from .show import lost_zeros_hint, reject_invalid, show_notes, show_written
 
 MAX_SHOWN = 50
 """Changes listed on the terminal; the Plan sheet has them all."""
@@ -33,6 +34,7 @@ MAX_SHOWN = 50
 @click.argument("file", type=click.Path(path_type=Path))  # the reader names a folder and says the fix
 @operation_option
 @sheet_option
+@encoding_option
 @timezone_option
 @profile_option
 @config_option
@@ -43,9 +45,9 @@ MAX_SHOWN = 50
 @accept_lost_zeros_option
 @journal_option
 @json_option
-def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | None, profile: str | None,
-         config_path: str | None, concurrency: int, force: bool, accept_lost_zeros: bool, journal_path: str | None,
-         as_json: bool) -> int:
+def plan(file: Path, operation: str | None, sheet: str | None, encoding: str | None, timezone: str | None,
+         profile: str | None, config_path: str | None, concurrency: int, force: bool, accept_lost_zeros: bool,
+         journal_path: str | None, as_json: bool) -> int:
     """Show what applying FILE would change: before -> after per field, read from the server.
 
     Validates first, exactly as `apply` does (with any invalid row nothing is read, exit 2). Then reads
@@ -57,7 +59,7 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
     every row can be applied (or is applied already), 1 when some cannot or were not read.
     """
     job = Job(file, operation=operation, sheet=sheet, timezone=timezone, profile=profile, config_path=config_path,
-              journal_path=journal_path, accept_lost_zeros=accept_lost_zeros)
+              journal_path=journal_path, encoding=encoding, accept_lost_zeros=accept_lost_zeros)
     report = job.validate().report
     if not report.ok:
         return reject_invalid(job, as_json=as_json, what="read", hint=lost_zeros_hint(report))
@@ -69,9 +71,7 @@ def plan(file: Path, operation: str | None, sheet: str | None, timezone: str | N
         planned = job.plan(concurrency=concurrency, force=force, on_read=progress)
     for warning in planned.warnings:
         warning_line(escape(warning))
-    written = job.write_report()
-    if written.warning:
-        warning_line(escape(written.warning))
+    show_written(job.write_report())
     if as_json:
         print_json(planned.summary())
     else:
@@ -123,7 +123,7 @@ def _show(planned: Planned) -> None:
     style = "green" if not problems else "red"
     out.print(f"[{style}]{escape(summary)}[/{style}]. Nothing was changed.")
     if planned.written is not None and planned.written.path is not None:
-        out.print(f"Plan written to {escape(str(planned.written.path))}")
+        out.print(f"Plan written to {escape(planned.written.where())}")
 
 
 def _named(row: RowPlan) -> str:

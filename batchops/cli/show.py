@@ -12,7 +12,7 @@ from ..report import Issue, Severity, ValidationReport, plural
 from .output import err, out, print_json, warning_line
 
 if TYPE_CHECKING:
-    from ..workflow import Job
+    from ..workflow import Job, Written
 
 MAX_TABLE_ROWS = 50
 
@@ -48,13 +48,21 @@ def show_validation(report: ValidationReport) -> None:
     out.print(f"[{style}]{escape(report.summary())}[/{style}]")
 
 
-def reject_invalid(job: Job, *, as_json: bool, what: str, hint: str | None = None) -> int:
-    """A file with invalid rows, before anything is sent or read: write the Errors report, show it, exit 2."""
-    validation = job.validation
-    assert validation is not None, "a file is validated before it is refused"
-    written = job.write_report()
+def show_written(written: Written) -> None:
+    """Why a report is not in the workbook itself (a warning), and what stale report was taken out of it."""
     if written.warning:
         warning_line(escape(written.warning))
+    if written.note:
+        err.print(escape(written.note), highlight=False)
+
+
+def reject_invalid(job: Job, *, as_json: bool, what: str, hint: str | None = None, write: bool = True) -> int:
+    """A file with invalid rows, before anything is sent or read: write the Errors report (unless not
+    ``write``: a dry run changes no file), show it, exit 2."""
+    validation = job.validation
+    assert validation is not None, "a file is validated before it is refused"
+    if write:
+        show_written(job.write_report())
     if as_json:
         print_json(validation.summary())
     else:

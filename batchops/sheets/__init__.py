@@ -1,4 +1,4 @@
-"""Sheets in and out: reading xlsx and CSV files into ``RawTable`` (no HTTP, no validation here)."""
+"""Sheets in and out: xlsx, xls, xlsb, ods and CSV read into ``RawTable``; reports written (no HTTP here)."""
 
 from batchops.sheets.reader import (
     DEFAULT_MAX_BYTES,

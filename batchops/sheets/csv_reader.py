@@ -2,9 +2,10 @@
 
 Decisions, so that a CSV reads the way the same sheet would in Excel:
 
-- Encoding: UTF-8 with or without BOM, else GB18030 (strict); a UTF-16 file with a BOM (Excel's
-  "Unicode Text") is read too. The encoding used is in ``RawTable.encoding`` and, when it is not
-  UTF-8, in ``warnings``.
+- Encoding (``sheets.encodings``): the one given (``--encoding``), else UTF-16 with or without a BOM
+  (Excel's "Unicode Text"), UTF-8 with or without a BOM, then GB18030 or Shift-JIS, whichever reads
+  as real text. The encoding used is in ``RawTable.encoding``; a guess is said in ``warnings``,
+  with how to choose another.
 - Delimiter: an Excel ``sep=;`` first line wins; else the one of ``, ; TAB |`` found in the header
   line (headers never contain them); when several are, ``csv.Sniffer`` decides; none means one column.
 - Row numbers count records as a spreadsheet shows them: the first record is row 1, a quoted value
@@ -14,8 +15,8 @@ Decisions, so that a CSV reads the way the same sheet would in Excel:
 - The formula guard is taken off: ``'=1+1`` reads as ``=1+1`` and ``'-call back`` as ``-call back``,
   so a CSV that batchops exported applies without adding a ``'`` to every such value; any other
   leading ``'`` is kept (the rule and its reasons: ``batchops.sheets.writer``).
-- A record with more non-empty values than there are headers is an error (an unquoted comma);
-  a shorter record is padded with ``None``.
+- A record with a value beyond the last header is an error (an unquoted comma); a shorter record
+  is padded with ``None``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from batchops.errors import SheetError
+from batchops.sheets.encodings import decode
 from batchops.sheets.shape import header_text, is_blank, too_many_rows, unlabelled_column
 from batchops.sheets.table import RawTable, column_letter
 from batchops.sheets.writer import CSV_GUARD, restore_csv_text
@@ -37,13 +39,12 @@ _SEP_LINE = re.compile(r"\A\s*sep=(.)\s*\Z", re.IGNORECASE)
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
-def read_csv(path: Path, data: bytes, *, max_rows: int) -> RawTable:
-    """Parse the bytes of a CSV file already read from ``path``."""
-    text, encoding = decode(path, data)
+def read_csv(path: Path, data: bytes, *, max_rows: int, encoding: str | None = None) -> RawTable:
+    """Parse the bytes of a CSV file already read from ``path`` (in ``encoding`` when given)."""
+    decoded = decode(path, data, encoding)
+    text, encoding = decoded.text, decoded.encoding
     del data
-    warnings: list[str] = []
-    if encoding not in ("utf-8", "utf-8-sig"):
-        warnings.append(f"Read as {encoding.upper()}; save the file as UTF-8 to avoid guessing.")
+    warnings = [decoded.notice] if decoded.notice else []
     first_line, skip_first = _first_line(text)
     delimiter = _sep_hint(first_line) if skip_first else None
     if delimiter is None:
@@ -54,45 +55,6 @@ def read_csv(path: Path, data: bytes, *, max_rows: int) -> RawTable:
     table.delimiter = delimiter
     table.warnings.extend(warnings)
     return table
-
-
-def decode(path: Path, data: bytes) -> tuple[str, str]:
-    """The text of a CSV file and the encoding that decoded it."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as exc:
-            raise _undecodable(path, "UTF-16") from exc
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        raise SheetError(
-            f"contains NUL bytes (the first on line {line:,}), "
-            "so it is not a text CSV file",
-            path=path,
-            fix="Export it again as CSV UTF-8; if it is a workbook, give it its .xlsx name.",
-        )
-    if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            return data[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError as exc:
-            raise _undecodable(path, "UTF-8 (it starts with a UTF-8 byte-order mark)") from exc
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        raise _undecodable(path, "UTF-8 or GB18030") from exc
-
-
-def _undecodable(path: Path, tried: str) -> SheetError:
-    return SheetError(
-        f"is not valid text in {tried}",
-        path=path,
-        fix="Save it as 'CSV UTF-8 (Comma delimited)' and try again.",
-    )
 
 
 def _first_line(text: str) -> tuple[str, bool]:
@@ -146,10 +108,11 @@ def _parse(path: Path, text: str, delimiter: str, skip_first: bool, max_rows: in
             break
         except csv.Error as exc:
             raise SheetError(
-                f"could not be parsed as CSV ({exc})",
+                f"could not be parsed as CSV: {_csv_problem(exc)}",
                 path=path,
                 row=number + 1,
-                fix='Check the quotes: a value with a delimiter or line break must be wrapped in "…".',
+                fix='Check the quotes: a value with a delimiter or line break must be wrapped in "…", '
+                'and a quote inside such a value doubled ("").',
             ) from exc
         number += 1
         if number == 0:
@@ -200,11 +163,27 @@ def _value(raw: str) -> str:
     return value
 
 
+def _csv_problem(exc: csv.Error) -> str:
+    """What the csv module's error means, in a user's words (its own text names internals)."""
+    text = str(exc)
+    if "expected after" in text:
+        return "a quoted value is followed by more text before the next delimiter"
+    if "unexpected end of data" in text or "EOF" in text:
+        return "a quoted value is never closed"
+    if "field larger than field limit" in text:
+        return f"a value is longer than {csv.field_size_limit():,} characters"
+    return "its quotes do not match"
+
+
 def _ragged(path: Path, number: int, values: list[str], n_headers: int, delimiter: str) -> SheetError:
-    filled = len([v for v in values if v])
-    last = max(j for j, v in enumerate(values) if v)
+    beyond = [(j, v) for j, v in enumerate(values) if v and j >= n_headers]
+    columns = [column_letter(j) for j, _ in beyond]
+    shown = ", ".join(f"'{v[:30]}'" for _, v in beyond[:3]) + (", …" if len(beyond) > 3 else "")
+    where = f"column {columns[0]}" if len(columns) == 1 else "columns " + ", ".join(columns[:-1]) + f" and {columns[-1]}"
+    headers = (f"the {n_headers} header columns (A to {column_letter(n_headers - 1)})" if n_headers > 1
+               else "the one header column (A)")
     return SheetError(
-        f"has {filled} values reaching column {column_letter(last)}, but only {n_headers} headers",
+        f"has {'a value' if len(beyond) == 1 else 'values'} in {where} ({shown}) beyond {headers}",
         path=path,
         row=number,
         fix=f"Wrap values that contain a {_NAMES.get(delimiter, repr(delimiter))} in double quotes, "

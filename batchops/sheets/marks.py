@@ -29,11 +29,10 @@ from pathlib import Path
 
 from batchops.errors import SheetError
 
-from .table import column_letter
-from .xlsx_package import FAST_LEVEL, RT, Package, SheetRef, check_writable
+from .namespaces import COMMENTS_TYPE, MAIN_NS, REL_NS, REL_TYPE, VML_NS, VML_TYPE
+from .table import cell_position, column_letter
+from .xlsx_package import FAST_LEVEL, Package, SheetRef, check_writable
 from .xmltext import (
-    MAIN_NS,
-    REL_NS,
     XML_DECL,
     attributes,
     elements,
@@ -57,8 +56,6 @@ _MARK_DXF = (
     '<{p}dxf><{p}font><{p}color rgb="FF9C0006"/></{p}font><{p}fill><{p}patternFill>'
     '<{p}bgColor rgb="FFFFC7CE"/></{p}patternFill></{p}fill></{p}dxf>'
 )
-COMMENTS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.comments+xml"
-VML_TYPE = "application/vnd.openxmlformats-officedocument.vmlDrawing"
 
 # Elements the worksheet schema puts after <conditionalFormatting> and after <legacyDrawing>.
 _AFTER_CF = [
@@ -212,14 +209,9 @@ def _comment_text(p: str, comment: str) -> str:
 
 
 def _ref_cell(ref: str) -> tuple[int, int]:
-    """``B5`` → (4, 1): 0-based row and column as VML writes them."""
-    m = re.fullmatch(r"\$?([A-Z]+)\$?([0-9]{1,7})", ref.upper())  # a row has at most 7 digits
-    if not m:
-        return (-1, -1)
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + ord(ch) - 64
-    return int(m.group(2)) - 1, col - 1
+    """``B5`` → (4, 1): 0-based row and column as VML writes them; (-1, -1) for no cell."""
+    position = cell_position(ref)
+    return (position[0] - 1, position[1]) if position else (-1, -1)
 
 
 _SHAPETYPE = (
@@ -247,18 +239,13 @@ def _note_shape(shape_id: int, row: int, col: int) -> str:
 def _new_vml(block: int, shapes: int) -> str:
     # Each idmap block holds 1,024 shape ids; list as many consecutive blocks as the notes need.
     data = ",".join(str(b) for b in range(block, block + (shapes + 1) // 1024 + 1))
+    declarations = "".join(f' xmlns:{k}="{ns}"' for k, ns in VML_NS.items())
     return (
-        '<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
-        'xmlns:x="urn:schemas-microsoft-com:office:excel"><o:shapelayout v:ext="edit">'
+        f'<xml{declarations}><o:shapelayout v:ext="edit">'
         f'<o:idmap v:ext="edit" data="{data}"/></o:shapelayout>{_SHAPETYPE}</xml>'
     )
 
 
-_VML_NS = {
-    "v": "urn:schemas-microsoft-com:vml",
-    "o": "urn:schemas-microsoft-com:office:office",
-    "x": "urn:schemas-microsoft-com:office:excel",
-}
 # Any prefix: openpyxl writes ns0:/ns1:/ns2: where Excel writes v:/o:/x:.
 _VML_SHAPE = re.compile(r"<(\w+):shape(?=[\s>])[^>]*>.*?</\1:shape\s*>", re.DOTALL)
 
@@ -284,7 +271,7 @@ def _edit_vml(vml: str, drop: set[tuple[int, int]], add: list[tuple[int, int]], 
         root = re.search(r"<xml\b[^>]*>", vml)
         if root:  # our shapes are written with v:, o:, x:; declare them where another tool did not
             decl = "".join(
-                f' xmlns:{k}="{ns}"' for k, ns in _VML_NS.items() if f"xmlns:{k}=" not in root.group(0)
+                f' xmlns:{k}="{ns}"' for k, ns in VML_NS.items() if f"xmlns:{k}=" not in root.group(0)
             )
             vml = vml[: root.end() - 1] + decl + vml[root.end() - 1 :]
         add_text = "" if 'id="_x0000_t202"' in vml else _SHAPETYPE
@@ -416,7 +403,7 @@ def apply_marks(package: Package, sheet_name: str, marks: Sequence[CellMark]) ->
         )
         if comments_part is None:
             comments_part = package.new_part_name("xl/comments{}.xml")
-            rels.add(RT + "comments", comments_part)
+            rels.add(REL_TYPE + "comments", comments_part)
         package.put(comments_part, text, COMMENTS_TYPE)
     elif comments_part is not None:
         package.remove(comments_part)
@@ -441,7 +428,7 @@ def apply_marks(package: Package, sheet_name: str, marks: Sequence[CellMark]) ->
         block = _vml_block(package)
         vml_part = package.new_part_name("xl/drawings/vmlDrawing{}.vml")
         package.put(vml_part, _edit_vml(_new_vml(block, len(add)), set(), add, block * 1024 + 1), VML_TYPE)
-        rid = rels.add(RT + "vmlDrawing", vml_part)
+        rid = rels.add(REL_TYPE + "vmlDrawing", vml_part)
         r = prefix_for(split.root_tag, REL_NS)
         attr = f'{r}id="{rid}"' if r else f'xmlns:r="{REL_NS}" r:id="{rid}"'
         if legacy:  # pointed at a missing drawing: repoint it

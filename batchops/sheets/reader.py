@@ -1,9 +1,10 @@
 """``read_table``: open any sheet a user hands us and return a ``RawTable``, or one clear ``SheetError``.
 
-The file's first bytes decide how it is read, not its name: a zip is an xlsx package, an OLE2
-compound file is an old .xls or a password-protected workbook, an HTML page saved as ".xls" is
-named as such, and text is CSV. A spreadsheet name on plain text is an error rather than a guess,
-because results would later be written back in the wrong format.
+The file's first bytes decide how it is read, not its name: a zip is an xlsx, xlsb or ods package
+(its parts say which), an OLE2 compound file is an .xls (or WPS .et) or a password-protected
+workbook, an HTML page saved as ".xls" is named as such, and text is CSV. A spreadsheet name on
+plain text is an error rather than a guess, because results would later be written back in the
+wrong format.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import os
 from pathlib import Path
 
 from batchops.errors import SheetError
+from batchops.sheets.book_reader import read_book
 from batchops.sheets.csv_reader import read_csv
+from batchops.sheets.namespaces import EXCEL_2003_XML_NS
 from batchops.sheets.table import RawTable
+from batchops.sheets.xlsx_parts import open_package, package_kind
 from batchops.sheets.xlsx_reader import read_xlsx
 
 MIB = 1024 * 1024
@@ -47,11 +51,13 @@ def read_table(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_rows: int = DEFAULT_MAX_ROWS,
     max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+    encoding: str | None = None,
 ) -> RawTable:
     """Read the sheet at ``path`` (.xlsx or CSV) with raw cell values; raise ``SheetError`` if unusable.
 
     ``sheet`` names an xlsx worksheet; without it the first visible worksheet is read. A CSV file
-    has no sheets, so a name given for one is ignored with a warning.
+    has no sheets, so a name given for one is ignored with a warning. ``encoding`` is a CSV file's
+    encoding (default: found from its bytes, see ``sheets.encodings``); a workbook ignores it.
     """
     file = Path(path)
     size = _size(file)
@@ -65,9 +71,14 @@ def read_table(
     if not head:
         raise SheetError("is empty (0 bytes)", path=file, fix="Save the sheet again and check it has rows.")
     if head.startswith(_ZIP_MAGIC):
-        return read_xlsx(file, sheet, max_rows=max_rows, max_unpacked_bytes=max_unpacked_bytes)
+        with open_package(file, max_unpacked_bytes=max_unpacked_bytes) as zf:
+            kind = package_kind(zf, file)
+            if kind == "xlsx":
+                return read_xlsx(file, sheet, max_rows=max_rows, zf=zf)
+            return read_book(file, kind, sheet, max_rows=max_rows, zf=zf)
     if head.startswith(_OLE2_MAGIC):
-        raise _compound_file_error(file, _read(file, size))
+        _refuse_compound_file(file, _read(file, size))
+        return read_book(file, "xls", sheet, max_rows=max_rows)
     for magic, what in _OTHER_MAGIC.items():
         if head.startswith(magic):
             raise SheetError(f"is {what}, not a spreadsheet", path=file, fix=_FIX_SAVE_XLSX)
@@ -80,7 +91,7 @@ def read_table(
             path=file,
             fix="If it is a CSV export, rename it to .csv; otherwise save it again as .xlsx.",
         )
-    table = read_csv(file, _read(file, size), max_rows=max_rows)
+    table = read_csv(file, _read(file, size), max_rows=max_rows, encoding=encoding)
     if sheet is not None:
         table.warnings.append(f"A CSV file has no sheets; the sheet name '{sheet}' was ignored.")
     return table
@@ -118,25 +129,22 @@ def _read(path: Path, size: int) -> bytes:
         raise SheetError(f"cannot be read ({exc.strerror})", path=path) from exc
 
 
-def _compound_file_error(path: Path, data: bytes) -> SheetError:
-    """An OLE2 compound file: a password-protected workbook or an old binary Office file.
+def _refuse_compound_file(path: Path, data: bytes) -> None:
+    """An OLE2 compound file that is a password-protected workbook or another Office file is refused.
 
-    Stream names sit in the directory as UTF-16 text; a search for them is enough to tell the two
-    apart without a compound-file parser (a false hit only swaps one rejection for the other).
+    Stream names sit in the directory as UTF-16 text; a search for them is enough to tell these apart
+    from an .xls without a compound-file parser (a false hit only swaps one rejection for the other).
     """
     if "EncryptionInfo".encode("utf-16-le") in data or "EncryptedPackage".encode("utf-16-le") in data:
-        return SheetError(
+        raise SheetError(
             "is protected with a password, so batchops cannot read it",
             path=path,
             fix="Remove the password (File > Info > Protect Workbook > Encrypt with Password) and save it.",
         )
     if "WordDocument".encode("utf-16-le") in data:
-        return SheetError("is a Word document, not a spreadsheet", path=path, fix=_FIX_SAVE_XLSX)
-    return SheetError(
-        "is an old Excel 97-2003 workbook (.xls), which batchops does not read",
-        path=path,
-        fix="Open it in Excel or LibreOffice and save it as .xlsx.",
-    )
+        raise SheetError("is a Word document, not a spreadsheet", path=path, fix=_FIX_SAVE_XLSX)
+    if "PowerPoint Document".encode("utf-16-le") in data:
+        raise SheetError("is a PowerPoint presentation, not a spreadsheet", path=path, fix=_FIX_SAVE_XLSX)
 
 
 def _markup_kind(head: bytes) -> str | None:
@@ -145,7 +153,7 @@ def _markup_kind(head: bytes) -> str | None:
     if text.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")):
         return "a web page (HTML)"
     if text.startswith(b"<?xml"):
-        if b"urn:schemas-microsoft-com:office:spreadsheet" in text or b"<workbook" in text:
+        if EXCEL_2003_XML_NS.encode() in text or b"<workbook" in text:
             return "an Excel 2003 XML spreadsheet"
         return "an XML file"
     return None

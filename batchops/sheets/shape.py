@@ -16,14 +16,18 @@ def is_blank(value: Any) -> bool:
 
 
 def header_text(value: Any) -> str:
-    """A header cell as stripped text; a number typed as a header keeps its digits (``2024`` not ``2024.0``)."""
+    """A header cell as one line of text; a number typed as a header keeps its digits (``2024`` not ``2024.0``).
+
+    A line break typed into a header (Alt+Enter, to keep a column narrow) and runs of spaces count as one
+    space: "Default⏎number" is the header "Default number", and every message naming it stays one line.
+    """
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
-    return str(value).strip()
+    return " ".join(str(value).split())
 
 
 def unlabelled_column(

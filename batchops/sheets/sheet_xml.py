@@ -32,8 +32,9 @@ from datetime import date, datetime, time
 from itertools import chain, islice
 from typing import Any
 
+from .namespaces import MAIN_NS, REL_NS
 from .table import column_letter
-from .xmltext import MAIN_NS, REL_NS, XML_DECL, StylesEditor, escape_text
+from .xmltext import XML_DECL, StylesEditor, escape_text
 
 __all__ = [
     "FORMULA_TRIGGERS",
@@ -104,6 +105,8 @@ class CellStyles:
     quoted: int
     text: int = 0
     datetime: int = 0  # a date-time cell (a serial number shown as DATETIME_FORMAT); 0: written as text
+    read_only_header: int = 0  # the header of a read-only context column: grey, italic, shaded
+    read_only_text: int = 0  # a read-only context cell: grey Text
 
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -132,9 +135,14 @@ def excel_serial(moment: datetime) -> float:
     return (moment.replace(tzinfo=None) - _EXCEL_EPOCH).total_seconds() / 86400
 
 
-def add_cell_styles(styles: StylesEditor, *, text: bool = False, datetimes: bool = False) -> CellStyles:
-    """Add (or find) the cell styles in ``styles``: bold header, link, quote prefix, and Text and date-time
-    (``DATETIME_FORMAT``) if asked.
+READ_ONLY_GREY = "FF6B7280"
+READ_ONLY_SHADE = "FFEDEFF2"
+
+
+def add_cell_styles(styles: StylesEditor, *, text: bool = False, datetimes: bool = False,
+                    read_only: bool = False) -> CellStyles:
+    """Add (or find) the cell styles in ``styles``: bold header, link, quote prefix, and Text, date-time
+    (``DATETIME_FORMAT``) and read-only context columns (a shaded grey italic header, grey Text cells) if asked.
 
     The fonts are derived from the workbook's default font, so a report sheet looks like the rest
     of the user's workbook.
@@ -150,6 +158,17 @@ def add_cell_styles(styles: StylesEditor, *, text: bool = False, datetimes: bool
     link = styles.add("fonts", body[:start] + f'<{p}u/><{p}color rgb="FF0563C1"/>' + body[start:])
     xf_id = ' xfId="0"' if styles.has("cellStyleXfs") else ""
     xf = f'<{p}xf numFmtId="{{n}}" fontId="{{f}}" fillId="0" borderId="0"{xf_id}{{extra}}/>'
+    read_only_header = read_only_text = 0
+    if read_only:
+        grey = f'<{p}color rgb="{READ_ONLY_GREY}"/>'
+        header_font = styles.add("fonts", body[:start] + f"<{p}b/><{p}i/>{grey}" + body[start:])
+        cell_font = styles.add("fonts", body[:start] + grey + body[start:])
+        shade = styles.add("fills", f'<{p}fill><{p}patternFill patternType="solid"><{p}fgColor rgb="{READ_ONLY_SHADE}"/>'
+                                    f'<{p}bgColor indexed="64"/></{p}patternFill></{p}fill>')
+        read_only_header = styles.add("cellXfs", xf.format(n=0, f=header_font, extra=' applyFont="1" applyFill="1"')
+                                      .replace('fillId="0"', f'fillId="{shade}"'))
+        read_only_text = styles.add("cellXfs", xf.format(n=TEXT_FORMAT, f=cell_font,
+                                                         extra=' applyNumberFormat="1" applyFont="1"'))
     return CellStyles(
         header=styles.add("cellXfs", xf.format(n=0, f=bold, extra=' applyFont="1"')),
         link=styles.add("cellXfs", xf.format(n=0, f=link, extra=' applyFont="1"')),
@@ -159,6 +178,8 @@ def add_cell_styles(styles: StylesEditor, *, text: bool = False, datetimes: bool
         text=styles.add("cellXfs", xf.format(n=TEXT_FORMAT, f=0, extra=' applyNumberFormat="1"')) if text else 0,
         datetime=styles.add("cellXfs", xf.format(n=_number_format(styles, DATETIME_FORMAT), f=0,
                                                  extra=' applyNumberFormat="1"')) if datetimes else 0,
+        read_only_header=read_only_header,
+        read_only_text=read_only_text,
     )
 
 
@@ -277,12 +298,24 @@ def sheet_xml(
     *,
     text_columns: Collection[int] | None = (),
     selected: bool = False,
+    row_count: int | None = None,
+    read_only: Collection[int] = (),
+    read_only_note: tuple[str, str] | None = None,
 ) -> Iterator[bytes]:
     """A worksheet part, in chunks: bold frozen header, widths, autofilter, internal links.
 
     ``rows`` is read once (an iterator is fine). ``widths`` (characters) default to a size from the
     header and the first rows. ``text_columns`` (0-based) get the Text format; ``None`` means every
-    column (``styles.text`` must then be set). ``selected`` marks the tab that opens.
+    column (``styles.text`` must then be set). ``selected`` marks the tab that opens. ``read_only``
+    (0-based) columns are context to read, not to edit: their header shaded, their cells grey Text, and
+    ``read_only_note`` (title, text) shown as the input message of every cell of them (no comment part).
+    ``row_count``, when known, is written as the sheet's dimension (``A1:H101``), which readers use to
+    size the sheet without reading it; ``rows`` must then hold exactly that many rows, each no wider than the
+    header, or ``ValueError`` is raised at the end (a save then fails and replaces nothing).
+
+    The chunks are whole rows: the first ends after the header row, the last holds the last rows and
+    everything after them, and each chunk between is a run of complete ``<row>`` elements. The check
+    before a save relies on this to parse a sample of a large sheet as one document.
     """
     rows = iter(rows)
     sample = list(islice(rows, _WIDTH_SAMPLE))
@@ -292,13 +325,18 @@ def sheet_xml(
     text_set = frozenset(text_columns or ())
     ncols = max(len(headers), len(sample[0]) if sample else 0)
     letters = [column_letter(j) for j in range(max(ncols, max((len(r) for r in sample), default=0)))]
-    flags = [all_text or j in text_set for j in range(len(letters))]
+    read_only_set = frozenset(read_only)
+    flags = [all_text or j in text_set or j in read_only_set for j in range(len(letters))]
     attrs = _Attrs.of(styles)
+    # One _Attrs per column: a read-only column's Text style is its grey one (looked up by index per cell).
+    muted = _Attrs(attrs.link, attrs.quoted, f' s="{styles.read_only_text}"', attrs.datetime) if read_only_set else attrs
+    column_attrs = [muted if j in read_only_set else attrs for j in range(len(letters))]
 
     tab = ' tabSelected="1"' if selected else ""
     head = [
         XML_DECL,
         f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">',
+        _dimension(len(headers), row_count),
         (
             f'<sheetViews><sheetView{tab} workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
             'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" '
@@ -309,8 +347,10 @@ def sheet_xml(
     head.append("<sheetData>")
     if headers:
         header_style = f' s="{styles.header}"'
+        read_only_style = f' s="{styles.read_only_header}"'
         head.append('<row r="1">')
-        head += [_text_cell(f"{letters[j]}1", str(h), header_style) for j, h in enumerate(headers)]
+        head += [_text_cell(f"{letters[j]}1", str(h), read_only_style if j in read_only_set else header_style)
+                 for j, h in enumerate(headers)]
         head.append("</row>")
     yield "".join(head).encode("utf-8")
 
@@ -323,15 +363,23 @@ def sheet_xml(
         if len(row) > len(letters):
             letters += [column_letter(j) for j in range(len(letters), len(row))]
             flags += [all_text or j in text_set for j in range(len(flags), len(row))]
+            column_attrs += [attrs] * (len(letters) - len(column_attrs))
         rs = str(r)
-        cells = "".join([cell(letters[j] + rs, v, flags[j], attrs, links) for j, v in enumerate(row)])
+        if read_only_set:
+            cells = "".join([cell(letters[j] + rs, v, flags[j], column_attrs[j], links) for j, v in enumerate(row)])
+        else:  # the common sheet: one style set for every cell, no lookup per cell
+            cells = "".join([cell(letters[j] + rs, v, flags[j], attrs, links) for j, v in enumerate(row)])
         buf.append(f'<row r="{rs}">{cells}</row>')
         if len(buf) >= _CHUNK_ROWS:
             yield "".join(buf).encode("utf-8")
             buf.clear()
+    if row_count is not None and (r - 1 != row_count or len(letters) > max(len(headers), 1)):
+        raise ValueError(f"the sheet declared {row_count} rows of {len(headers)} columns and got {r - 1}")
     buf.append("</sheetData>")
     if headers:
         buf.append(f'<autoFilter ref="A1:{letters[len(headers) - 1]}{r}"/>')
+    if read_only_set and read_only_note is not None:
+        buf.append(_input_message(sorted(read_only_set), *read_only_note))
     if links:
         buf.append("<hyperlinks>")
         buf += [
@@ -343,6 +391,27 @@ def sheet_xml(
         '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
     )
     yield "".join(buf).encode("utf-8")
+
+
+def _dimension(columns: int, row_count: int | None) -> str:
+    """The ``<dimension>`` element of a sheet of ``columns`` by ``row_count`` data rows plus the header."""
+    if row_count is None:
+        return ""
+    last = f"{column_letter(max(columns, 1) - 1)}{row_count + 1}"
+    return f'<dimension ref="{"A1" if last == "A1" else "A1:" + last}"/>'
+
+
+MAX_ROW = 1_048_576
+"""The last row of an xlsx sheet: an input message covers a whole column, rows added later included."""
+
+
+def _input_message(columns: Sequence[int], title: str, text: str) -> str:
+    """A ``dataValidations`` block that restricts nothing and shows ``title``/``text`` on every cell of
+    ``columns`` (Excel's input message: at most 32 and 255 characters)."""
+    sqref = " ".join(f"{column_letter(j)}1:{column_letter(j)}{MAX_ROW}" for j in columns)
+    return (f'<dataValidations count="1"><dataValidation allowBlank="1" showInputMessage="1" '
+            f'promptTitle="{escape_text(title[:32])}" prompt="{escape_text(text[:255])}" sqref="{sqref}"/>'
+            "</dataValidations>")
 
 
 def _cols(widths: Sequence[float], text_flags: Sequence[bool], text_style: int) -> list[str]:

@@ -6,6 +6,7 @@ validation can tell an exact ID from one Excel has already rounded.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -78,6 +79,26 @@ def column_letter(index: int) -> str:
         n, rem = divmod(n - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+def column_index(letters: str | bytes) -> int:
+    """0-based column index of Excel column letters, either case (A -> 0, ab -> 27)."""
+    text = letters.decode("ascii") if isinstance(letters, bytes) else letters
+    n = 0
+    for ch in text.upper():
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+_CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")  # Excel's last row, 1,048,576, has 7 digits
+
+
+def cell_position(ref: str) -> tuple[int, int] | None:
+    """``B5`` (or ``$B$5``) as (Excel row number, 0-based column); None when ``ref`` is not one cell."""
+    m = _CELL_REF.fullmatch(ref.strip())
+    if m is None:
+        return None
+    return int(m.group(2)), column_index(m.group(1))
 
 
 STAMP_SHEET = "_batchops"

@@ -62,7 +62,9 @@ class SheetSpec:
 
     ``text_columns``: 0-based columns formatted as Text; ``None`` means every column. ``widths``:
     column widths in characters; ``None`` sizes them from the header and the first rows.
-    ``hidden``: the sheet's tab is hidden (lists for dropdowns, stamps).
+    ``hidden``: the sheet's tab is hidden (lists for dropdowns, stamps). ``read_only_columns``: context to
+    read beside the data, not to edit (shaded header, grey Text cells), with ``read_only_note`` (title,
+    text) shown when one of their cells is selected.
     """
 
     name: str
@@ -71,6 +73,8 @@ class SheetSpec:
     text_columns: Collection[int] | None = None
     widths: Sequence[float] | None = None
     hidden: bool = False
+    read_only_columns: Collection[int] = ()
+    read_only_note: tuple[str, str] | None = None
 
 
 def info_sheet(
@@ -127,7 +131,8 @@ def _umask() -> int:
 def _book_sheet(spec: SheetSpec) -> BookSheet:
     def content(styles: CellStyles, selected: bool) -> Iterable[bytes]:
         return sheet_xml(
-            spec.headers, spec.rows, styles, spec.widths, text_columns=spec.text_columns, selected=selected
+            spec.headers, spec.rows, styles, spec.widths, text_columns=spec.text_columns, selected=selected,
+            read_only=spec.read_only_columns, read_only_note=spec.read_only_note,
         )
 
     return BookSheet(spec.name, spec.hidden, content)

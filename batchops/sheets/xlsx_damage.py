@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from defusedxml import ElementTree as SafeET
 
-from batchops.sheets.table import CellDamage, Damage
+from batchops.sheets.table import CellDamage, Damage, column_index
 
 Cell = tuple[int, int]
 """(Excel row number, 0-based column index)."""
@@ -28,8 +28,11 @@ _SI = re.compile(rb"""\bsi\s*=\s*["'](\d+)["']""")
 _MERGE = re.compile(
     rb"""<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref\s*=\s*["']([A-Za-z]{1,3})([0-9]{1,7})(?::([A-Za-z]{1,3})([0-9]{1,7}))?["']"""
 )
+_VM = re.compile(rb"""\bvm\s*=\s*["']\d+["']""")
 _ROW = re.compile(r"[0-9]{1,7}")
 _TAG_BREAK = (b" ", b">", b"\t", b"\r", b"\n", b"/")
+PICTURE_NOTE = " (a picture placed in the cell)"
+"""Excel stores a picture placed in a cell as the error #VALUE! with value metadata (``vm``)."""
 _ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet\b")
 
 
@@ -40,14 +43,6 @@ class SheetMarks:
     cells: dict[Cell, CellDamage] = field(default_factory=dict)
     merges: list[tuple[int, int, int, int, str]] = field(default_factory=list)
     """Merged ranges as (first row, first column, last row, last column, "D4:E4"); rows 1-based."""
-
-
-def column_index(letters: bytes | str) -> int:
-    """0-based column index of Excel column letters (A -> 0, AB -> 27)."""
-    n = 0
-    for ch in letters.upper() if isinstance(letters, str) else letters.decode("ascii").upper():
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 def scan_sheet(data: bytes) -> SheetMarks:
@@ -126,7 +121,10 @@ def _scan_cells_by_reference(data: bytes, prefix: bytes, end: int) -> dict[Cell,
             start = data.rfind(b"<", 0, pos)
             if data.startswith(cell_open, start) and data.find(b">", start, pos) < 0:
                 cell = _cell_at(data, cell_open, pos)
-                cells[cell] = CellDamage(Damage.ERROR_VALUE, _error_text(data, prefix, pos) or "#VALUE!")
+                text = _error_text(data, prefix, pos) or "#VALUE!"
+                if _VM.search(data, start, data.find(b">", pos)):
+                    text += PICTURE_NOTE
+                cells[cell] = CellDamage(Damage.ERROR_VALUE, text)
             pos = data.find(marker, pos + 1, end)
     return cells
 
@@ -169,8 +167,8 @@ def _scan_cells_by_position(data: bytes) -> dict[Cell, CellDamage]:
             children = {ch.tag.rsplit("}", 1)[-1]: ch for ch in elem}
             if elem.get("t") == "e":
                 value = children.get("v")
-                text = (value.text or "").strip() if value is not None else ""
-                cells[(row_number, col)] = CellDamage(Damage.ERROR_VALUE, text or "#VALUE!")
+                text = ((value.text or "").strip() if value is not None else "") or "#VALUE!"
+                cells[(row_number, col)] = CellDamage(Damage.ERROR_VALUE, text + (PICTURE_NOTE if elem.get("vm") else ""))
             elif "f" in children:
                 text = children["f"].text or ""
                 cells[(row_number, col)] = CellDamage(Damage.FORMULA, f"={text}" if text else "a shared formula")

@@ -9,12 +9,15 @@ part, streamed; ``xl/workbook.xml``, its relationships, ``[Content_Types].xml``,
 A report sheet that already exists under the same name (compared as Excel does, ignoring case) is
 replaced in place: it keeps its tab position, its sheet id and its part name. The parts only it used
 (comments, drawings) go with it, and so does ``xl/calcChain.xml`` (Excel rebuilds it silently, while a
-chain naming formula cells that no longer exist makes Excel "repair" the file).
+chain naming formula cells that no longer exist makes Excel "repair" the file). A stale report sheet
+can be removed as well (``remove_sheet``), its sheet-scoped names and the active tab renumbered.
 
-The file is saved atomically: a temporary file in the same folder, fsync, ``os.replace``, with the
-original file mode. A workbook open in Excel or LibreOffice (its lock file lies beside it), read-only,
-or in a folder we cannot write raises ``WorkbookLocked`` before any work is done, so that the caller
-can write the report to ``FILE.results.xlsx`` instead.
+The file is saved atomically: a temporary file in the same folder, fsync, the check of
+:mod:`batchops.sheets.verify` (a failure raises ``WriteCheckFailed`` and leaves the original as it
+was), ``os.replace``, with the original file mode. A workbook open in Excel or LibreOffice (its lock
+file lies beside it), read-only, or in a folder we cannot write raises ``WorkbookLocked`` before any
+work is done. Every write into a user's workbook goes through :mod:`batchops.sheets.writeback`, which
+puts the report beside the workbook when any of these stops it.
 
 The sheet part itself comes from :mod:`batchops.sheets.sheet_xml`, which new workbooks use too:
 text cells are inline strings, never formulas, and a formula-like text gets the quote-prefix flag.
@@ -27,18 +30,16 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from defusedxml import ElementTree as SafeET
 
-from batchops.errors import SheetError, WorkbookLocked
+from batchops.errors import SheetError, WorkbookLocked, WriteCheckFailed
 
-if TYPE_CHECKING:
-    from typing_extensions import Self  # typing.Self needs Python 3.11
-
+from .namespaces import MAIN_NS, REL_NS, REL_TYPE, STYLES_TYPE, WORKSHEET_TYPE
 from .sheet_xml import (  # re-exported: callers import these from here
     FORMULA_TRIGGERS,
     Link,
@@ -48,10 +49,9 @@ from .sheet_xml import (  # re-exported: callers import these from here
     is_formula_like,
     sheet_xml,
 )
+from .verify import Expected, PartChecks, SheetContext, parses, verify_written
 from .xmltext import (
-    MAIN_NS,
     MINIMAL_STYLES,
-    REL_NS,
     ContentTypes,
     Rels,
     StylesEditor,
@@ -61,26 +61,26 @@ from .xmltext import (
     prefix_for,
     rels_part,
     root_prefix,
+    root_tag,
     set_attribute,
 )
 from .zipraw import RawZipReader, RawZipWriter, ZipLimitError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs Python 3.11
 
 __all__ = [
     "FORMULA_TRIGGERS",
     "Link",
     "Package",
     "SheetRef",
-    "add_sheet",
     "auto_widths",
     "check_writable",
     "is_formula_like",
-    "write_report",
+    "put_report_sheet",
 ]
 
-RT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
-OFFICE_DOCUMENT = RT + "officeDocument"
-WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-STYLES_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"
+RT = REL_TYPE
 
 FAST_LEVEL = 1
 """Deflate level for large streamed parts (a report, an edited data sheet): 8x faster than the
@@ -130,12 +130,15 @@ def save_atomically(
     write: Callable[[BinaryIO], None],
     *,
     like: Path | None = None,
+    check: Callable[[Path], None] | None = None,
     before_replace: Callable[[], None] | None = None,
 ) -> Path:
-    """Write ``dest`` through a temporary file in its folder: fsync, then ``os.replace``.
+    """Write ``dest`` through a temporary file in its folder: fsync, ``check``, then ``os.replace``.
 
-    The file mode of ``like`` (or of ``dest`` when it exists) is kept. ``before_replace`` runs just
-    before the rename (the source is closed there, which Windows needs to replace an open file).
+    The file mode of ``like`` (or of ``dest`` when it exists) is kept. ``check`` gets the finished
+    temporary file and raises to stop the replace (the temporary file is then removed and ``dest``
+    is left exactly as it was). ``before_replace`` runs just before the rename (the source is
+    closed there, which Windows needs to replace an open file).
     """
     dest = Path(dest)
     model = like if like is not None and like.exists() else dest
@@ -147,6 +150,8 @@ def save_atomically(
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
+        if check is not None:
+            check(Path(tmp))
         if before_replace is not None:
             before_replace()
         os.replace(tmp, dest)
@@ -197,16 +202,22 @@ def _fsync_folder(folder: Path) -> None:
 
 
 class Package:
-    """An xlsx package opened for editing: parts are replaced, added or removed, then saved once."""
+    """An xlsx package opened for editing: parts are replaced, added or removed, then saved once.
+
+    The save is checked before it replaces anything (``batchops.sheets.verify``).
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._rels: dict[str, Rels] = {}
         self._rels_read: dict[str, str] = {}  # as read, so that only edited ones are written
         self._new: dict[str, PartSource] = {}
+        self._generated: set[str] = set()  # report sheets from sheet_xml: whole-row chunks
         self._removed: set[str] = set()
         self._levels: dict[str, int] = {}
         self._styles: StylesEditor | None = None
+        self._styles_part: str | None = None
+        self._replaced: set[str] = set()  # sheet names (folded) whose content this edit replaces
         try:
             self._file = open(self.path, "rb")  # noqa: SIM115 - held open for the package's life; close() ends it
         except OSError as exc:
@@ -219,16 +230,18 @@ class Package:
             office = [r for r in root_rels.items if r.type.endswith("/officeDocument")]
             self.workbook_part = root_rels.part_of(office[0]) if office else "xl/workbook.xml"
             self.workbook_text = self._read_required(self.workbook_part)
-            if MAIN_NS not in self.workbook_text:
+            if MAIN_NS not in root_tag(self.workbook_text):
                 raise SheetError(
-                    "is a Strict Open XML workbook, which cannot be written back",
+                    "is a Strict Open XML workbook, which batchops does not write into",
                     path=self.path,
-                    fix="Save it in Excel as an ordinary Excel Workbook (.xlsx).",
+                    fix="Save it in Excel as an ordinary Excel Workbook (.xlsx) to have reports inside it.",
                 )
+            self._workbook_read = self.workbook_text
+            self._before = self._sheet_refs(self.workbook_text, self.rels(self.workbook_part))
         except (zipfile.BadZipFile, ZipLimitError, SafeET.ParseError, KeyError, UnicodeDecodeError) as exc:
             self._file.close()
             raise SheetError(
-                f"is not an xlsx workbook that can be written back ({exc})", path=self.path
+                f"is not an xlsx workbook that can be written back ({type(exc).__name__})", path=self.path
             ) from exc
         except BaseException:
             self._file.close()
@@ -284,10 +297,13 @@ class Package:
         content_type: str | None = None,
         *,
         level: int | None = None,
+        generated: bool = False,
     ) -> None:
         """Give ``part`` new content: bytes, text, or a function returning chunks (run at save).
 
         ``level`` is the deflate level (default 6; ``FAST_LEVEL`` for large streamed parts).
+        ``generated``: the chunks are a report sheet from ``sheet_xml`` (whole rows per chunk), which
+        the check before replacing may sample rather than parse whole.
         """
         if level is not None:
             self._levels[part] = level
@@ -298,6 +314,10 @@ class Package:
             self._new[part] = lambda: (payload,)
         else:
             self._new[part] = data
+        if generated:
+            self._generated.add(part)
+        else:
+            self._generated.discard(part)
         self._removed.discard(part)
         if content_type is not None and self.content_types.of(part) != content_type:
             self.content_types.overrides[part] = content_type
@@ -306,6 +326,7 @@ class Package:
         """Drop ``part`` and its content-type override."""
         self._removed.add(part)
         self._new.pop(part, None)
+        self._generated.discard(part)
         self.content_types.overrides.pop(part, None)
 
     def new_part_name(self, pattern: str) -> str:
@@ -326,10 +347,15 @@ class Package:
 
     # sheets
 
-    def sheets(self) -> list[SheetRef]:
-        """The workbook's sheets in tab order."""
-        root = SafeET.fromstring(self.workbook_text)
-        wb_rels = self.rels(self.workbook_part)
+    def _sheet_refs(self, workbook_text: str, wb_rels: Rels) -> list[SheetRef]:
+        try:
+            root = SafeET.fromstring(workbook_text.encode("utf-8"))
+        except SafeET.ParseError as exc:  # only an edit of ours can get here: the original parsed on opening
+            raise WriteCheckFailed(
+                f"the written workbook failed its check: {self.workbook_part} is not well-formed XML "
+                f"({str(exc).split(':')[0]}, line {exc.position[0]})",
+                path=self.path,
+            ) from exc
         out = []
         for index, el in enumerate(root.iter(f"{{{MAIN_NS}}}sheet")):
             rid = el.get(f"{{{REL_NS}}}id", "")
@@ -347,10 +373,63 @@ class Package:
             )
         return out
 
+    def sheets(self) -> list[SheetRef]:
+        """The workbook's sheets in tab order."""
+        return self._sheet_refs(self.workbook_text, self.rels(self.workbook_part))
+
     def find_sheet(self, name: str) -> SheetRef | None:
         """The sheet named ``name``, compared ignoring case as Excel does."""
         folded = name.casefold()
         return next((s for s in self.sheets() if s.name.casefold() == folded), None)
+
+    def first_row(self, part: str) -> list[str]:
+        """The texts of the first row of worksheet ``part`` as read now (shared strings resolved).
+
+        Only the start of the part is parsed, and the shared strings only up to the highest index the
+        row uses, so this stays cheap whatever the sheet's size.
+        """
+        cells: list[tuple[str, str]] = []  # (type, text or shared-string index)
+        try:
+            for _event, el in SafeET.iterparse(_ChunkReader(self._part_chunks(part)), events=("end",)):
+                local = el.tag.rsplit("}", 1)[-1]
+                if local == "c":
+                    kind = el.get("t", "n")
+                    if kind == "inlineStr":
+                        inline = next((ch for ch in el if ch.tag.rsplit("}", 1)[-1] == "is"), None)
+                        cells.append(("str", _text_of(inline) if inline is not None else ""))
+                    else:
+                        value = next((ch.text or "" for ch in el if ch.tag.rsplit("}", 1)[-1] == "v"), "")
+                        cells.append((kind, value))
+                elif local == "row":
+                    break
+        except SafeET.ParseError:
+            return []
+        wanted = {int(v) for k, v in cells if k == "s" and v.isdigit()}
+        strings = self._shared_strings(max(wanted)) if wanted else []
+        return [strings[int(v)] if k == "s" and v.isdigit() and int(v) < len(strings) else v for k, v in cells]
+
+    def _part_chunks(self, part: str) -> Iterator[bytes]:
+        if part in self._new:
+            yield from self._new[part]()
+        else:
+            yield from self.stream(part, 64 * 1024)
+
+    def _shared_strings(self, last: int) -> list[str]:
+        found = self.rels(self.workbook_part).by_type("sharedStrings")
+        part = self.rels(self.workbook_part).part_of(found[0]) if found else None
+        out: list[str] = []
+        if part is None or not self.has(part):
+            return out
+        try:
+            for _event, el in SafeET.iterparse(_ChunkReader(self._part_chunks(part)), events=("end",)):
+                if el.tag.rsplit("}", 1)[-1] == "si":
+                    out.append(_text_of(el))
+                    el.clear()
+                    if len(out) > last:
+                        break
+        except SafeET.ParseError:
+            pass
+        return out
 
     def styles(self) -> StylesEditor:
         """An editor of ``xl/styles.xml`` (created when the workbook has none); written at save."""
@@ -376,6 +455,7 @@ class Package:
         check_sheet_name(name)
         existing = self.find_sheet(name)
         wb_rels = self.rels(self.workbook_part)
+        self._replaced.add(name.casefold())
         if existing is not None:
             if existing.part is None:
                 raise SheetError(
@@ -384,16 +464,19 @@ class Package:
                     fix="Rename that sheet and run again.",
                 )
             self._drop_related(existing.part)
-            self.put(existing.part, content, WORKSHEET_TYPE, level=level)
+            self.put(existing.part, content, WORKSHEET_TYPE, level=level, generated=True)
             self._edit_sheet_entry(existing, name)
             self._drop_calc_chain()
             return SheetRef(name, existing.sheet_id, existing.rid, existing.part, existing.index)
         part = self.new_part_name("xl/worksheets/sheet{}.xml")
-        self.put(part, content, WORKSHEET_TYPE, level=level)
+        self.put(part, content, WORKSHEET_TYPE, level=level, generated=True)
         rid = wb_rels.add(RT + "worksheet", part)
         sheets = self.sheets()
         sheet_id = max((s.sheet_id for s in sheets), default=0) + 1
-        r = prefix_for(self.workbook_text, REL_NS)
+        # Only a prefix declared on the root element is bound where the new <sheet> goes: some
+        # writers declare xmlns:r on each <sheet> instead, and reusing that prefix here would leave
+        # it unbound (a workbook no program opens).
+        r = prefix_for(root_tag(self.workbook_text), REL_NS)
         rattr = f'{r}id="{rid}"' if r else f'xmlns:r="{REL_NS}" r:id="{rid}"'
         p = root_prefix(self.workbook_text, "workbook")
         entry = f'<{p}sheet name="{escape_text(name)}" sheetId="{sheet_id}" {rattr}/>'
@@ -401,6 +484,62 @@ class Package:
         self.workbook_text = self.workbook_text[:close] + entry + self.workbook_text[close:]
         self._app_titles_add(name)
         return SheetRef(name, sheet_id, rid, part, len(sheets))
+
+    def remove_sheet(self, name: str) -> bool:
+        """Remove worksheet ``name`` (ignoring case) and what only it used; False when there is none.
+
+        Sheet positions shift, so the workbook's sheet-scoped names and its active tab are renumbered.
+        """
+        sheet = self.find_sheet(name)
+        if sheet is None or sheet.part is None:
+            return False
+        sheets = self.sheets()
+        if not any(s.state == "visible" for s in sheets if s.index != sheet.index):
+            raise ValueError(f"removing {name!r} would leave no visible sheet")
+        self._replaced.add(sheet.name.casefold())
+        self._drop_related(sheet.part)
+        self.remove(sheet.part)
+        wb_rels = self.rels(self.workbook_part)
+        wb_rels.remove(sheet.rid)
+        p = root_prefix(self.workbook_text, "workbook")
+        tag = list(re.finditer(rf"<{p}sheet(?=[\s/>])[^>]*>", self.workbook_text))[sheet.index]
+        self.workbook_text = self.workbook_text[: tag.start()] + self.workbook_text[tag.end() :]
+        self._renumber_after_removal(sheet.index, p, [s for s in sheets if s.index != sheet.index])
+        self._drop_calc_chain()
+        self._app_titles_remove(sheet.name)
+        return True
+
+    def _renumber_after_removal(self, index: int, p: str, left: list[SheetRef]) -> None:
+        text = self.workbook_text
+        for m in reversed(elements(text, p + "definedName")):
+            start_tag = m.group(0)[: m.group(0).index(">") + 1]
+            local = attributes(start_tag).get("localSheetId")
+            if local is None or not local.isdigit():
+                continue
+            if int(local) == index:
+                text = text[: m.start()] + text[m.end() :]
+            elif int(local) > index:
+                new_tag = set_attribute(start_tag, "localSheetId", str(int(local) - 1))
+                text = text[: m.start()] + new_tag + text[m.start() + len(start_tag) :]
+        text = re.sub(rf"<{p}definedNames>\s*</{p}definedNames>", "", text)
+        first_visible = next(i for i, s in enumerate(left) if s.state == "visible")
+
+        def view(m: re.Match[str]) -> str:
+            tag = m.group(0)
+            a = attributes(tag)
+            for attr in ("activeTab", "firstSheet"):
+                value = a.get(attr)
+                if value is None or not value.isdigit():
+                    continue
+                n = int(value)
+                if n > index:
+                    n -= 1
+                elif n == index:
+                    n = first_visible if attr == "activeTab" else min(n, len(left) - 1)
+                tag = set_attribute(tag, attr, str(n))
+            return tag
+
+        self.workbook_text = re.sub(rf"<{p}workbookView(?=[\s/>])[^>]*>", view, text)
 
     def _edit_sheet_entry(self, sheet: SheetRef, name: str) -> None:
         p = root_prefix(self.workbook_text, "workbook")
@@ -482,19 +621,22 @@ class Package:
             return
         at = titles.start(1) + (items[before - 1].end() if before else 0)
         text = text[:at] + f"<vt:lpstr>{escape_text(name)}</vt:lpstr>" + text[at:]
-        text = re.sub(
-            r"(<vt:lpstr>Worksheets</vt:lpstr>\s*</vt:variant>\s*<vt:variant>\s*<vt:i4>)(\d+)",
-            lambda m: m.group(1) + str(int(m.group(2)) + 1),
-            text,
-            count=1,
-        )
-        text = re.sub(
-            r"(<TitlesOfParts>\s*<vt:vector\b[^>]*\bsize=\")(\d+)",
-            lambda m: m.group(1) + str(len(items) + 1),
-            text,
-            count=1,
-        )
-        self.put("docProps/app.xml", text)
+        self.put("docProps/app.xml", _app_counts(text, +1, len(items) + 1))
+
+    def _app_titles_remove(self, name: str) -> None:
+        text = self._app_text()
+        if text is None:
+            return
+        titles = re.search(r"<TitlesOfParts>\s*<vt:vector\b[^>]*>(.*?)</vt:vector>", text, re.DOTALL)
+        if not titles:
+            return
+        items = list(re.finditer(r"<vt:lpstr>(.*?)</vt:lpstr>", titles.group(1), re.DOTALL))
+        match = next((m for m in items if m.group(1) == escape_text(name)), None)
+        if match is None:
+            return
+        at = titles.start(1)
+        text = text[: at + match.start()] + text[at + match.end() :]
+        self.put("docProps/app.xml", _app_counts(text, -1, len(items) - 1))
 
     def _app_titles_rename(self, old: str, new: str) -> None:
         text = self._app_text()
@@ -507,12 +649,11 @@ class Package:
 
     # saving
 
-    def save(self, dest: str | Path | None = None) -> Path:
-        """Write the edited package to ``dest`` (default: over the source), atomically; closes the source."""
-        target = Path(dest) if dest is not None else self.path
-        check_writable(target)
-        self.put(self.workbook_part, self.workbook_text)
-        if self._styles is not None:
+    def _flush_edits(self) -> None:
+        """Put the edited workbook, styles, relationships and content types into the parts to write."""
+        if self.workbook_text != self._workbook_read:
+            self.put(self.workbook_part, self.workbook_text)
+        if self._styles is not None and self._styles_part is not None:
             self.put(self._styles_part, self._styles.text, STYLES_TYPE)
         for source, rels in self._rels.items():
             rp = rels_part(source)
@@ -524,26 +665,155 @@ class Package:
                 self.remove(rp)
         self.put("[Content_Types].xml", self.content_types.to_xml())
 
+    def save(self, dest: str | Path | None = None, *, verify: bool = True) -> Path:
+        """Write the edited package to ``dest`` (default: over the source), atomically; closes the source.
+
+        The written file is checked (``verify.verify_written``) before it replaces anything; a failed
+        check raises ``WriteCheckFailed`` and leaves ``dest`` as it was. ``verify=False`` exists only to
+        measure what the check costs.
+        """
+        target = Path(dest) if dest is not None else self.path
+        check_writable(target)
+        self._flush_edits()
+        checks = PartChecks(original_parses=self._original_parses)
+        expected = self._expected()
+
         def write(f: BinaryIO) -> None:
             out = RawZipWriter(f)
             for name, info in self._infos.items():
                 if name in self._removed:
                     continue
                 if name in self._new:
-                    out.write(name, self._new[name](), level=self._levels.get(name))
+                    self._write_part(out, checks, name)
                 else:
                     out.copy(self._zip, info)
-            for name, source in self._new.items():
+            for name in self._new:
                 if name not in self._infos:
-                    out.write(name, source(), level=self._levels.get(name))
+                    self._write_part(out, checks, name)
             out.close()
 
+        def check(tmp: Path) -> None:
+            verify_written(self.path, tmp, expected, checks)
+
         try:
-            return save_atomically(target, write, like=self.path, before_replace=self.close)
+            return save_atomically(
+                target, write, like=self.path, check=check if verify else None, before_replace=self.close
+            )
         except ZipLimitError as exc:
             raise SheetError(f"is too large to be written back ({exc})", path=self.path) from exc
+        except WriteCheckFailed as exc:
+            exc.path = self.path
+            raise
         finally:
             self.close()
+
+    def _write_part(self, out: RawZipWriter, checks: PartChecks, name: str) -> None:
+        chunks = checks.wrap(name, self._new[name](), sampled=name in self._generated)
+        out.write(name, chunks, level=self._levels.get(name))
+
+    def _original_parses(self, name: str) -> bool:
+        """Whether the original part ``name`` was well-formed XML (a new part: always expected to be)."""
+        if name not in self._infos:
+            return True
+        try:
+            return parses(self._zip.zip.read(self._infos[name]))
+        except (zipfile.BadZipFile, OSError, EOFError):
+            return False
+
+    # what the check expects
+
+    def _expected(self) -> Expected:
+        after = self.sheets()
+        present = set(self.part_names())
+        before_rels = Rels(self.workbook_part, self._rels_read.get(self.workbook_part) or None)
+        before_styles = self._original_styles()
+        same: dict[str, tuple[SheetContext, SheetContext]] = {}
+        edited: set[str] = set()
+        after_by_name = {s.name.casefold(): s for s in after}
+        for old in self._before:
+            new = after_by_name.get(old.name.casefold())
+            if old.part is None or new is None or old.name.casefold() in self._replaced:
+                continue
+            same[new.name] = (
+                self._context(old, before_rels, before_styles, self._workbook_read, after=False),
+                self._context(new, self.rels(self.workbook_part), self._current_styles(), self.workbook_text,
+                              after=True),
+            )
+            if new.part in self._new:
+                edited.add(new.name)
+        return Expected(
+            parts=present,
+            copied={n for n in self._infos if n in present and n not in self._new},
+            sheets=[s.name for s in after],
+            worksheets=[s.name for s in after if s.part is not None and s.part in present],
+            same_cells=same,
+            edited_cells=edited,
+            strings_changed=any(n in self._new for n in present if n.lower().endswith("sharedstrings.xml")),
+        )
+
+    def _context(self, sheet: SheetRef, wb_rels: Rels, styles: str | None, workbook_text: str, *,
+                 after: bool) -> SheetContext:
+        strings = wb_rels.by_type("sharedStrings")
+        strings_part = wb_rels.part_of(strings[0]) if strings else None
+        return SheetContext.of(
+            part=sheet.part,
+            part_changed=after and sheet.part in self._new,
+            strings=strings_part,
+            strings_changed=after and strings_part in self._new,
+            styles=styles,
+            workbook_text=workbook_text,
+        )
+
+    def _original_styles(self) -> str | None:
+        rels = Rels(self.workbook_part, self._rels_read.get(self.workbook_part) or None)
+        found = rels.by_type("styles")
+        part = rels.part_of(found[0]) if found else None
+        if part is None or part not in self._infos:
+            return None
+        return self._zip.zip.read(self._infos[part]).decode("utf-8", "replace")
+
+    def _current_styles(self) -> str | None:
+        if self._styles is not None:
+            return self._styles.text
+        return self._original_styles()
+
+
+class _ChunkReader:
+    """A file-like reader over an iterator of byte chunks (for ``iterparse`` on a streamed part)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+
+    def read(self, _size: int = -1) -> bytes:
+        return next(self._chunks, b"")
+
+
+def _text_of(el: Any) -> str:
+    """The text of a string item or inline string: its ``<t>`` runs, phonetic runs (``rPh``) left out."""
+    parts = []
+    for child in el:
+        local = child.tag.rsplit("}", 1)[-1]
+        if local == "t":
+            parts.append(child.text or "")
+        elif local == "r":
+            parts += [t.text or "" for t in child if t.tag.rsplit("}", 1)[-1] == "t"]
+    return "".join(parts)
+
+
+def _app_counts(text: str, delta: int, size: int) -> str:
+    """app.xml with its worksheet count moved by ``delta`` and its title vector's size set to ``size``."""
+    text = re.sub(
+        r"(<vt:lpstr>Worksheets</vt:lpstr>\s*</vt:variant>\s*<vt:variant>\s*<vt:i4>)(\d+)",
+        lambda m: m.group(1) + str(max(int(m.group(2)) + delta, 0)),
+        text,
+        count=1,
+    )
+    return re.sub(
+        r"(<TitlesOfParts>\s*<vt:vector\b[^>]*\bsize=\")(\d+)",
+        lambda m: m.group(1) + str(size),
+        text,
+        count=1,
+    )
 
 
 # --- the report sheet ------------------------------------------------------------------------
@@ -555,56 +825,15 @@ def put_report_sheet(
     headers: Sequence[str],
     rows: Iterable[Sequence[Any]],
     widths: Sequence[float] | None = None,
+    *,
+    row_count: int | None = None,
 ) -> SheetRef:
-    """Add or replace report sheet ``name`` in ``package`` (written when the package is saved)."""
+    """Add or replace report sheet ``name`` in ``package`` (written when the package is saved).
+
+    ``row_count`` (taken from ``rows`` when it has a length) lets the sheet declare its size, which
+    spares readers such as openpyxl's read-only mode a pass over every row to find it.
+    """
+    if row_count is None and isinstance(rows, Sized):
+        row_count = len(rows)
     styles = add_cell_styles(package.styles())
-    return package.set_sheet(name, lambda: sheet_xml(headers, rows, styles, widths))
-
-
-def add_sheet(
-    path: str | Path,
-    name: str,
-    headers: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    *,
-    widths: Sequence[float] | None = None,
-    dest: str | Path | None = None,
-) -> Path:
-    """Write a report sheet (Results, Plan, ...) into the workbook at ``path``; one atomic save.
-
-    ``rows`` is streamed (an iterator is fine); a ``Link`` value becomes an internal hyperlink. The
-    file is replaced unless ``dest`` names another. Raises ``WorkbookLocked`` when the target cannot
-    be written and ``SheetError`` when ``path`` is not an xlsx workbook.
-    """
-    check_writable(Path(dest) if dest is not None else Path(path))
-    with Package(path) as package:
-        put_report_sheet(package, name, headers, rows, widths)
-        return package.save(dest)
-
-
-def write_report(
-    path: str | Path,
-    *,
-    sheet_name: str,
-    headers: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    marks_on: str | None = None,
-    marks: Sequence[Any] | None = None,
-    widths: Sequence[float] | None = None,
-    dest: str | Path | None = None,
-) -> Path:
-    """Write a report sheet and replace the cell marks on sheet ``marks_on``, in one atomic save.
-
-    This is what ``validate`` needs: the Errors sheet plus highlighted, commented cells. The marks of
-    an earlier run are removed first, so an empty ``marks`` just clears them. See ``marks.CellMark``.
-    """
-    from .marks import apply_marks  # marks builds on this module
-
-    if marks_on is not None and marks_on.casefold() == sheet_name.casefold():
-        raise ValueError("the report sheet cannot replace the sheet it marks")
-    check_writable(Path(dest) if dest is not None else Path(path))
-    with Package(path) as package:
-        if marks_on is not None:
-            apply_marks(package, marks_on, list(marks or ()))
-        put_report_sheet(package, sheet_name, headers, rows, widths)
-        return package.save(dest)
+    return package.set_sheet(name, lambda: sheet_xml(headers, rows, styles, widths, row_count=row_count))

@@ -1,4 +1,4 @@
-"""The xlsx package before any value is read: zip-bomb and XML-bomb guards, and the sheet list.
+"""A spreadsheet package before any value is read: zip-bomb and XML-bomb guards, its kind, the sheet list.
 
 Everything here works on the zip with the standard library, so a hostile file is rejected before
 calamine (or openpyxl later) parses a single element. Errors are ``SheetError`` with the fix.
@@ -6,7 +6,6 @@ calamine (or openpyxl later) parses a single element. Errors are ``SheetError`` 
 
 from __future__ import annotations
 
-import posixpath
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +14,15 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree as SafeET
 
 from batchops.errors import SheetError
-
-MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-STRICT_MAIN_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
-REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-STRICT_REL_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
-PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+from batchops.sheets.namespaces import (
+    MAIN_NS,
+    ODS_MIMETYPE,
+    PKG_REL_NS,
+    REL_NS,
+    STRICT_MAIN_NS,
+    STRICT_REL_NS,
+)
+from batchops.sheets.xmltext import rels_part, resolve
 
 DEFAULT_MAX_RATIO = 1000
 """A part that inflates more than this many times its compressed size is treated as a zip bomb.
@@ -36,19 +38,34 @@ _PROLOG_LIMIT = 4 * 1024 * 1024  # a prolog (declaration, comments) this long is
 _FIX_SAVE_XLSX = "Open it in Excel or LibreOffice and save it as an Excel workbook (.xlsx)."
 
 
+SHEET_KINDS = ("worksheet", "chartsheet", "dialogsheet")
+"""The sheet relationship types python-calamine knows; it refuses a workbook with any other
+(an Excel 4 macro sheet: ``xlMacrosheet``, ``xlIntlMacrosheet``), so those are hidden from it."""
+
+
 @dataclass(frozen=True)
 class SheetEntry:
-    """One sheet as listed in xl/workbook.xml, with the zip part holding its cells."""
+    """One sheet as listed in the workbook part, with the zip part holding its cells."""
 
     name: str
     state: str  # "visible", "hidden" or "veryHidden"
     part: str | None  # e.g. "xl/worksheets/sheet1.xml"; None when the relationship is missing
-    is_worksheet: bool  # False for chart sheets, dialog and macro sheets
+    kind: str  # the relationship type's last word: "worksheet", "chartsheet", "xlMacrosheet" ...
 
     @property
     def visible(self) -> bool:
         """Whether Excel shows this sheet's tab."""
         return self.state not in ("hidden", "veryHidden")
+
+    @property
+    def is_worksheet(self) -> bool:
+        """A sheet of cells (not a chart, dialog or macro sheet)."""
+        return self.kind == "worksheet"
+
+    @property
+    def readable(self) -> bool:
+        """Whether python-calamine accepts this kind of sheet in a workbook."""
+        return self.kind in SHEET_KINDS
 
 
 def open_package(path: Path, *, max_unpacked_bytes: int) -> zipfile.ZipFile:
@@ -63,10 +80,10 @@ def open_package(path: Path, *, max_unpacked_bytes: int) -> zipfile.ZipFile:
         ) from exc
     try:
         _check_sizes(zf, path, max_unpacked_bytes)
-        _check_kind(zf, path)
         for info in zf.infolist():
             if _is_xml_part(info.filename):
                 _check_prolog(zf, info, path)
+        package_kind(zf, path)  # after the prologs: it parses _rels/.rels
     except BaseException:
         zf.close()
         raise
@@ -97,32 +114,29 @@ def _check_sizes(zf: zipfile.ZipFile, path: Path, max_unpacked_bytes: int) -> No
         )
 
 
-def _check_kind(zf: zipfile.ZipFile, path: Path) -> None:
-    """Say what the zip is when it is not an xlsx package (ods, docx, xlsb, a plain archive)."""
+def package_kind(zf: zipfile.ZipFile, path: Path) -> str:
+    """``"xlsx"``, ``"xlsb"`` or ``"ods"`` for a spreadsheet package; ``SheetError`` saying what any other zip is."""
     names = set(zf.namelist())
     if "mimetype" in names:
         mimetype = zf.read("mimetype")[:100].decode("ascii", "replace").strip()
-        if "opendocument.spreadsheet" in mimetype:
-            raise SheetError(
-                "is an OpenDocument spreadsheet (.ods), which batchops does not read",
-                path=path,
-                fix="Open it in LibreOffice and save it as Excel 2007-365 (.xlsx).",
-            )
-        raise SheetError(f"is an OpenDocument file ({mimetype}), not a spreadsheet", path=path)
-    if "xl/workbook.bin" in names:
-        raise SheetError(
-            "is a binary Excel workbook (.xlsb), which batchops does not read",
-            path=path,
-            fix="Open it in Excel and save it as Excel Workbook (.xlsx).",
-        )
-    if "xl/workbook.xml" not in names:
+        if mimetype.startswith(ODS_MIMETYPE):
+            return "ods"
+        raise SheetError(f"is an OpenDocument file ({mimetype}), not a spreadsheet", path=path, fix=_FIX_SAVE_XLSX)
+    book = workbook_part(zf, path)
+    if (book.endswith(".bin") and book in names) or "xl/workbook.bin" in names:
+        return "xlsb"
+    if book not in names:
         if "word/document.xml" in names:
             what = "a Word document"
         elif "ppt/presentation.xml" in names:
             what = "a PowerPoint presentation"
+        elif any(n.endswith((".iwa", "Index.zip", "BuildVersionHistory.plist")) for n in names):
+            what = "an Apple Numbers file"
         else:
             what = "a zip archive"
-        raise SheetError(f"is {what}, not an Excel workbook", path=path, fix=_FIX_SAVE_XLSX)
+        fix = "Export it from Numbers as Excel (.xlsx)." if "Numbers" in what else _FIX_SAVE_XLSX
+        raise SheetError(f"is {what}, not an Excel workbook", path=path, fix=fix)
+    return "xlsx"
 
 
 def _is_xml_part(name: str) -> bool:
@@ -199,20 +213,32 @@ def read_part(zf: zipfile.ZipFile, name: str, path: Path) -> bytes:
         raise SheetError(f"has a damaged part {name}", path=path, fix=_FIX_SAVE_XLSX) from exc
 
 
+def workbook_part(zf: zipfile.ZipFile, path: Path) -> str:
+    """The workbook part, where the package's ``_rels/.rels`` puts it (usually ``xl/workbook.xml``).
+
+    Excel always writes ``xl/workbook.xml``, but the package format lets a writer put it anywhere
+    and point to it from ``_rels/.rels``; Excel, LibreOffice and openpyxl follow that pointer.
+    """
+    names = set(zf.namelist())
+    if "_rels/.rels" not in names:
+        return "xl/workbook.xml"
+    root = _parse(read_part(zf, "_rels/.rels", path), "_rels/.rels", path)
+    for rel in root.iter(f"{{{PKG_REL_NS}}}Relationship"):
+        if rel.get("Type", "").endswith("/officeDocument") and rel.get("TargetMode") != "External":
+            return resolve("", rel.get("Target", ""))
+    return "xl/workbook.xml"
+
+
 def list_sheets(zf: zipfile.ZipFile, path: Path) -> list[SheetEntry]:
-    """The sheets in workbook order, each with its state and worksheet part."""
-    workbook = _parse(read_part(zf, "xl/workbook.xml", path), "xl/workbook.xml", path)
-    rels_name = "xl/_rels/workbook.xml.rels"
+    """The sheets in workbook order, each with its state, part and kind."""
+    book = workbook_part(zf, path)
+    workbook = _parse(read_part(zf, book, path), book, path)
+    rels_name = rels_part(book)
     targets: dict[str, tuple[str, str]] = {}
     if rels_name in zf.namelist():
         rels = _parse(read_part(zf, rels_name, path), rels_name, path)
         for rel in rels.iter(f"{{{PKG_REL_NS}}}Relationship"):
-            target = rel.get("Target", "")
-            if target.startswith("/"):
-                part = target.lstrip("/")
-            else:
-                part = posixpath.normpath(posixpath.join("xl", target))
-            targets[rel.get("Id", "")] = (part, rel.get("Type", ""))
+            targets[rel.get("Id", "")] = (resolve(book, rel.get("Target", "")), rel.get("Type", ""))
     entries = []
     for ns, rel_ns in ((MAIN_NS, REL_NS), (STRICT_MAIN_NS, STRICT_REL_NS)):
         for node in workbook.iter(f"{{{ns}}}sheet"):
@@ -222,7 +248,7 @@ def list_sheets(zf: zipfile.ZipFile, path: Path) -> list[SheetEntry]:
                     name=node.get("name", ""),
                     state=node.get("state", "visible"),
                     part=sheet_part,
-                    is_worksheet=rel_type.endswith("/worksheet"),
+                    kind=rel_type.rsplit("/", 1)[-1],
                 )
             )
     return entries

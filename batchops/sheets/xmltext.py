@@ -15,10 +15,8 @@ from dataclasses import dataclass
 
 from defusedxml import ElementTree as SafeET
 
-MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+from .namespaces import CT_NS, MAIN_NS, PKG_REL_NS
+
 XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 _ILLEGAL = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
@@ -82,9 +80,36 @@ def root_prefix(text: str, local: str) -> str:
     return m.group(1) or "" if m else ""
 
 
-def prefix_for(text: str, namespace: str) -> str | None:
-    """The prefix declared for ``namespace`` in ``text`` (``"r:"``), ``""`` if default, else None."""
-    m = re.search(rf"""xmlns(:\w+)?\s*=\s*["']{re.escape(namespace)}["']""", text)
+def root_tag(text: str) -> str:
+    """The start tag of the part's root element (after the declaration, comments and processing
+    instructions); ``""`` when there is none."""
+    pos = 0
+    while True:
+        pos = text.find("<", pos)
+        if pos < 0:
+            return ""
+        if text.startswith("<?", pos):
+            pos = text.find("?>", pos) + 2
+        elif text.startswith("<!--", pos):
+            pos = text.find("-->", pos) + 3
+        elif text.startswith("<!", pos):
+            pos = text.find(">", pos) + 1
+        else:
+            end = text.find(">", pos)
+            return text[pos : end + 1] if end >= 0 else ""
+        if pos < 2:  # an unterminated declaration or comment
+            return ""
+
+
+def prefix_for(start_tag: str, namespace: str) -> str | None:
+    """The prefix ``start_tag`` declares for ``namespace`` (``"r:"``), ``""`` if the default, else None.
+
+    Only the declarations on that one tag count: a prefix declared on some inner element (as
+    ``<sheet xmlns:r="..." r:id="rId1"/>`` in files from .NET writers) is not bound anywhere else,
+    so it must not be reused outside that element. Pass the root tag (``root_tag``) to learn what
+    is bound in the whole part.
+    """
+    m = re.search(rf"""\bxmlns(:[\w.-]+)?\s*=\s*["']{re.escape(namespace)}["']""", start_tag)
     if not m:
         return None
     return m.group(1)[1:] + ":" if m.group(1) else ""

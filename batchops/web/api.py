@@ -1,8 +1,9 @@
 """The HTTP API the page is built on (and other programs may use): JSON in, the library's JSON out.
 
 Every route is behind the ``Guard`` (token, Host, origin). Errors answer ``{"error": "one line"}`` with
-a status a program can act on: 400 bad request, 404 unknown id, 409 busy, 413 too large, 415 not
-multipart, 422 a file that cannot be used, 503 the target cannot be reached or is not configured.
+a status a program can act on: 400 bad request, 404 unknown id, 409 busy (or a plan cancelled), 413 too
+large, 415 not multipart, 422 a file that cannot be used, 503 the target cannot be reached or is not
+configured.
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import BatchopsError, ConfigError, InputError, JournalError, RemoteError
+from ..errors import BatchopsError, ConfigError, InputError, Interrupted, JournalError, RemoteError
 from ..replay import ApplyOptions
-from ..workflow import DEFAULT_READ_CONCURRENCY, Job, list_runs, make_audit, make_undo, settings_if_any
+from ..workflow import (
+    DEFAULT_READ_CONCURRENCY,
+    CancelToken,
+    Job,
+    list_runs,
+    make_audit,
+    make_undo,
+    settings_if_any,
+)
 from ..workflow.tasks import export_data, run_shape
 from .files import FileEntry, check, file_json, grid_page, new_file_id
 from .multipart import Refused, receive_upload
@@ -270,15 +279,46 @@ async def post_plan(request: Request) -> Response:
         retarget(request, entry)
         entry.reading = (0, len(entry.job.report.valid_records))
         try:
-            planned = entry.job.plan(concurrency=concurrency, force=force, on_read=on_read)
+            planned = entry.job.plan(concurrency=concurrency, force=force, on_read=on_read, cancel=cancel)
         finally:
             entry.reading = None
         entry.job.write_report()
         return planned.summary(rows=False)
 
     async with entry.step:
-        summary = await run_in_threadpool(plan)
+        entry.plan_cancel = cancel = CancelToken()
+        try:
+            summary = await run_in_threadpool(plan)
+        except Interrupted as exc:  # the page's Cancel: the earlier plan, if any, stays
+            return error_json(409, f"The plan was {exc}")
+        finally:
+            entry.plan_cancel = None
     return JSONResponse(shown_paths(entry, {"id": entry.id, **summary}))
+
+
+async def cancel_plan(request: Request) -> Response:
+    """``POST /api/files/{id}/plan/cancel``: stop the plan being read (reads under way finish; no Plan sheet)."""
+    entry = file_or_404(request)
+    cancel = entry.plan_cancel
+    if cancel is None:
+        return error_json(409, "no plan is being read for this file.")
+    cancel.cancel()
+    return JSONResponse(file_json(entry), status_code=202)
+
+
+async def check_again(request: Request) -> Response:
+    """``POST /api/files/{id}/check`` ``{"accept_lost_zeros": bool}``: the file checked again with that choice,
+    which the job keeps for its plan and apply (``--accept-lost-zeros``)."""
+    entry = file_or_404(request)
+    body = await read_json(request)
+    accept = body.get("accept_lost_zeros")
+    if not isinstance(accept, bool):
+        raise Refused(400, "send {\"accept_lost_zeros\": true} or false.")
+    refuse_while_running(request, entry)  # no await between this check and taking the step lock
+    async with entry.step:
+        entry.job.accept_lost_zeros = accept
+        await run_in_threadpool(check, entry)
+    return JSONResponse(file_json(entry))
 
 
 async def get_plan_rows(request: Request) -> Response:
@@ -624,6 +664,8 @@ ROUTES = [
     Route("/api/files/{file_id}/report/{kind}", get_report_file, methods=["GET"]),
     Route("/api/files/{file_id}/plan", post_plan, methods=["POST"]),
     Route("/api/files/{file_id}/plan", get_plan_rows, methods=["GET"]),
+    Route("/api/files/{file_id}/plan/cancel", cancel_plan, methods=["POST"]),
+    Route("/api/files/{file_id}/check", check_again, methods=["POST"]),
     Route("/api/files/{file_id}/preview", get_preview, methods=["GET"]),
     Route("/api/files/{file_id}/apply", post_apply, methods=["POST"]),
     Route("/api/files/{file_id}/results", get_results, methods=["GET"]),

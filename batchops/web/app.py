@@ -82,6 +82,9 @@ def build_starlette(web: WebApp) -> Starlette:
         try:
             yield
         finally:
+            for entry in list(web.files.files.values()):  # a plan being read stops as a run does
+                if entry.plan_cancel is not None:
+                    entry.plan_cancel.cancel()
             await web.runs.close()
 
     routes = [

@@ -21,7 +21,7 @@ from typing import Any
 from ..coerce import show_number
 from ..errors import BatchopsError
 from ..sheets.table import RawTable, column_letter
-from ..workflow import Job, Validation
+from ..workflow import CancelToken, Job, Validation
 
 MAX_PAGE = 500
 """The most rows one page of the grid may hold."""
@@ -48,6 +48,8 @@ class FileEntry:
     """``(done, total)`` records read while a plan reads current values, for the page's progress bar."""
     step: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     """Held while a step (a plan, a correction) works on the job: a job does one thing at a time."""
+    plan_cancel: CancelToken | None = field(default=None, repr=False)
+    """The cancel token of the plan being read, if one is: the page's Cancel, as a run's."""
 
     @property
     def validation(self) -> Validation | None:
@@ -108,10 +110,13 @@ def check(entry: FileEntry) -> FileEntry:
 def file_json(entry: FileEntry) -> dict[str, Any]:
     """What ``POST /api/files`` answers: the validation summary (``validate --json`` without the issue list,
     which ``/errors`` pages) with the file's ``id`` and client ``name``; ``valid`` and ``error_count`` name
-    ``ok`` and ``errors`` as the API documents them. Server paths are not shown: ``file`` is the name."""
+    ``ok`` and ``errors`` as the API documents them; ``accept_lost_zeros``, the job's choice; ``reading``
+    while a plan reads. Server paths are not shown: ``file`` is the name."""
     out: dict[str, Any] = {"id": entry.id, "name": entry.name, "size": entry.size}
     if entry.reading is not None:
-        out["reading"] = {"done": entry.reading[0], "total": entry.reading[1]}
+        cancelling = entry.plan_cancel is not None and entry.plan_cancel.cancelled
+        out["reading"] = {"done": entry.reading[0], "total": entry.reading[1], "cancel_requested": cancelling}
+    out["accept_lost_zeros"] = entry.job.accept_lost_zeros
     if entry.validation is None:
         return {**out, "ok": False, "valid": False, "problem": entry.problem}
     summary = entry.validation.summary(issues=False)

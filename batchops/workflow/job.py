@@ -7,8 +7,8 @@ asks: confirming is the front end's (``preview()`` says what an apply would do),
 (each step result carries the one the library assigns).
 
 Cancelling (``dispatch.CancelToken``) is Ctrl-C by another name: no new calls, calls in flight finish,
-everything written. ``aapply()`` runs an apply on an event loop that must not block (a web server's), through
-``Replay.arun``.
+everything written; a plan's reads stop the same way (``Interrupted``: no half plan). ``aapply()`` runs an
+apply on an event loop that must not block (a web server's), through ``Replay.arun``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..dispatch import CancelToken
-from ..errors import JournalError, ValidationFailed, WorkbookLocked
+from ..errors import JournalError, ValidationFailed
 from ..journal import Action, Journal, default_journal_path
 from ..plan import applied_rows, make_plan, write_plan
 from ..replay import ApplyOptions, ApplyOutcome, Replay, RowResult, require_settings, target_of
@@ -47,7 +47,7 @@ class Job:
     def __init__(self, path: str | Path, *, operation: str | None = None, sheet: str | None = None,
                  timezone: str | None = None, settings: Settings | None = None, profile: str | None = None,
                  config_path: str | None = None, journal_path: str | Path | None = None,
-                 accept_lost_zeros: bool = False, keep_table: bool = False) -> None:
+                 accept_lost_zeros: bool = False, keep_table: bool = False, encoding: str | None = None) -> None:
         self.path = Path(path)
         self.accept_lost_zeros = accept_lost_zeros
         """Numbers Excel may have stripped of their leading zeros are right as they are: validation, plan and
@@ -55,6 +55,8 @@ class Job:
         self.operation = operation
         self.sheet = sheet
         self.timezone = timezone
+        self.encoding = encoding
+        """A CSV file's encoding when its bytes do not say it (``--encoding``); None: found from the file."""
         self.profile = profile
         self.config_path = config_path
         self.journal_path = Path(journal_path) if journal_path is not None else None
@@ -108,7 +110,7 @@ class Job:
         """Read and check the file (again, if it changed): every issue, by sheet, row and column."""
         self.table = None
         report = validate_file(self.path, operation=self.operation, sheet=self.sheet, timezone=self.timezone,
-                               accept_lost_zeros=self.accept_lost_zeros,
+                               encoding=self.encoding, accept_lost_zeros=self.accept_lost_zeros,
                                on_table=self._keep_table if self.keep_table else None)
         self.validation = Validation(report)
         self.planned = self.applied = None
@@ -121,11 +123,13 @@ class Job:
     # --- plan -------------------------------------------------------------------------------------------
 
     def plan(self, *, concurrency: int = DEFAULT_READ_CONCURRENCY, force: bool = False,
-             on_read: ReadProgress | None = None) -> Planned:
+             on_read: ReadProgress | None = None, cancel: CancelToken | None = None) -> Planned:
         """Read every record the file names and decide each row's action; nothing is changed anywhere.
 
         Raises ValidationFailed when rows are invalid (nothing is read). A journal that cannot be read is a
         warning in the result: the plan is still worth having, and apply will stop on the same problem.
+        ``cancel`` (a front end's Cancel, from any thread) stops the reads, those under way finishing, and
+        raises ``Interrupted``; the job keeps its earlier plan, if any.
         """
         from ..client import Client
 
@@ -140,7 +144,7 @@ class Job:
                 warnings.append(f"{exc} The plan does not show which rows are applied already.")
         with Client(self.settings) as client:
             plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,
-                             accept_lost_zeros=self.accept_lost_zeros)
+                             accept_lost_zeros=self.accept_lost_zeros, cancel=cancel)
         self.planned = Planned(plan, target, force=force, warnings=warnings)
         self._last = self.planned
         return self.planned
@@ -155,12 +159,13 @@ class Job:
 
     # --- apply ------------------------------------------------------------------------------------------
 
-    def preview(self, options: ApplyOptions, *, read: bool = False,
-                concurrency: int = DEFAULT_READ_CONCURRENCY, on_read: ReadProgress | None = None) -> ApplyPreview:
+    def preview(self, options: ApplyOptions, *, read: bool = False, concurrency: int = DEFAULT_READ_CONCURRENCY,
+                on_read: ReadProgress | None = None, cancel: CancelToken | None = None) -> ApplyPreview:
         """What ``apply(options)`` would do, for a front end to confirm; nothing is sent, nothing locked.
 
         ``read``: read every record's current values first (as ``plan`` does), so that rows that change
         nothing are counted out of ``to_send``; without it, only the journal's decisions are counted.
+        ``cancel`` stops those reads as it stops ``plan``'s.
         """
         report = self._require_valid(allow_invalid=options.skip_invalid)
         target = self.target
@@ -174,11 +179,12 @@ class Job:
 
             with Client(self.settings) as client:
                 plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,
-                                 accept_lost_zeros=self.accept_lost_zeros)
+                                 accept_lost_zeros=self.accept_lost_zeros, cancel=cancel)
             to_send = rows_to_send(plan, force=options.force, read_before=options.read_before)
         return ApplyPreview(report.operation, target, report, options.dry_run, rows=len(report.records),
                             invalid=report.invalid_rows, already_applied=len(applied), to_send=to_send,
-                            skips_no_change=options.read_before and not options.force, plan=plan)
+                            skips_no_change=options.read_before and not options.force, plan=plan,
+                            read_before=options.read_before, force=options.force)
 
     def apply(self, options: ApplyOptions, *, on_progress: Callable[[RowResult], None] | None = None,
               cancel: CancelToken | None = None) -> Applied:
@@ -189,7 +195,7 @@ class Job:
         holds the live counts for other threads. ``cancel`` stops the run as Ctrl-C does (which, here in
         the main thread, cancels the same way: ``interrupted``).
         """
-        report, row_done = self._start_run(options, on_progress)
+        report, options, row_done = self._start_run(options, on_progress)
         try:
             with self._journal() as journal:  # a dry run reads it to show what would be skipped
                 outcome = self._replay(report, journal, options, row_done, cancel).run()
@@ -206,7 +212,7 @@ class Job:
         ``on_progress`` is called on this loop. If the awaiting task is cancelled, the run is cancelled as by
         ``cancel`` and finishes its bookkeeping (results, journal) before the cancellation goes on.
         """
-        report, row_done = self._start_run(options, on_progress)
+        report, options, row_done = self._start_run(options, on_progress)
         cancel = cancel if cancel is not None else CancelToken()
         try:
             journal = await asyncio.to_thread(self._journal)
@@ -227,8 +233,9 @@ class Job:
         return self._finish_run(outcome, report, options)
 
     def _start_run(self, options: ApplyOptions, on_progress: Callable[[RowResult], None] | None
-                   ) -> tuple[ValidationReport, Callable[[RowResult], None]]:
-        """Check the file and the settings, start the live counts; the callback each row's result goes to."""
+                   ) -> tuple[ValidationReport, ApplyOptions, Callable[[RowResult], None]]:
+        """Check the file and the settings, start the live counts; the options the run takes (the job's
+        ``accept_lost_zeros``, as the file was validated) and the callback each row's result goes to."""
         report = self._require_valid(allow_invalid=options.skip_invalid)
         require_settings(report.operation, self.settings)
         options = dataclasses.replace(options, accept_lost_zeros=self.accept_lost_zeros)  # as it was validated
@@ -240,7 +247,7 @@ class Job:
             if on_progress is not None:
                 on_progress(result)
 
-        return report, row_done
+        return report, options, row_done
 
     def _replay(self, report: ValidationReport, journal: Journal, options: ApplyOptions,
                 row_done: Callable[[RowResult], None], cancel: CancelToken | None) -> Replay:
@@ -263,26 +270,20 @@ class Job:
     def write_report(self) -> Written:
         """Write the last step's report into the workbook (or beside a CSV): Errors, Plan or Results.
 
-        A workbook that cannot be written (open in Excel, read-only) is not an error: ``Written.warning``
-        says so, and the Plan and Results go to a file beside it instead.
+        Every write into a workbook is checked before it replaces the file (``sheets.writeback``). A
+        workbook that cannot take the report (open in Excel, read-only, an .xls, a failed check) is not an
+        error: the report goes to a file beside it and ``Written.warning`` says why. A file without issues
+        gets no Errors report; ``Written.note`` says what stale one of an earlier run was taken away.
         """
+        from ..error_report import write_error_report
+
         last = self._last or self.validate()
         if isinstance(last, Validation):
-            last.written = _write_errors(last.report)
+            found = write_error_report(last.report)
         elif isinstance(last, Planned):
-            path, warning = write_plan(last.plan)
-            last.written = Written(path, warning)
+            found = write_plan(last.plan)
         else:
-            path, warning = write_results(last.report, last.outcome)
-            last.written = Written(path, warning)
+            found = write_results(last.report, last.outcome)
+        last.written = Written(found.path, found.warning(self.path), sheet=found.sheet, note=found.note(self.path))
         return last.written
-
-
-def _write_errors(report: ValidationReport) -> Written:
-    from ..error_report import write_error_report
-
-    try:
-        return Written(write_error_report(report))
-    except WorkbookLocked as exc:
-        return Written(None, f"{exc} The report was not written; close the file and run validate again.")
 

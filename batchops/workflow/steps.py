@@ -6,6 +6,7 @@ here once. Long lists (issues, plan rows, results) also come a page at a time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,22 @@ __all__ = ["Applied", "ApplyPreview", "Planned", "Validation", "Written"]
 
 @dataclass(frozen=True)
 class Written:
-    """Where a step's report went (None: nothing to write), and why not where it was meant to go."""
+    """Where a step's report went (None: nothing to write), and why not where it was meant to go.
+
+    ``sheet``: the report's sheet in ``path`` (None for a CSV); ``note``: what stale report of an earlier
+    run was taken out of the workbook (a clean validate removes the Errors sheet and marks).
+    """
 
     path: Path | None
     warning: str | None = None
+    sheet: str | None = None
+    note: str | None = None
+
+    def where(self) -> str:
+        """``book.xlsx (sheet 'Results')`` or ``book.results.csv``; empty when nothing was written."""
+        if self.path is None:
+            return ""
+        return f"{self.path} (sheet '{self.sheet}')" if self.sheet else str(self.path)
 
 
 def _where(report: ValidationReport) -> dict[str, Any]:
@@ -136,7 +149,8 @@ class ApplyPreview:
 
     ``to_send`` is what will really be sent: rows the journal records as applied are taken out, and, when
     the current values were read (``plan`` is set), rows that change nothing too (unless ``--force`` or
-    ``--no-before``, which send them).
+    ``--no-before``, which send them) and rows apply's before-read will hold back because a number lost its
+    leading zeros (``zeros_held``; unless ``--no-before``, which reads nothing and so sends them).
     """
 
     operation: Operation
@@ -151,6 +165,9 @@ class ApplyPreview:
     """True when the run reads each record first and skips a row that changes nothing (not --force or
     --no-before): without ``plan``, such rows are still counted in ``to_send``."""
     plan: Plan | None = None
+    read_before: bool = True
+    """The run reads each record just before sending its row (not ``--no-before``)."""
+    force: bool = False
 
     @property
     def read(self) -> bool:
@@ -163,20 +180,25 @@ class ApplyPreview:
 
     @property
     def cannot(self) -> int | None:
-        return self.plan.counts()["cannot"] if self.plan is not None else None
+        """Rows that will be sent although they cannot succeed as they are (rows held back are not sent)."""
+        if self.plan is None:
+            return None
+        return sum(1 for r in self.rows_to_send() if r.action is PlanAction.CANNOT)
 
     @property
     def unread(self) -> int | None:
         return self.plan.counts()["unread"] if self.plan is not None else None
 
+    @property
+    def zeros_held(self) -> list[int]:
+        """Rows apply's before-read will hold back (``not-sent``): a number lost its leading zeros."""
+        return sorted(held_rows(self.plan, read_before=self.read_before))
+
     def rows_to_send(self) -> list[RowPlan]:
         """The rows that will be sent, with their records' names and changes (empty when not read)."""
         if self.plan is None:
             return []
-        sent = {PlanAction.CHANGE, PlanAction.CANNOT, PlanAction.UNREAD}
-        if not self.skips_no_change:
-            sent.add(PlanAction.NO_CHANGE)
-        return [r for r in self.plan.rows if r.action in sent]
+        return planned_to_send(self.plan, force=self.force, read_before=self.read_before)
 
     def rows_page(self, offset: int = 0, limit: int = DEFAULT_PAGE) -> dict[str, Any]:
         """``{"total", "offset", "limit", "rows": [plan row, ...]}``: the rows that will be sent."""
@@ -187,7 +209,7 @@ class ApplyPreview:
         "already_applied", "no_change", "cannot", "unread", "to_send", "read", "skips_no_change"}``; the three
         read counts are null when not read."""
         return {**_where(self.report), "target": self.target, "dry_run": self.dry_run, "rows": self.rows,
-                "invalid": self.invalid, "lost_zero_rows": lost_zero_rows(self.report),
+                "invalid": self.invalid, "lost_zero_rows": lost_zero_rows(self.report, held_back=self.zeros_held),
                 "already_applied": self.already_applied, "no_change": self.no_change,
                 "cannot": self.cannot, "unread": self.unread, "to_send": self.to_send, "read": self.read,
                 "skips_no_change": self.skips_no_change}
@@ -263,11 +285,13 @@ class Applied:
         return page(found, result_shape, key="results", offset=offset, limit=limit)
 
 
-def lost_zero_rows(report: ValidationReport, outcome: ApplyOutcome | None = None) -> dict[str, list[int]]:
-    """Rows with a number Excel probably stripped of its leading zeros: ``held`` back (invalid, or not sent
-    after apply's before-read) and ``accepted`` (``--accept-lost-zeros``: used as they are)."""
+def lost_zero_rows(report: ValidationReport, outcome: ApplyOutcome | None = None,
+                   held_back: Iterable[int] = ()) -> dict[str, list[int]]:
+    """Rows with a number Excel probably stripped of its leading zeros: ``held`` back (invalid; not sent after
+    apply's before-read; or, before a run, ``held_back``: found so by reading the records) and ``accepted``
+    (``--accept-lost-zeros``: used as they are)."""
     errors = {i.row for i in report.errors}
-    held = {r for r in report.lost_zero_rows if r in errors}
+    held = {r for r in report.lost_zero_rows if r in errors} | set(held_back)
     if outcome is not None:
         held |= {r.row for r in outcome.results if r.reason == LOST_ZEROS_REASON}
     return {"held": sorted(held), "accepted": [r for r in report.lost_zero_rows if r not in errors]}
@@ -277,9 +301,23 @@ def _path(written: Written | None) -> str | None:
     return str(written.path) if written is not None and written.path is not None else None
 
 
+def planned_to_send(plan: Plan, *, force: bool, read_before: bool) -> list[RowPlan]:
+    """The rows an apply sends, from a plan's actions: rows applied already are skipped (a forced plan has
+    none); when each record is read first, so are rows that change nothing (unless forced) and rows whose
+    numbers lost their leading zeros (held back even when forced: ``RowPlan.held``)."""
+    sent = {PlanAction.CHANGE, PlanAction.CANNOT, PlanAction.UNREAD}
+    if force or not read_before:
+        sent.add(PlanAction.NO_CHANGE)
+    return [r for r in plan.rows if r.action in sent and not (read_before and r.held)]
+
+
 def rows_to_send(plan: Plan, *, force: bool, read_before: bool) -> int:
-    """Rows an apply sends, from a plan's actions: rows applied already are skipped (a forced plan has none),
-    and so are rows that change nothing, found as each record is read (unless forced, or not read)."""
-    counts = plan.counts()
-    sent = counts["change"] + counts["cannot"] + counts["unread"]
-    return sent + (counts["no-change"] if force or not read_before else 0)
+    """How many rows an apply sends (``planned_to_send``)."""
+    return len(planned_to_send(plan, force=force, read_before=read_before))
+
+
+def held_rows(plan: Plan | None, *, read_before: bool) -> set[int]:
+    """Rows apply's before-read will hold back for lost leading zeros (none when it does not read)."""
+    if plan is None or not read_before:
+        return set()
+    return {r.row for r in plan.rows if r.held and r.action is not PlanAction.APPLIED}

@@ -133,15 +133,25 @@ function wireRun() {
 function wirePlan() {
   const button = $("make-plan");
   if (!button) return;
+  const cancel = $("plan-cancel");
+  // A plan of 100,000 rows reads for a while: Cancel stops it as a run's Cancel does (reads under way
+  // finish, nothing is planned; the earlier plan, if any, stays).
+  cancel.addEventListener("click", async () => {
+    cancel.disabled = true;
+    try { await postJSON(cancel.dataset.cancel); say($("plan-status"), "Cancelling …"); }
+    catch (e) { say($("plan-status"), e.message, "bad"); }
+  });
   button.addEventListener("click", async () => {
     button.disabled = true;
+    cancel.hidden = false;
+    cancel.disabled = false;
     say($("plan-status"), "Reading the current value of every record …");
     const bar = $("plan-progress");
     // While the plan reads, the file's summary says how far it got: a bar instead of a long silence.
     const timer = window.setInterval(async () => {
       try {
         const file = await (await fetch(button.dataset.file)).json();
-        if (file.reading) {
+        if (file.reading && !file.reading.cancel_requested) {
           bar.hidden = false;
           bar.max = file.reading.total || 1;
           bar.value = file.reading.done;
@@ -155,9 +165,34 @@ function wirePlan() {
     } catch (e) {
       button.disabled = false;
       bar.hidden = true;
-      say($("plan-status"), e.message, "bad");
+      cancel.hidden = true;
+      say($("plan-status"), e.message, e.message.startsWith("The plan was cancelled") ? "" : "bad");
     } finally {
       window.clearInterval(timer);
+    }
+  });
+}
+
+// Numbers Excel may have stripped of their leading zeros: the job checks the file again with the choice,
+// which its plan and apply then keep (as --accept-lost-zeros does for a command).
+function wireLostZeros() {
+  const box = $("lost-zeros");
+  const button = $("lost-zeros-choice");
+  if (!box || !button) return;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    say($("lost-zeros-status"), "Checking the file again …");
+    try {
+      await postJSON(box.dataset.check, {accept_lost_zeros: button.dataset.accept === "true"});
+      if (button.dataset.then === "plan" && $("make-plan")) {
+        say($("lost-zeros-status"), "");
+        $("make-plan").click();
+      } else {
+        window.location.reload();
+      }
+    } catch (e) {
+      button.disabled = false;
+      say($("lost-zeros-status"), e.message, "bad");
     }
   });
 }
@@ -199,6 +234,7 @@ function wireExport() {
 
 document.addEventListener("DOMContentLoaded", () => {
   wirePlan();
+  wireLostZeros();
   wireApply();
   wireExport();
   wireUpload($("upload-form"));

@@ -26,9 +26,13 @@ PY
 mkdir -p "$work/step3" && cp "$work/step2.xlsx" "$work/step3/lo_agents_in.xlsx"
 lo --convert-to xlsx --outdir "$work/step4" "$work/step3/lo_agents_in.xlsx"
 cp "$work/step4/lo_agents_in.xlsx" "$out/lo_agents.xlsx"
+# lo_agents.xls and lo_agents.ods: the same workbook saved by LibreOffice as Excel 97-2003 and as ODF,
+# so the readers of those formats are held to the xlsx reader's results.
+lo --convert-to xls --outdir "$out" "$out/lo_agents.xlsx"
+lo --convert-to ods --outdir "$out" "$out/lo_agents.xlsx"
 
 # lo_from_csv.xlsx: CSV import with columns 1, 2 and 4 typed as Text (format 2), 3 and 5 Standard (1).
 lo --infilter="CSV:44,34,76,1,1/2/2/2/3/1/4/2/5/1" --convert-to xlsx --outdir "$out" "$here/lo_from_csv.csv"
-# lo_from_csv.xls: the same CSV saved as Excel 97-2003, for the "old .xls" rejection.
+# lo_from_csv.xls: the same CSV saved as Excel 97-2003.
 lo --infilter="CSV:44,34,76,1" --convert-to xls --outdir "$out" "$here/lo_from_csv.csv"
 rm -rf "$work"
