@@ -236,7 +236,8 @@ def main() -> None:
         "",
         (f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
          f"httpx {version('httpx')}, httpx-aiohttp {version('httpx-aiohttp')}, aiohttp {version('aiohttp')}. "
-         f"Load average before: {load_before:.2f}. The sandbox runs in its own process on the same 2 CPUs."),
+         f"Load average before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}. The sandbox runs in its own "
+         "process on the same 2 CPUs."),
         "",
         f"Sequential loop (one httpx.Client, one call after another): **{seq:,.1f} rows/s**.",
         "",
@@ -266,7 +267,7 @@ def main() -> None:
          f"({memory['counts']['ok']:,} ok, {memory['counts']['failed']:,} failed as unknown IDs; "
          f"{memory['rows_per_second_sending']:,.0f} rows/s while sending). Target < 500 MB."),
         "",
-        "Command: `.venv/bin/python bench/bench_apply.py`",
+        f"Command: `.venv/bin/python {shlex.join(['bench/bench_apply.py', *sys.argv[1:]])}`",
         "",
     ])
     (Path(__file__).parent / "RESULTS.apply.md").write_text(text, encoding="utf-8")
