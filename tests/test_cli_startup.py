@@ -52,6 +52,29 @@ def test_validating_a_sheet_does_not_load_hypothesis_through_pandera(tmp_path):
     assert out == ["0", "True", "False"]
 
 
+def test_loading_a_command_pauses_the_garbage_collector_and_turns_it_back_on(tmp_path):
+    path = tmp_path / "agent-settings.csv"
+    shutil.copy(SAMPLES / "agent-settings-nightly.csv", path)
+    code = ("import gc, sys, contextlib, io\n"
+            "from batchops.cli import run\n"
+            "paused = []\n"
+            "gc.callbacks.append(lambda phase, info: paused.append(phase))\n"
+            "app = sys.modules['batchops.cli.app']\n"
+            "load = app.load_command_module\n"
+            "during = []\n"
+            "def spy(module):\n"
+            "    seen = len(paused)\n"
+            "    load(module)\n"
+            "    during.append(len(paused) - seen)\n"
+            "app.load_command_module = spy\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    code = run(['validate', {str(path)!r}, '--json'])\n"
+            "print('collections while importing', *during)\n"
+            "print(code, gc.isenabled(), gc.get_freeze_count() > 0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["collections while importing 0", "0 True True"]
+
+
 def test_the_table_lists_every_command_with_its_own_one_line_help():
     load_all_commands()
     assert set(app.commands) == set(COMMANDS)  # a command added to a module is added to the table too
