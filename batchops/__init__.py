@@ -41,7 +41,7 @@ _HOMES = {
     "WorkbookLocked": "errors",
     "WriteCheckFailed": "errors",
     "Journal": "journal",
-    "CancelToken": "dispatch",
+    "CancelToken": "http.dispatch",
     "Job": "workflow",
     "ApplyOptions": "replay",
     "ApplyOutcome": "replay",
@@ -61,7 +61,6 @@ __getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 
 if TYPE_CHECKING:
     from .catalogue import OPERATIONS, Operation, get_operation
-    from .dispatch import CancelToken
     from .errors import (
         AuthError,
         BatchopsError,
@@ -76,6 +75,7 @@ if TYPE_CHECKING:
         WorkbookLocked,
         WriteCheckFailed,
     )
+    from .http.dispatch import CancelToken
     from .journal import Journal
     from .replay import ApplyOptions, ApplyOutcome, Replay, RowResult, Status
     from .report import InputRow, Issue, ValidationReport

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .answers import json_object, require_success, text_of
-from .calls import PreparedCall
 from .catalogue import C1_SUCCESS
-from .client import Client
+from .http.calls import PreparedCall
+from .http.client import Client
 from .secrets import Secret
 
 __all__ = ["AGENT_INFO_PATH", "SYS_AGENT_FIELDS", "Agent", "AgentInfo", "SysAgent", "SysInfo", "iter_agents",

@@ -16,9 +16,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .calls import CallResult
 from .catalogue import EPOCH_MS_FLOOR
 from .errors import AuthError, RemoteError
+from .http.calls import CallResult
 
 if TYPE_CHECKING:
     from .catalogue import Success

@@ -18,7 +18,7 @@ from .readers import LiveRecord, RecordReader, blockers, label_of
 from .report import InputRow
 
 if TYPE_CHECKING:
-    from .dispatch import CancelToken
+    from .http.dispatch import CancelToken
 
 __all__ = ["Current", "FieldChange", "LostZero", "aread_one", "before_values", "field_changes", "is_no_change",
            "lost_zeros", "read_current", "read_one"]

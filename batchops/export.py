@@ -41,9 +41,9 @@ from typing import Any
 from . import __version__
 from .agentinfo import AgentInfo, read_agent_info
 from .catalogue import OPERATIONS, Field, Kind, Operation
-from .client import Client
 from .coerce import local_timezone, show_timestamp
 from .errors import InputError
+from .http.client import Client
 from .readers import LiveRecord, Progress, blockers, context_columns, iter_records, read_side
 from .readspec import read_only_header
 from .secrets import MASK

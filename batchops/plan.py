@@ -31,7 +31,7 @@ from .report import ValidationReport
 from .sheets.writeback import ReportFile
 
 if TYPE_CHECKING:
-    from .dispatch import CancelToken
+    from .http.dispatch import CancelToken
 
 __all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan",
            "plan_rows", "write_plan"]

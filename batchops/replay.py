@@ -35,19 +35,19 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from .calls import CallResult, PreparedCall
 from .catalogue import Operation
 from .coerce import typed_values
-from .dispatch import DEFAULT_CONCURRENCY, CancelToken, Dispatcher, DispatchReport, StopReason
 from .errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED, AuthError, BatchopsError
+from .http.calls import CallResult, PreparedCall
+from .http.dispatch import DEFAULT_CONCURRENCY, CancelToken, Dispatcher, DispatchReport, StopReason
+from .http.limiter import Limiter
+from .http.retrying import THROTTLED
+from .http.tuning import frozen_heap, run_on_new_loop, warm_up
 from .journal import Action, Decision, Journal, JournalWriter, Reason, RowStatus, content_hash
-from .limiter import Limiter
 from .marking import AheadMarks, OneByOneMarks
 from .report import InputRow, ValidationReport
-from .retrying import THROTTLED
 from .secrets import redact
 from .settings import Settings
-from .tuning import frozen_heap, run_on_new_loop, warm_up
 
 
 class Status(str, Enum):
@@ -425,7 +425,7 @@ class Replay:
 
     def _client(self) -> Any:
         if self.client is None:
-            from .client import Client
+            from .http.client import Client
 
             self.client = Client(self.settings)
         return self.client

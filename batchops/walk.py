@@ -22,8 +22,8 @@ from pathlib import Path
 from .agentinfo import SysAgent, SysInfo, read_sys_info
 from .answers import text_of
 from .catalogue import Operation
-from .client import Client
 from .errors import BatchopsError, InputError
+from .http.client import Client
 from .readers import DEFAULT_READ_CONCURRENCY, LiveRecord, Progress, read_by_keys, read_side
 from .readspec import AgentWalk
 

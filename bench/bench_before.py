@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_dispatch import settings_for, start_server
 
-from batchops.client import Client
+from batchops.http.client import Client
 from batchops.journal import Journal
 from batchops.replay import ApplyOptions, Replay
 from batchops.sheets.writer import SheetSpec, write_xlsx

@@ -56,7 +56,7 @@ def _max_rss_mb() -> float:
 
 def _child(which: str, out: str) -> dict[str, float]:
     """In a child process: one step, once; seconds, rows and peak RSS (the env holds the sandbox's settings)."""
-    from batchops.client import Client
+    from batchops.http.client import Client
     from batchops.settings import load_settings
 
     if which == "export":

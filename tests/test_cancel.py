@@ -12,7 +12,7 @@ import threading
 
 from reliability_helpers import settings_workbook, use_sandbox
 
-from batchops.dispatch import CancelToken, StopReason
+from batchops.http.dispatch import CancelToken, StopReason
 from batchops.journal import Journal
 from batchops.replay import ApplyOptions, Replay, Status
 from batchops.settings import load_settings

@@ -19,8 +19,8 @@ import openpyxl
 import pytest
 
 from batchops.catalogue import OPERATIONS, Field, Kind, Operation, Success
-from batchops.client import Client
 from batchops.export import export
+from batchops.http.client import Client
 from batchops.journal import Journal
 from batchops.plan import PlanAction, make_plan
 from batchops.readspec import Blocker, Fact, KeyQuery, Listing, Paging, ReadSide

@@ -33,8 +33,8 @@ from batchops.catalogue import (
     Field,
     Kind,
 )
-from batchops.client import Client
 from batchops.coerce import resolve_timezone, typed_values
+from batchops.http.client import Client
 from batchops.settings import load_settings
 from batchops.sheets.table import RawTable
 from batchops.validation import validate_table

@@ -16,9 +16,9 @@ import pytest
 from roundtrip_helpers import cli, file_text, use_sandbox
 
 from batchops.catalogue import AGENT_SETTINGS
-from batchops.client import Client
 from batchops.errors import RemoteError
 from batchops.export import CONTEXT_SHEET, UNMATCHED_SHEET
+from batchops.http.client import Client
 from batchops.journal import Journal
 from batchops.settings import load_settings
 from batchops.validation import validate_file

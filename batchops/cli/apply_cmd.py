@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, BatchopsError
+from ..http.dispatch import StopReason
 from ..plan import PlanAction, shown
 from ..replay import ApplyOptions
 from ..workflow import Applied, ApplyPreview, Job, request_text

@@ -18,8 +18,8 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from ..dispatch import CancelToken
 from ..errors import JournalError, ValidationFailed
+from ..http.dispatch import CancelToken
 from ..journal import Action, Journal, default_journal_path
 from ..plan import applied_rows, make_plan, write_plan
 from ..replay import ApplyOptions, ApplyOutcome, Replay, RowResult, require_settings, target_of
@@ -131,7 +131,7 @@ class Job:
         ``cancel`` (a front end's Cancel, from any thread) stops the reads, those under way finishing, and
         raises ``Interrupted``; the job keeps its earlier plan, if any.
         """
-        from ..client import Client
+        from ..http.client import Client
 
         report = self._require_valid()
         target = self.target
@@ -175,7 +175,7 @@ class Job:
         to_send = len(decisions) - len(applied)
         plan = None
         if read:
-            from ..client import Client
+            from ..http.client import Client
 
             with Client(self.settings) as client:
                 plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,

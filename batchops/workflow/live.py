@@ -15,7 +15,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from ..dispatch import CancelToken
+from ..http.dispatch import CancelToken
 from ..replay import LiveState, RowResult, Status
 
 __all__ = ["CancelToken", "RunProgress", "RunState", "rows_per_second"]

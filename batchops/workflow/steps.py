@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..catalogue import Operation
-from ..dispatch import StopReason
 from ..errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_ROWS_FAILED
+from ..http.dispatch import StopReason
 from ..plan import Plan, PlanAction, RowPlan
 from ..replay import LOST_ZEROS_REASON, ApplyOptions, ApplyOutcome, Status
 from ..report import ValidationReport

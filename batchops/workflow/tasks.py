@@ -152,9 +152,9 @@ def export_data(what: str, output: Path, *, settings: Settings, vdn_id: int | No
                 on_progress: Callable[[int, int | None], None] | None = None) -> Exported:
     """Read ``what`` from the servers into ``output``, ready to edit and apply; date-times in ``timezone``
     (an IANA name; the machine's when None), the zone validation reads them in."""
-    from ..client import Client
     from ..coerce import resolve_timezone
     from ..export import export, read_users
+    from ..http.client import Client
 
     refuse_to_replace(output, force=force)
     try:
