@@ -122,7 +122,7 @@ def record_name(op: Operation | None, before: Any, after: Any) -> str:
     facts, as read before the update (new values win for facts the row itself sets); ``""`` when none."""
     if op is None or op.read is None:
         return ""
-    from .readers import label_of
+    from .remote.readers import label_of
 
     values = {**(before if isinstance(before, Mapping) else {}), **(after if isinstance(after, Mapping) else {})}
     return label_of(op, {k: str(v) for k, v in values.items() if v is not None})

@@ -25,8 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 from .catalogue import Kind, Operation
 from .coerce import show_timestamp
-from .current import Current, FieldChange, ReadProgress, field_changes, is_no_change, lost_zeros, read_current
 from .journal import Journal, Reason, content_hash
+from .remote.current import (
+    Current,
+    FieldChange,
+    ReadProgress,
+    field_changes,
+    is_no_change,
+    lost_zeros,
+    read_current,
+)
 from .report import ValidationReport
 from .sheets.writeback import ReportFile
 

@@ -436,8 +436,8 @@ class Replay:
         The read gives the journal its before-values and skips a row that would change nothing; reads and
         updates of different rows overlap instead of running in separate passes.
         """
-        from .current import aread_one
-        from .readers import RecordReader
+        from .remote.current import aread_one
+        from .remote.readers import RecordReader
 
         reader = RecordReader(self._client())
         by_row = {r.row: r for r in self.report.valid_records}
@@ -449,7 +449,7 @@ class Replay:
 
     def _unchanged(self, row: int, current: Any) -> bool:
         """Keep the row's before-values; True (and the row recorded ``skipped``) when it changes nothing."""
-        from .current import before_values, field_changes, is_no_change, lost_zeros
+        from .remote.current import before_values, field_changes, is_no_change, lost_zeros
 
         if current.record is None:
             return False  # unknown record or unreadable: send it, the server has the last word

@@ -61,8 +61,8 @@ def _child(which: str, out: str) -> dict[str, float]:
 
     if which == "export":
         # export(client, "agents", out) is exactly read_agent_info + export_agents; timed in two parts.
-        from batchops.agentinfo import read_agent_info
         from batchops.export import export_agents
+        from batchops.remote.agentinfo import read_agent_info
 
         baseline = _max_rss_mb()
         with Client(load_settings()) as client:
@@ -87,7 +87,7 @@ def _child(which: str, out: str) -> dict[str, float]:
     if which == "to_excel":
         import pandas as pd
 
-        from batchops.agentinfo import read_agent_info
+        from batchops.remote.agentinfo import read_agent_info
         from batchops.secrets import MASK
 
         with Client(load_settings()) as client:

@@ -13,7 +13,7 @@ from batchops.catalogue import OPERATIONS
 
 FRONT_ENDS = ("batchops.cli", "batchops.__main__")
 """The command line and its entry point: the only modules that may import ``batchops.cli``."""
-HTTP_MODULES = ("batchops.http", "batchops.readers")
+HTTP_MODULES = ("batchops.http", "batchops.remote.readers")
 """The HTTP side: the ``http`` folder (requests, auth, retrying, pacing, sending), and reading records over HTTP."""
 HTTP_CODE = (*HTTP_MODULES, "httpx", "httpx_aiohttp", "aiohttp", "tenacity", "h11", "anyio")
 SHEET_CODE = ("batchops.sheets", "batchops.validation", "batchops.schemas", "batchops.report", "openpyxl",

@@ -13,7 +13,7 @@ from reliability_helpers import results, update_requests, use_sandbox, workbook
 
 from batchops.catalogue import AGENT_SETTINGS
 from batchops.cli import run
-from batchops.current import FieldChange, LostZero, lost_zeros
+from batchops.remote.current import FieldChange, LostZero, lost_zeros
 
 
 def test_lost_zeros_compares_numbers_and_lists_item_by_item():

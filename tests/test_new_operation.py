@@ -23,7 +23,7 @@ from batchops.export import export
 from batchops.http.client import Client
 from batchops.journal import Journal
 from batchops.plan import PlanAction, make_plan
-from batchops.readspec import Blocker, Fact, KeyQuery, Listing, Paging, ReadSide
+from batchops.remote.readspec import Blocker, Fact, KeyQuery, Listing, Paging, ReadSide
 from batchops.replay import ApplyOptions, Replay, Status
 from batchops.settings import load_settings
 from batchops.templates import write_template

@@ -163,7 +163,7 @@ def test_a_cell_reference_of_thousands_of_digits_does_not_stop_validation(tmp_pa
 
 
 def test_server_answers_of_thousands_of_digits_are_kept_as_text_not_a_crash():
-    from batchops.answers import epoch_text
+    from batchops.remote.answers import epoch_text
 
     assert epoch_text("9" * 5_000, millis=True) == "9" * 5_000
     assert epoch_text("²", millis=False) == "²"

@@ -20,9 +20,9 @@ from batchops.errors import RemoteError
 from batchops.export import CONTEXT_SHEET, UNMATCHED_SHEET
 from batchops.http.client import Client
 from batchops.journal import Journal
+from batchops.remote.walk import read_users, walk
 from batchops.settings import load_settings
 from batchops.validation import validate_file
-from batchops.walk import read_users, walk
 
 CHINESE_PATH = "/apiaccess/CC-Mangemant/v1/querySysInfo"
 

@@ -16,12 +16,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .catalogue import EPOCH_MS_FLOOR
-from .errors import AuthError, RemoteError
-from .http.calls import CallResult
+from ..catalogue import EPOCH_MS_FLOOR
+from ..errors import AuthError, RemoteError
+from ..http.calls import CallResult
 
 if TYPE_CHECKING:
-    from .catalogue import Success
+    from ..catalogue import Success
     from .readspec import AnswerPath
 
 __all__ = ["code_of", "epoch_text", "first_at", "is_success", "json_object", "list_text", "message_of",
