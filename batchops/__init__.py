@@ -43,11 +43,11 @@ _HOMES = {
     "Journal": "journal",
     "CancelToken": "http.dispatch",
     "Job": "workflow",
-    "ApplyOptions": "replay",
-    "ApplyOutcome": "replay",
-    "Replay": "replay",
-    "RowResult": "replay",
-    "Status": "replay",
+    "ApplyOptions": "apply.replay",
+    "ApplyOutcome": "apply.replay",
+    "Replay": "apply.replay",
+    "RowResult": "apply.replay",
+    "Status": "apply.replay",
     "Issue": "report",
     "InputRow": "report",
     "ValidationReport": "report",
@@ -60,6 +60,7 @@ _HOMES = {
 __getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 
 if TYPE_CHECKING:
+    from .apply.replay import ApplyOptions, ApplyOutcome, Replay, RowResult, Status
     from .catalogue import OPERATIONS, Operation, get_operation
     from .errors import (
         AuthError,
@@ -77,7 +78,6 @@ if TYPE_CHECKING:
     )
     from .http.dispatch import CancelToken
     from .journal import Journal
-    from .replay import ApplyOptions, ApplyOutcome, Replay, RowResult, Status
     from .report import InputRow, Issue, ValidationReport
     from .settings import Settings, load_settings
     from .validation import validate_file

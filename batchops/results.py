@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .replay import ApplyOutcome
+from .apply.replay import ApplyOutcome
 from .report import ValidationReport
 from .sheets.writeback import ReportFile
 

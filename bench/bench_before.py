@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_dispatch import settings_for, start_server
 
+from batchops.apply.replay import ApplyOptions, Replay
 from batchops.http.client import Client
 from batchops.journal import Journal
-from batchops.replay import ApplyOptions, Replay
 from batchops.sheets.writer import SheetSpec, write_xlsx
 from batchops.validation import validate_file
 

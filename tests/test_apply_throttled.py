@@ -7,9 +7,9 @@ import json
 
 from reliability_helpers import results, settings_workbook, use_sandbox
 
+from batchops.apply.replay import ApplyOptions, Replay
 from batchops.cli import run
 from batchops.journal import Journal
-from batchops.replay import ApplyOptions, Replay
 from batchops.settings import load_settings
 from batchops.validation import validate_file
 

@@ -12,9 +12,9 @@ import threading
 
 from reliability_helpers import settings_workbook, use_sandbox
 
+from batchops.apply.replay import ApplyOptions, Replay, Status
 from batchops.http.dispatch import CancelToken, StopReason
 from batchops.journal import Journal
-from batchops.replay import ApplyOptions, Replay, Status
 from batchops.settings import load_settings
 from batchops.validation import validate_file
 

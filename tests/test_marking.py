@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from batchops.marking import AheadMarks
+from batchops.apply.marking import AheadMarks
 
 
 class HeldWriter:

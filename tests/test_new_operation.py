@@ -18,13 +18,13 @@ from typing import Any
 import openpyxl
 import pytest
 
+from batchops.apply.replay import ApplyOptions, Replay, Status
 from batchops.catalogue import OPERATIONS, Field, Kind, Operation, Success
 from batchops.export import export
 from batchops.http.client import Client
 from batchops.journal import Journal
 from batchops.plan import PlanAction, make_plan
 from batchops.remote.readspec import Blocker, Fact, KeyQuery, Listing, Paging, ReadSide
-from batchops.replay import ApplyOptions, Replay, Status
 from batchops.settings import load_settings
 from batchops.templates import write_template
 from batchops.undo import plan_undo, write_undo

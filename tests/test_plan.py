@@ -231,7 +231,7 @@ class _Client:
 
 
 def _replay(routes, tmp_path, client):
-    from batchops.replay import ApplyOptions, Replay
+    from batchops.apply.replay import ApplyOptions, Replay
 
     path = routes[0]
     journal = Journal(tmp_path / "j.sqlite3")

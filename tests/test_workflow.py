@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from roundtrip_helpers import sheet, use_sandbox
 
+from batchops.apply.replay import ApplyOptions
 from batchops.errors import ValidationFailed
 from batchops.journal import Journal
-from batchops.replay import ApplyOptions
 from batchops.workflow import CancelToken, Job, RunState
 
 HEADERS = ["id", "devicetype", "deviceId"]

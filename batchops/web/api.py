@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from ..apply.replay import ApplyOptions
 from ..errors import BatchopsError, ConfigError, InputError, Interrupted, JournalError, RemoteError
-from ..replay import ApplyOptions
 from ..workflow import (
     DEFAULT_READ_CONCURRENCY,
     CancelToken,

@@ -18,11 +18,11 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+from ..apply.replay import ApplyOptions, ApplyOutcome, Replay, RowResult, require_settings, target_of
 from ..errors import JournalError, ValidationFailed
 from ..http.dispatch import CancelToken
 from ..journal import Action, Journal, default_journal_path
 from ..plan import applied_rows, make_plan, write_plan
-from ..replay import ApplyOptions, ApplyOutcome, Replay, RowResult, require_settings, target_of
 from ..report import ValidationReport
 from ..results import write_results
 from ..settings import Settings, load_settings

@@ -10,8 +10,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from ..apply.replay import RowResult
 from ..plan import PlanAction, RowPlan
-from ..replay import RowResult
 from ..report import Issue
 
 __all__ = ["DEFAULT_PAGE", "MAX_PAGE", "issue_shape", "page", "plan_row_shape", "request_text", "result_shape"]
