@@ -113,8 +113,8 @@ class Field:
         elif self.kind is Kind.ID_LIST:
             parts.append("IDs separated by commas")
         elif self.kind is Kind.ID:
-            parts.append("an ID typed as text (format the column as Text so Excel keeps every digit)"
-                         + (f", at most {self.max_length} characters" if self.max_length else ""))
+            longest = f" of at most {self.max_length} characters" if self.max_length else ""
+            parts.append(f"an ID{longest} typed as text: format the column as Text so Excel keeps every digit")
         elif self.kind is Kind.CODE:
             parts.append("one of " + ", ".join(f"{c.value} ({c.label})" for c in self.choices))
         elif self.kind is Kind.INTEGER:

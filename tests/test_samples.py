@@ -81,8 +81,8 @@ def test_the_messages_a_user_reads_for_the_classic_mistakes():
     assert by_cell[("B10", "formula")].startswith('holds the formula =B2&"1"')
     assert by_cell[("F16", "fraction")].startswith("12323.5 has a fraction where digits belong")
     assert by_cell[("B12", "required")] == (
-        "is empty; userId is mandatory (an ID typed as text (format the column as Text so Excel keeps "
-        "every digit)).")
+        "is empty; userId is mandatory (an ID typed as text: format the column as Text so Excel keeps "
+        "every digit).")
 
 
 def test_cli_validate_exits_0_for_a_valid_sample_and_2_for_a_flawed_one(tmp_path, capsys):

@@ -41,12 +41,15 @@ def test_the_whole_walk(web, sandbox, tmp_path):
         fixed = upload(client, settings_workbook(tmp_path / "team-fixed.xlsx", rows), url=f"/api/files/{file_id}")
         assert fixed.json()["valid"] is True and fixed.json()["id"] == file_id
 
+        assert 'id="apply-no-plan"' in client.get(f"/files/{file_id}/apply").text
         plan = client.post(f"/api/files/{file_id}/plan").json()
         assert plan["counts"]["change"] == 30 and plan["to_send"] == 30 and plan["file"] == "team-fixed.xlsx"
         assert plan["target"] == sandbox.url
         page = client.get(f"/api/files/{file_id}/plan", params={"limit": 5}).json()
         assert page["total"] == 30 and len(page["rows"]) == 5 and page["rows"][0]["action"] == "change"
 
+        confirmation = client.get(f"/files/{file_id}/apply").text  # the plan's figures beside the question
+        assert "the plan, when it read the current values: 30 rows change something (" in confirmation
         preview = client.get(f"/api/files/{file_id}/preview").json()
         assert (preview["to_send"], preview["target"], preview["already_applied"]) == (30, sandbox.url, 0)
 
