@@ -48,12 +48,12 @@ _HOMES = {
     "Replay": "apply.replay",
     "RowResult": "apply.replay",
     "Status": "apply.replay",
-    "Issue": "report",
-    "InputRow": "report",
-    "ValidationReport": "report",
+    "Issue": "checking.report",
+    "InputRow": "checking.report",
+    "ValidationReport": "checking.report",
     "Settings": "settings",
     "load_settings": "settings",
-    "validate_file": "validation",
+    "validate_file": "checking.validation",
 }
 
 
@@ -62,6 +62,8 @@ __getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 if TYPE_CHECKING:
     from .apply.replay import ApplyOptions, ApplyOutcome, Replay, RowResult, Status
     from .catalogue import OPERATIONS, Operation, get_operation
+    from .checking.report import InputRow, Issue, ValidationReport
+    from .checking.validation import validate_file
     from .errors import (
         AuthError,
         BatchopsError,
@@ -78,9 +80,7 @@ if TYPE_CHECKING:
     )
     from .http.dispatch import CancelToken
     from .journal import Journal
-    from .report import InputRow, Issue, ValidationReport
     from .settings import Settings, load_settings
-    from .validation import validate_file
     from .workflow import Job
 
 __all__ = [

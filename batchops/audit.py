@@ -228,7 +228,7 @@ def write_audit(
 
     Raises ``InputError`` for another suffix, ``JournalError`` for an unknown run or a bad date.
     """
-    from .coerce import local_timezone
+    from .checking.coerce import local_timezone
     from .sheets.writer import SheetSpec, write_csv, write_xlsx
 
     path = Path(target)

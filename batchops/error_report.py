@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .report import ValidationReport
+from .checking.report import ValidationReport
 from .sheets.writeback import ReportFile
 
 ERRORS_SHEET = "Errors"

@@ -40,7 +40,7 @@ from typing import Any
 
 from . import __version__
 from .catalogue import OPERATIONS, Field, Kind, Operation
-from .coerce import local_timezone, show_timestamp
+from .checking.coerce import local_timezone, show_timestamp
 from .errors import InputError
 from .http.client import Client
 from .remote.agentinfo import AgentInfo, read_agent_info

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .catalogue import Kind, Operation
-from .coerce import show_timestamp
+from .checking.coerce import show_timestamp
+from .checking.report import ValidationReport
 from .journal import Journal, Reason, content_hash
 from .remote.current import (
     Current,
@@ -35,7 +36,6 @@ from .remote.current import (
     lost_zeros,
     read_current,
 )
-from .report import ValidationReport
 from .sheets.writeback import ReportFile
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .apply.replay import ApplyOutcome
-from .report import ValidationReport
+from .checking.report import ValidationReport
 from .sheets.writeback import ReportFile
 
 RESULTS_SHEET = "Results"

@@ -12,12 +12,12 @@ import openpyxl
 import pytest
 
 from batchops.catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, OPERATIONS, SILENCE_RULE
+from batchops.checking.validation import validate_file
 from batchops.cli import run
 from batchops.export import AGENT_COLUMNS, CONTEXT_SHEET, INFO_SHEET, read_users
 from batchops.secrets import MASK
 from batchops.sheets import read_table
 from batchops.sheets.table import STAMP_SHEET
-from batchops.validation import validate_file
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ FRONT_ENDS = ("batchops.cli", "batchops.__main__")
 HTTP_MODULES = ("batchops.http", "batchops.remote.readers")
 """The HTTP side: the ``http`` folder (requests, auth, retrying, pacing, sending), and reading records over HTTP."""
 HTTP_CODE = (*HTTP_MODULES, "httpx", "httpx_aiohttp", "aiohttp", "tenacity", "h11", "anyio")
-SHEET_CODE = ("batchops.sheets", "batchops.validation", "batchops.schemas", "batchops.report", "openpyxl",
+SHEET_CODE = ("batchops.sheets", "batchops.checking", "openpyxl",
               "xlsxwriter", "python_calamine", "pandas", "pandera", "defusedxml")
 """Reading and writing workbooks and checking their rows."""
 

@@ -20,6 +20,7 @@ import pytest
 
 from batchops.apply.replay import ApplyOptions, Replay, Status
 from batchops.catalogue import OPERATIONS, Field, Kind, Operation, Success
+from batchops.checking.validation import validate_file
 from batchops.export import export
 from batchops.http.client import Client
 from batchops.journal import Journal
@@ -28,7 +29,6 @@ from batchops.remote.readspec import Blocker, Fact, KeyQuery, Listing, Paging, R
 from batchops.settings import load_settings
 from batchops.templates import write_template
 from batchops.undo import plan_undo, write_undo
-from batchops.validation import validate_file
 
 BASE = "/apiaccess/queue-admin/v1"
 

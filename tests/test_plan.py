@@ -10,11 +10,11 @@ import pytest
 from roundtrip_helpers import cli, cli_json, rows_of, sheet, use_sandbox
 
 from batchops.catalogue import APPOINTMENT, CALLED_ROUTE
+from batchops.checking.validation import validate_file
 from batchops.http.client import Client
 from batchops.journal import Journal, RowStatus
 from batchops.plan import PLAN_HEADERS, PLAN_SHEET, PlanAction, make_plan
 from batchops.settings import load_settings
-from batchops.validation import validate_file
 
 UNKNOWN_ID = "1234567890123456789"
 CALLED_ROUTE_QUERY_PATH = CALLED_ROUTE.read.listing.path

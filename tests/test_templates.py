@@ -12,6 +12,7 @@ import pytest
 
 from batchops import __version__
 from batchops.catalogue import OPERATIONS, Kind
+from batchops.checking.validation import validate_file
 from batchops.cli import run
 from batchops.sheets.reader import read_table
 from batchops.sheets.table import STAMP_SHEET
@@ -24,7 +25,6 @@ from batchops.templates import (
     write_all_templates,
     write_template,
 )
-from batchops.validation import validate_file
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 OPS = list(OPERATIONS.values())

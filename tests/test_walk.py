@@ -16,13 +16,13 @@ import pytest
 from roundtrip_helpers import cli, file_text, use_sandbox
 
 from batchops.catalogue import AGENT_SETTINGS
+from batchops.checking.validation import validate_file
 from batchops.errors import RemoteError
 from batchops.export import CONTEXT_SHEET, UNMATCHED_SHEET
 from batchops.http.client import Client
 from batchops.journal import Journal
 from batchops.remote.walk import read_users, walk
 from batchops.settings import load_settings
-from batchops.validation import validate_file
 
 CHINESE_PATH = "/apiaccess/CC-Mangemant/v1/querySysInfo"
 
@@ -314,7 +314,7 @@ def test_the_agent_beside_each_record_is_read_only_context_that_validation_ignor
 
 def test_context_headers_are_the_read_sides_and_other_unknown_columns_still_get_their_note():
     from batchops.catalogue import CALLED_ROUTE
-    from batchops.headers import match_headers
+    from batchops.checking.headers import match_headers
 
     headers = ["id", "userId", "callNumber", "workNo (read-only)", "Account code", "Agent name", "callNumbr"]
     match = match_headers(AGENT_SETTINGS, headers)

@@ -36,7 +36,8 @@ from enum import Enum
 from typing import Any
 
 from ..catalogue import Operation
-from ..coerce import typed_values
+from ..checking.coerce import typed_values
+from ..checking.report import InputRow, ValidationReport
 from ..errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED, AuthError, BatchopsError
 from ..http.calls import CallResult, PreparedCall
 from ..http.dispatch import DEFAULT_CONCURRENCY, CancelToken, Dispatcher, DispatchReport, StopReason
@@ -44,7 +45,6 @@ from ..http.limiter import Limiter
 from ..http.retrying import THROTTLED
 from ..http.tuning import frozen_heap, run_on_new_loop, warm_up
 from ..journal import Action, Decision, Journal, JournalWriter, Reason, RowStatus, content_hash
-from ..report import InputRow, ValidationReport
 from ..secrets import redact
 from ..settings import Settings
 from .marking import AheadMarks, OneByOneMarks

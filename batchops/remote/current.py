@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..catalogue import Kind, Operation
+from ..checking.report import InputRow
 from ..errors import AuthError, BatchopsError, ConfigError, Interrupted
-from ..report import InputRow
 from .readers import LiveRecord, RecordReader, blockers, label_of
 
 if TYPE_CHECKING:

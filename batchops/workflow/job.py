@@ -19,15 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..apply.replay import ApplyOptions, ApplyOutcome, Replay, RowResult, require_settings, target_of
+from ..checking.report import ValidationReport
+from ..checking.validation import validate_file
 from ..errors import JournalError, ValidationFailed
 from ..http.dispatch import CancelToken
 from ..journal import Action, Journal, default_journal_path
 from ..plan import applied_rows, make_plan, write_plan
-from ..report import ValidationReport
 from ..results import write_results
 from ..settings import Settings, load_settings
 from ..sheets.table import RawTable
-from ..validation import validate_file
 from .live import RunProgress, RunState
 from .steps import Applied, ApplyPreview, Planned, Validation, Written, rows_to_send
 from .tasks import configured_secrets

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ..apply.replay import RowResult
+from ..checking.report import Issue
 from ..plan import PlanAction, RowPlan
-from ..report import Issue
 
 __all__ = ["DEFAULT_PAGE", "MAX_PAGE", "issue_shape", "page", "plan_row_shape", "request_text", "result_shape"]
 

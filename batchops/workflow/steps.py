@@ -13,10 +13,10 @@ from typing import Any
 
 from ..apply.replay import LOST_ZEROS_REASON, ApplyOptions, ApplyOutcome, Status
 from ..catalogue import Operation
+from ..checking.report import ValidationReport
 from ..errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_ROWS_FAILED
 from ..http.dispatch import StopReason
 from ..plan import Plan, PlanAction, RowPlan
-from ..report import ValidationReport
 from .live import RunState, rows_per_second
 from .shapes import DEFAULT_PAGE, issue_shape, page, plan_row_shape, result_shape
 

@@ -88,7 +88,7 @@ def make_audit(output: Path, *, journal_path: str | Path | None = None, run_id: 
                settings: Settings | None = None, all_rows: bool = False, timezone: str | None = None) -> Audited:
     """Write what the selected runs changed to ``output`` (and the full row log with ``all_rows``), every
     configured secret masked, times in ``timezone`` (an IANA name; default: this machine's)."""
-    from ..coerce import resolve_timezone
+    from ..checking.coerce import resolve_timezone
 
     try:
         tz = resolve_timezone(timezone)
@@ -152,7 +152,7 @@ def export_data(what: str, output: Path, *, settings: Settings, vdn_id: int | No
                 on_progress: Callable[[int, int | None], None] | None = None) -> Exported:
     """Read ``what`` from the servers into ``output``, ready to edit and apply; date-times in ``timezone``
     (an IANA name; the machine's when None), the zone validation reads them in."""
-    from ..coerce import resolve_timezone
+    from ..checking.coerce import resolve_timezone
     from ..export import export, read_users
     from ..http.client import Client
 
