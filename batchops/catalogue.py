@@ -2,7 +2,7 @@
 
 Everything else is derived from here: the pandera schemas (``schemas.py``), the templates, the request
 bodies, the Results messages, the docs, and how records are read back (``Operation.read``, a
-:class:`~batchops.remote.readspec.ReadSide`: the by-key query, the paged listing, the facts that block an update,
+:class:`~batchops.readspec.ReadSide`: the by-key query, the paged listing, the facts that block an update,
 the name shown beside a key, the success codes), which ``readers.py`` and ``export.py`` run without
 knowing any operation by name. A limit is written once, in a :class:`Field`.
 
@@ -21,7 +21,7 @@ from enum import Enum
 from typing import Any
 
 from .http.calls import CallResult, Family, PreparedCall
-from .remote.readspec import AgentWalk, Blocker, Fact, KeyQuery, Listing, Paging, ReadSide
+from .readspec import AgentWalk, Blocker, Fact, KeyQuery, Listing, Paging, ReadSide
 
 MAX_NUMBER_LENGTH = 15
 """Every softphone or display number: "Length limit of each number: string (15)"."""

@@ -58,7 +58,7 @@ def child(which: str, path: str) -> dict[str, float]:
         n = len(pd.read_excel(path, engine="openpyxl"))
     else:
         from batchops.checking.validation import validate_file
-        from batchops.error_report import write_error_report
+        from batchops.reports.error_report import write_error_report
 
         start = time.perf_counter()
         report = validate_file(path, timezone="UTC")

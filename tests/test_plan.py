@@ -13,7 +13,7 @@ from batchops.catalogue import APPOINTMENT, CALLED_ROUTE
 from batchops.checking.validation import validate_file
 from batchops.http.client import Client
 from batchops.journal import Journal, RowStatus
-from batchops.plan import PLAN_HEADERS, PLAN_SHEET, PlanAction, make_plan
+from batchops.reports.plan import PLAN_HEADERS, PLAN_SHEET, PlanAction, make_plan
 from batchops.settings import load_settings
 
 UNKNOWN_ID = "1234567890123456789"

@@ -18,10 +18,10 @@ from roundtrip_helpers import cli, file_text, use_sandbox
 from batchops.catalogue import AGENT_SETTINGS
 from batchops.checking.validation import validate_file
 from batchops.errors import RemoteError
-from batchops.export import CONTEXT_SHEET, UNMATCHED_SHEET
 from batchops.http.client import Client
 from batchops.journal import Journal
 from batchops.remote.walk import read_users, walk
+from batchops.reports.export import CONTEXT_SHEET, UNMATCHED_SHEET
 from batchops.settings import load_settings
 
 CHINESE_PATH = "/apiaccess/CC-Mangemant/v1/querySysInfo"
@@ -227,7 +227,7 @@ def test_no_sip_password_or_agent_password_reaches_a_file_a_log_or_the_journal(e
 
 
 def test_plan_results_and_the_prompt_name_agent_settings_by_agent_and_workno(env, tmp_path, capsys):
-    from batchops.plan import make_plan
+    from batchops.reports.plan import make_plan
 
     matched, _ = expected_walk(env)
     work_no, setting = next(iter(matched.items()))
@@ -267,7 +267,7 @@ def test_a_sysinfo_path_that_is_not_a_path_is_refused_by_name():
 
 def test_the_agent_beside_each_record_is_read_only_context_that_validation_ignores_and_apply_never_sends(
         env, tmp_path, capsys):
-    from batchops.export import READ_ONLY_NOTE
+    from batchops.reports.export import READ_ONLY_NOTE
 
     matched, _ = expected_walk(env)
     chosen = list(matched)[:3]

@@ -21,7 +21,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from ..catalogue import OPERATIONS, Operation, header_index, normalize_header
-from ..remote.readspec import read_only_header
+from ..readspec import read_only_header
 
 __all__ = [
     "CLOSE_LETTERS",

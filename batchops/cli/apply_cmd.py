@@ -12,7 +12,7 @@ from rich.markup import escape
 from ..apply.replay import ApplyOptions
 from ..errors import EXIT_BAD_INPUT, BatchopsError
 from ..http.dispatch import StopReason
-from ..plan import PlanAction, shown
+from ..reports.plan import PlanAction, shown
 from ..workflow import Applied, ApplyPreview, Job, request_text
 from ..workflow.steps import lost_zero_rows
 from .app import app

@@ -22,7 +22,7 @@ from ..http.calls import CallResult
 
 if TYPE_CHECKING:
     from ..catalogue import Success
-    from .readspec import AnswerPath
+    from ..readspec import AnswerPath
 
 __all__ = ["code_of", "epoch_text", "first_at", "is_success", "json_object", "list_text", "message_of",
            "require_success", "text_of", "value_at"]

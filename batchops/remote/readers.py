@@ -1,7 +1,7 @@
 """The read side, run from the catalogue: current records by key, every record listed and paged.
 
 Nothing here knows an operation by name. Each operation declares its read side (``Operation.read``, a
-:class:`~batchops.remote.readspec.ReadSide`: the by-key query, the listing and its paging, where its columns and
+:class:`~batchops.readspec.ReadSide`: the by-key query, the listing and its paging, where its columns and
 facts are in an answer, what blocks an update, which facts name a record, its success codes); this module
 sends those calls through :meth:`Client.send` (retries, token, signing, TLS) and turns the answers into
 :class:`LiveRecord`\\ s of canonical texts (``answers.py``), the texts validation produces from a sheet.
@@ -34,9 +34,9 @@ from ..catalogue import LIST_KINDS, Field, Kind, Operation
 from ..errors import BatchopsError
 from ..http.calls import CallResult, PreparedCall
 from ..http.client import Client
+from ..readspec import AgentWalk, AnswerPath, Fact, KeyQuery, Listing, ReadSide
 from .agentinfo import read_sys_info
 from .answers import epoch_text, first_at, is_success, json_object, list_text, require_success, text_of
-from .readspec import AgentWalk, AnswerPath, Fact, KeyQuery, Listing, ReadSide
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",

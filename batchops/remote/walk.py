@@ -2,7 +2,7 @@
 
 agentsettings/query is keyed by ``userId``, which queryAgentInfo does not give and no list call offers.
 api-notes.md ("From agents to their agent-settings userId") names the way, which the operation declares
-(:class:`~batchops.remote.readspec.AgentWalk`): querySysInfo's ``accountId`` of each agent is the ``userId``, and the
+(:class:`~batchops.readspec.AgentWalk`): querySysInfo's ``accountId`` of each agent is the ``userId``, and the
 settings found belong to the agent only when their ``agentName`` equals the agent's ``accountCode``. That is
 an inference, so every agent that cannot be matched is reported with why, and a user may name the keys
 outright instead (a ``workNo,userId`` file): the fallback the notes give.
@@ -22,10 +22,10 @@ from pathlib import Path
 from ..catalogue import Operation
 from ..errors import BatchopsError, InputError
 from ..http.client import Client
+from ..readspec import AgentWalk
 from .agentinfo import SysAgent, SysInfo, read_sys_info
 from .answers import text_of
 from .readers import DEFAULT_READ_CONCURRENCY, LiveRecord, Progress, read_by_keys, read_side
-from .readspec import AgentWalk
 
 __all__ = ["UNMATCHED_HEADERS", "Unmatched", "UserEntry", "UserList", "Walk", "read_users", "unmatched_rows", "walk"]
 

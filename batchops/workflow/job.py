@@ -24,8 +24,8 @@ from ..checking.validation import validate_file
 from ..errors import JournalError, ValidationFailed
 from ..http.dispatch import CancelToken
 from ..journal import Action, Journal, default_journal_path
-from ..plan import applied_rows, make_plan, write_plan
-from ..results import write_results
+from ..reports.plan import applied_rows, make_plan, write_plan
+from ..reports.results import write_results
 from ..settings import Settings, load_settings
 from ..sheets.table import RawTable
 from .live import RunProgress, RunState
@@ -275,7 +275,7 @@ class Job:
         error: the report goes to a file beside it and ``Written.warning`` says why. A file without issues
         gets no Errors report; ``Written.note`` says what stale one of an earlier run was taken away.
         """
-        from ..error_report import write_error_report
+        from ..reports.error_report import write_error_report
 
         last = self._last or self.validate()
         if isinstance(last, Validation):

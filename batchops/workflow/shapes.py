@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from ..apply.replay import RowResult
 from ..checking.report import Issue
-from ..plan import PlanAction, RowPlan
+from ..reports.plan import PlanAction, RowPlan
 
 __all__ = ["DEFAULT_PAGE", "MAX_PAGE", "issue_shape", "page", "plan_row_shape", "request_text", "result_shape"]
 

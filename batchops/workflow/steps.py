@@ -16,7 +16,7 @@ from ..catalogue import Operation
 from ..checking.report import ValidationReport
 from ..errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_ROWS_FAILED
 from ..http.dispatch import StopReason
-from ..plan import Plan, PlanAction, RowPlan
+from ..reports.plan import Plan, PlanAction, RowPlan
 from .live import RunState, rows_per_second
 from .shapes import DEFAULT_PAGE, issue_shape, page, plan_row_shape, result_shape
 

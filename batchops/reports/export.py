@@ -18,7 +18,7 @@ agents and users a ``--users`` file names):
   settings' ``agentName``, date-times resolved, and why a row cannot be applied), ``Unmatched`` (after a
   walk, when agents were left out: who and why), ``Info`` (where and when it was exported),
   ``Instructions``, and the hidden stamp sheet (:data:`~batchops.sheets.table.STAMP_SHEET`, rows from
-  :func:`batchops.templates.stamp_rows`).
+  :func:`batchops.reports.templates.stamp_rows`).
 * CSV: the data columns and the context beside them (validation recognises the operation from its headers).
 
 ``agents`` (queryAgentInfo) is read-only: ``workNo, sipAccount, accountCode, sipPwd``. ``sipPwd`` is masked
@@ -38,18 +38,18 @@ from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .catalogue import OPERATIONS, Field, Kind, Operation
-from .checking.coerce import local_timezone, show_timestamp
-from .errors import InputError
-from .http.client import Client
-from .remote.agentinfo import AgentInfo, read_agent_info
-from .remote.readers import LiveRecord, Progress, blockers, context_columns, iter_records, read_side
-from .remote.readspec import read_only_header
-from .remote.walk import UNMATCHED_HEADERS, Unmatched, UserList, read_users, unmatched_rows, walk
-from .secrets import MASK
-from .sheets.table import STAMP_SHEET
-from .sheets.writer import SheetSpec, info_sheet, write_csv, write_xlsx
+from .. import __version__
+from ..catalogue import OPERATIONS, Field, Kind, Operation
+from ..checking.coerce import local_timezone, show_timestamp
+from ..errors import InputError
+from ..http.client import Client
+from ..readspec import read_only_header
+from ..remote.agentinfo import AgentInfo, read_agent_info
+from ..remote.readers import LiveRecord, Progress, blockers, context_columns, iter_records, read_side
+from ..remote.walk import UNMATCHED_HEADERS, Unmatched, UserList, read_users, unmatched_rows, walk
+from ..secrets import MASK
+from ..sheets.table import STAMP_SHEET
+from ..sheets.writer import SheetSpec, info_sheet, write_csv, write_xlsx
 from .templates import data_sheet_name, stamp_rows
 
 __all__ = [

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..catalogue import Success
+    from .catalogue import Success
 
 __all__ = ["READ_ONLY_MARK", "AgentWalk", "AnswerPath", "Blocker", "Fact", "KeyQuery", "Listing", "Paging", "ReadSide",
            "read_only_header"]
