@@ -13,8 +13,8 @@ from batchops.catalogue import OPERATIONS
 
 FRONT_ENDS = ("batchops.cli", "batchops.__main__")
 """The command line and its entry point: the only modules that may import ``batchops.cli``."""
-HTTP_MODULES = ("batchops.client", "batchops.auth", "batchops.exchange", "batchops.dispatch", "batchops.calls",
-                "batchops.readers")
+HTTP_MODULES = ("batchops.client", "batchops.auth", "batchops.exchange", "batchops.aio", "batchops.dispatch",
+                "batchops.calls", "batchops.readers")
 """The HTTP side: requests, auth, sending, and reading records over HTTP."""
 HTTP_CODE = (*HTTP_MODULES, "httpx", "httpx_aiohttp", "aiohttp", "tenacity", "h11", "anyio")
 SHEET_CODE = ("batchops.sheets", "batchops.validation", "batchops.schemas", "batchops.report", "openpyxl",
