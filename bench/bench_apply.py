@@ -25,6 +25,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import socket
 import subprocess
 import sys
@@ -59,9 +60,10 @@ def sandbox(agents: int, latency_ms: float, *extra: str):
             line = proc.stdout.readline()
             if not line:
                 raise RuntimeError("the sandbox did not start")
-            match = re.match(r"^(BATCHOPS_[A-Z_]+)=(.*)$", line.strip())
+            # The sandbox prints shell lines to paste: `export BATCHOPS_X=value` (quoted when it must be).
+            match = re.match(r"^(?:export )?(BATCHOPS_[A-Z_]+)=(.*)$", line.strip())
             if match:
-                env[match.group(1)] = match.group(2)
+                env[match.group(1)] = shlex.split(match.group(2))[0] if match.group(2) else ""
         yield env
     finally:
         proc.terminate()

@@ -35,11 +35,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--scale", type=float, default=1.0, help="rows x this (a quicker look)")
+    parser.add_argument("--limit", type=int, action="append", help="only the case(s) of this gateway limit")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     load_before = os.getloadavg()[0]
     table: list[str] = []
     for limit, concurrency, rows in CASES:
+        if args.limit and limit not in args.limit:
+            continue
         rows = int(rows * args.scale)
         flags = ["--concurrency", str(concurrency)] if concurrency else []
         for _ in range(args.repeat):

@@ -16,7 +16,7 @@ from batchops.errors import AuthError
 from batchops.http.calls import CallResult, PreparedCall
 from batchops.http.client import Client, RetryBudget, RetryPolicy
 from batchops.http.dispatch import Dispatcher, StopReason, dispatch
-from batchops.http.limiter import Limiter
+from batchops.http.limiter import FOLLOW_UP, Limiter
 from batchops.settings import load_settings
 
 
@@ -246,3 +246,28 @@ def test_with_the_real_client_an_outage_stops_the_run(tmp_path: Any) -> None:
     assert report.stop_reason is StopReason.BUDGET
     assert len(report.unsent) > 900 and hits["n"] < 100
     assert all(r.http_status == 503 for r in results.values())
+
+
+def test_a_call_after_its_rows_prepare_is_a_follow_up_for_the_limiter() -> None:
+    seen: list[tuple[str, int, bool]] = []
+
+    class Sender(FakeSender):
+        async def asend(self, call: PreparedCall) -> CallResult:
+            seen.append(("send", call.body["key"] if call.body else -1, FOLLOW_UP.get()))
+            return await super().asend(call)
+
+    async def prepare(key: int) -> bool:
+        seen.append(("prepare", key, FOLLOW_UP.get()))
+        return True
+
+    async def scenario(with_prepare: bool) -> None:
+        dispatcher: Dispatcher[int] = Dispatcher(Sender(delay=0), concurrency=2,
+                                                 prepare=prepare if with_prepare else None)
+        await dispatcher.arun(calls(3))
+
+    asyncio.run(scenario(True))
+    # The read (prepare) begins a row; the row's own call continues it and goes ahead of new rows' reads.
+    assert sorted(seen) == [("prepare", k, False) for k in range(3)] + [("send", k, True) for k in range(3)]
+    seen.clear()
+    asyncio.run(scenario(False))
+    assert sorted(seen) == [("send", k, False) for k in range(3)]

@@ -14,7 +14,7 @@ from fakes import FakeClock
 from batchops.http.calls import CallResult, PreparedCall
 from batchops.http.client import Client, RetryBudget, RetryPolicy
 from batchops.http.dispatch import StopReason, dispatch
-from batchops.http.limiter import BETA, Limiter
+from batchops.http.limiter import BETA, FOLLOW_UP, Limiter
 from batchops.settings import Settings, load_settings
 
 
@@ -191,3 +191,34 @@ def test_close_lets_waiting_requests_go_home_unsent(settings: Settings) -> None:
 
     first, second = asyncio.run(scenario())
     assert first is not None and second is None
+
+
+def test_a_follow_up_goes_ahead_of_requests_that_begin_new_rows() -> None:
+    clock = FakeClock()
+
+    async def sleep(seconds: float) -> None:  # a few turns of the loop pass while the pace is waited for
+        for _ in range(5):
+            await asyncio.sleep(0)
+        clock.now += seconds
+
+    limiter = Limiter(max_concurrency=8, start_rate=10, clock=clock, sleep=sleep)
+    order: list[str] = []
+
+    async def one(name: str, follow_up: bool | None = None) -> None:
+        sent = await limiter.acquire(follow_up=follow_up)
+        assert sent is not None
+        order.append(name)
+
+    async def scenario() -> None:
+        await one("first")  # the bucket's one token: the next requests wait for their turn
+        news = [asyncio.ensure_future(one(f"new {i}")) for i in range(3)]
+        await asyncio.sleep(0)
+        FOLLOW_UP.set(True)  # as the dispatcher sets it for a row's update after its read
+        update = asyncio.ensure_future(one("update"))
+        FOLLOW_UP.set(False)
+        retry = asyncio.ensure_future(one("retry", follow_up=True))
+        await asyncio.gather(*news, update, retry)
+
+    asyncio.run(scenario())
+    # "new 0" was already waiting for the pace when the follow-ups came; they go before the other new rows.
+    assert order == ["first", "new 0", "update", "retry", "new 1", "new 2"]

@@ -56,3 +56,62 @@ def test_a_failed_commit_raises_before_its_rows_are_sent():
     writer.commits[0][0].set_exception(OSError("disk full"))
     with pytest.raises(OSError, match="disk full"):
         ahead.before_send(3)
+
+
+def test_the_writes_of_one_turn_go_to_the_journal_thread_as_one_job_in_order():
+    import asyncio
+
+    from batchops.apply.marking import TurnWrites
+    from batchops.journal import JournalWriter
+
+    done: list[str] = []
+    jobs: list[int] = []
+
+    async def main() -> None:
+        with JournalWriter() as writer:
+            submit = writer.submit
+
+            def counting(write: Any, *args: Any, **kwargs: Any) -> Future[Any]:
+                jobs.append(len(args[0]) if args else 0)
+                return submit(write, *args, **kwargs)
+
+            writer.submit = counting  # type: ignore[method-assign]
+            writes = TurnWrites(writer, asyncio.get_running_loop())
+            for name in ("row 2", "row 3", "row 4"):
+                writes.add(done.append, name)
+            assert jobs == []  # nothing handed over before the turn ends
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            writes.add(done.append, "row 5")
+            writes.flush()  # the run ends: handed over at once
+            writer.close()
+            assert writer.written == 2
+
+    asyncio.run(main())
+    assert jobs == [3, 1]
+    assert done == ["row 2", "row 3", "row 4", "row 5"]
+
+
+def test_a_failed_write_of_a_turn_does_not_stop_the_others_and_is_raised():
+    import asyncio
+
+    from batchops.apply.marking import TurnWrites
+    from batchops.journal import JournalWriter
+
+    done: list[str] = []
+
+    def full(_: str) -> None:
+        raise OSError("disk full")
+
+    async def main() -> None:
+        writer = JournalWriter()
+        writes = TurnWrites(writer, asyncio.get_running_loop())
+        writes.add(done.append, "row 2")
+        writes.add(full, "row 3")
+        writes.add(done.append, "row 4")
+        await asyncio.sleep(0)
+        with pytest.raises(OSError, match="disk full"):
+            writer.close()
+
+    asyncio.run(main())
+    assert done == ["row 2", "row 4"]

@@ -47,7 +47,7 @@ from ..http.tuning import frozen_heap, run_on_new_loop, warm_up
 from ..journal import Action, Decision, Journal, JournalWriter, Reason, RowStatus, content_hash
 from ..secrets import redact
 from ..settings import Settings
-from .marking import AheadMarks, OneByOneMarks
+from .marking import AheadMarks, OneByOneMarks, TurnWrites
 
 
 class Status(str, Enum):
@@ -244,6 +244,7 @@ class Replay:
         self._labels: dict[int, str] = {}  # row → the record's label, from the read before its update
         self._marks: AheadMarks | OneByOneMarks | None = None
         self._writer: JournalWriter | None = None  # the journal's writes while the requests are out
+        self._writes: TurnWrites | None = None  # ... results by the turn of the event loop
         self._started: float | None = None
         self._answered = 0
 
@@ -462,13 +463,14 @@ class Replay:
             self._before[row] = before  # --force sends even a row that changes nothing
             return False
         assert self.journal is not None and self.run_id is not None and self._writer is not None
+        assert self._writes is not None
         if lost:  # held back, as plan shows it: the user fixes the cell or passes --accept-lost-zeros
             status, result, message = RowStatus.NOT_SENT, Status.NOT_SENT, " ".join(z.message() for z in lost)
             reason = LOST_ZEROS_REASON
         else:
             status, result, message, reason = RowStatus.SKIPPED, Status.SKIPPED, NO_CHANGE_MESSAGE, NO_CHANGE_REASON
-        self._writer.submit(self.journal.record_result, self.run_id, row, status, message=message, before=before,
-                            after=texts)
+        self._writes.add(self.journal.record_result, self.run_id, row, status, message=message, before=before,
+                         after=texts)
         self._finish(RowResult(row, self._reasons[row].key, result, message, finished_at=_now(), reason=reason))
         self._writer.raise_error()
         return True
@@ -483,8 +485,10 @@ class Replay:
                                                  on_start=self._on_start, on_result=self._on_result,
                                                  prepare=self._reading_prepare() if reading else None,
                                                  limiter=self.limiter, cancel=self.cancel)
-        # While the requests are out, the journal is written on its own thread (journal/writer.py).
+        # While the requests are out, the journal is written on its own thread (journal/writer.py); the results
+        # of each turn of the event loop go to it as one job (marking.TurnWrites).
         self._writer = writer = JournalWriter()
+        self._writes = writes = TurnWrites(writer, asyncio.get_running_loop())
 
         def request(row: int) -> dict[str, Any]:
             return masked_request(self._calls[row])
@@ -498,7 +502,8 @@ class Replay:
             with frozen_heap():
                 return await dispatcher.arun(calls)
         finally:
-            self._writer = None
+            writes.flush()
+            self._writer = self._writes = None
             # Every queued write committed (or its error raised) before anything else, off the loop.
             await asyncio.to_thread(writer.close)
 
@@ -519,14 +524,15 @@ class Replay:
         """Queue the row's result for the journal (committed within moments, in order) and keep it for the
         Results sheet; an earlier journal write's failure is raised here and stops the run."""
         assert self.journal is not None and self.run_id is not None and self._writer is not None
+        assert self._writes is not None
         assert self._marks is not None
         decision = self._reasons[row]
         if result.attempts == 0 or result.http_status == THROTTLED:
             # Never sent (the run stopped while it waited for its turn), or every answer was 429: the server
             # did not process it. Handed back, it is sent by the next run.
             why = (NOT_SENT_THROTTLED if result.attempts else self._why_not_sent(self.cancel.reason, None))
-            self._writer.submit(self.journal.release_unsent, self.run_id, [row])
-            self._writer.submit(self.journal.record_result, self.run_id, row, RowStatus.NOT_SENT, message=why)
+            self._writes.add(self.journal.release_unsent, self.run_id, [row])
+            self._writes.add(self.journal.record_result, self.run_id, row, RowStatus.NOT_SENT, message=why)
             self._finish(RowResult(row, decision.key, Status.NOT_SENT, why, result.http_status, "",
                                    0, _now(), decision.reason.value))
         else:
@@ -535,9 +541,9 @@ class Replay:
             self._answered += 1
             self._finish(RowResult(row, decision.key, status, verdict.message, result.http_status, verdict.code,
                                    result.attempts, _now(), decision.reason.value))
-            self._writer.submit(self.journal.record_result, self.run_id, row, RowStatus(status.value),
-                                http_status=result.http_status, code=verdict.code, message=verdict.message,
-                                attempts=result.attempts, after=self._texts[row])
+            self._writes.add(self.journal.record_result, self.run_id, row, RowStatus(status.value),
+                             http_status=result.http_status, code=verdict.code, message=verdict.message,
+                             attempts=result.attempts, after=self._texts[row])
         self._marks.ahead()
         self._writer.raise_error()
 

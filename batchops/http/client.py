@@ -109,8 +109,9 @@ class Client:
     """Sends calls for one run: ``send`` (blocking) and ``asend`` (asyncio) share the retry budget and token.
 
     ``transport`` serves both sync and async calls (``httpx.MockTransport`` does both); ``async_transport``
-    overrides it for async. Without either, async calls go through aiohttp (``httpx_aiohttp``), measured the
-    fastest (bench/RESULTS.dispatch.md), and sync calls through httpx's own pool.
+    overrides it for async. Without either, async calls go through aiohttp (``aio.AiohttpTransport``, each
+    answer read whole; aiohttp measured the fastest, bench/RESULTS.dispatch.md), and sync calls through httpx's
+    own pool.
     """
 
     def __init__(
@@ -226,7 +227,7 @@ class Client:
         if self._async_conn is None:
             transport = self._given_async
             if transport is None:
-                from httpx_aiohttp import AiohttpTransport
+                from .aio import AiohttpTransport
 
                 transport = AiohttpTransport(verify=self.settings.verify_tls, limits=self._limits, trust_env=False)
             self._async_conn = transport
@@ -313,10 +314,10 @@ class Client:
         while True:
             sent_at = None
             if limiter is not None:
-                sent_at = await limiter.acquire()
+                # A retry continues a call already begun: it goes ahead of calls not yet sent.
+                sent_at = await limiter.acquire(follow_up=True if attempts.sent else None)
                 if sent_at is None:
                     return self._unsent(outcome, attempts, started)
-            began = time.perf_counter()
             try:
                 outcome = await exchange.asend(atransport, auth, self._build(call, content))
             except (httpx.HTTPError, AuthError) as exc:
@@ -326,8 +327,7 @@ class Client:
                 retry_after = retry_after_seconds(outcome) if throttled and isinstance(outcome, httpx.Response) \
                     else None
                 if isinstance(outcome, httpx.Response):
-                    limiter.release(sent_at, throttled=throttled, retry_after=retry_after,
-                                    latency=time.perf_counter() - began)
+                    limiter.release(sent_at, throttled=throttled, retry_after=retry_after)
                 else:
                     limiter.forget()  # no answer: it tells nothing about the server's pace
             wait = self._judge(attempts, outcome)

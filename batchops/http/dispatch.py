@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from .calls import CallResult, PreparedCall
-from .limiter import Limiter
+from .limiter import FOLLOW_UP, Limiter
 from .tuning import call_in_loop, default_loop_factory, run_on_new_loop
 
 DEFAULT_CONCURRENCY = 8
@@ -316,12 +316,18 @@ class Dispatcher(Generic[K]):
             if self._first_sent is None:
                 self._first_sent = time.perf_counter()
             report.sent += 1
+            # A call after its row's prepare continues that row: the limiter lets it go ahead of new rows.
+            if self.prepare is not None:
+                FOLLOW_UP.set(True)  # this worker task's own context: no other task sees it
             try:
                 result = await self.sender.asend(call)
             except Exception as exc:  # noqa: BLE001 - any failure stops the run and goes in the report
                 report.errored.append(key)
                 self._fail(exc)
                 return
+            finally:
+                if self.prepare is not None:
+                    FOLLOW_UP.set(False)
             self._defer(key, result)
             if self.sender.budget_exhausted:
                 self.stop(StopReason.BUDGET)
