@@ -41,27 +41,29 @@ _HOMES = {
     "WorkbookLocked": "errors",
     "WriteCheckFailed": "errors",
     "Journal": "journal",
-    "CancelToken": "dispatch",
+    "CancelToken": "http.dispatch",
     "Job": "workflow",
-    "ApplyOptions": "replay",
-    "ApplyOutcome": "replay",
-    "Replay": "replay",
-    "RowResult": "replay",
-    "Status": "replay",
-    "Issue": "report",
-    "InputRow": "report",
-    "ValidationReport": "report",
+    "ApplyOptions": "apply.replay",
+    "ApplyOutcome": "apply.replay",
+    "Replay": "apply.replay",
+    "RowResult": "apply.replay",
+    "Status": "apply.replay",
+    "Issue": "checking.report",
+    "InputRow": "checking.report",
+    "ValidationReport": "checking.report",
     "Settings": "settings",
     "load_settings": "settings",
-    "validate_file": "validation",
+    "validate_file": "checking.validation",
 }
 
 
 __getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())
 
 if TYPE_CHECKING:
+    from .apply.replay import ApplyOptions, ApplyOutcome, Replay, RowResult, Status
     from .catalogue import OPERATIONS, Operation, get_operation
-    from .dispatch import CancelToken
+    from .checking.report import InputRow, Issue, ValidationReport
+    from .checking.validation import validate_file
     from .errors import (
         AuthError,
         BatchopsError,
@@ -76,11 +78,9 @@ if TYPE_CHECKING:
         WorkbookLocked,
         WriteCheckFailed,
     )
+    from .http.dispatch import CancelToken
     from .journal import Journal
-    from .replay import ApplyOptions, ApplyOutcome, Replay, RowResult, Status
-    from .report import InputRow, Issue, ValidationReport
     from .settings import Settings, load_settings
-    from .validation import validate_file
     from .workflow import Job
 
 __all__ = [

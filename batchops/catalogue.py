@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from .calls import CallResult, Family, PreparedCall
+from .http.calls import CallResult, Family, PreparedCall
 from .readspec import AgentWalk, Blocker, Fact, KeyQuery, Listing, Paging, ReadSide
 
 MAX_NUMBER_LENGTH = 15

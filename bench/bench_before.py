@@ -23,11 +23,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_dispatch import settings_for, start_server
 
-from batchops.client import Client
+from batchops.apply.replay import ApplyOptions, Replay
+from batchops.checking.validation import validate_file
+from batchops.http.client import Client
 from batchops.journal import Journal
-from batchops.replay import ApplyOptions, Replay
 from batchops.sheets.writer import SheetSpec, write_xlsx
-from batchops.validation import validate_file
 
 LATENCY = 0.020
 HEADERS = ["id", "userId", "callType", "callNumberDefault"]

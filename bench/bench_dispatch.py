@@ -33,9 +33,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from batchops.calls import PreparedCall
-from batchops.client import Client
-from batchops.dispatch import Dispatcher
+from batchops.http.calls import PreparedCall
+from batchops.http.client import Client
+from batchops.http.dispatch import Dispatcher
 from batchops.settings import load_settings
 
 BODY = {"userId": "1001", "callerPresent": ["95598", "95599"], "callType": 1, "agentName": "张三"}
@@ -297,7 +297,7 @@ def main() -> None:
     say("## Choice")
     say()
     say("The dispatcher runs `concurrency` asyncio worker tasks on uvloop; each call's auth flow is driven over the "
-        "`httpx-aiohttp` transport (`batchops/exchange.py`). Client CPU per call is the figure that does not depend "
+        "`httpx-aiohttp` transport (`batchops/http/exchange.py`). Client CPU per call is the figure that does not depend "
         "on how busy the machine is, and it decides: see the CPU columns above (aiohttp transport lowest; threads "
         "sharing one `httpx.Client` 2-3× more; httpx's own async transport the most, and it gets slower as "
         "concurrency grows). Threads can come out ahead at 16 against the bare server, where nothing else runs on "

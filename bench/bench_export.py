@@ -6,7 +6,7 @@ the walk that exports every agent's agent settings.
 The sandbox runs in this process (``start_sandbox(SandboxOptions(agents=N))``, loopback). Each measured
 step runs in its own child process, so that its peak memory (max RSS) is its own:
 
-* ``export``: :func:`batchops.export.export` of ``agents`` to xlsx, timed end to end: the queryAgentInfo
+* ``export``: :func:`batchops.reports.export.export` of ``agents`` to xlsx, timed end to end: the queryAgentInfo
   call over HTTP, conversion, and the streaming xlsx write (every cell Text, formulas neutralised,
   the package generated directly by ``batchops/sheets/xlsx_book.py``).
 * ``to_excel``: the same rows (workNo, sipAccount, accountCode, sipPwd masked) as a pandas DataFrame,
@@ -56,13 +56,13 @@ def _max_rss_mb() -> float:
 
 def _child(which: str, out: str) -> dict[str, float]:
     """In a child process: one step, once; seconds, rows and peak RSS (the env holds the sandbox's settings)."""
-    from batchops.client import Client
+    from batchops.http.client import Client
     from batchops.settings import load_settings
 
     if which == "export":
         # export(client, "agents", out) is exactly read_agent_info + export_agents; timed in two parts.
-        from batchops.agentinfo import read_agent_info
-        from batchops.export import export_agents
+        from batchops.remote.agentinfo import read_agent_info
+        from batchops.reports.export import export_agents
 
         baseline = _max_rss_mb()
         with Client(load_settings()) as client:
@@ -75,7 +75,7 @@ def _child(which: str, out: str) -> dict[str, float]:
         return {"seconds": seconds, "cpu": cpu, "write_seconds": seconds - read_s, "write_cpu": cpu - read_cpu,
                 "rows": result.rows, "rss_mb": _max_rss_mb(), "rss_at_start_mb": baseline}
     if which == "walk":
-        from batchops.export import export
+        from batchops.reports.export import export
 
         with Client(load_settings()) as client:
             client.require("c1")
@@ -87,7 +87,7 @@ def _child(which: str, out: str) -> dict[str, float]:
     if which == "to_excel":
         import pandas as pd
 
-        from batchops.agentinfo import read_agent_info
+        from batchops.remote.agentinfo import read_agent_info
         from batchops.secrets import MASK
 
         with Client(load_settings()) as client:

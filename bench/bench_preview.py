@@ -36,7 +36,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     with sandbox(args.rows, args.latency_ms) as env, tempfile.TemporaryDirectory() as folder:
         os.environ.update(env)
-        from batchops.replay import ApplyOptions
+        from batchops.apply.replay import ApplyOptions
         from batchops.sandbox import Sandbox, SandboxOptions
         from batchops.sheets.writer import SheetSpec, write_xlsx
         from batchops.workflow import Job

@@ -24,8 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 from batchops.catalogue import CALLED_ROUTE
-from batchops.numbers import whole_within
-from batchops.schemas import _checks_for
+from batchops.checking.numbers import whole_within
+from batchops.checking.schemas import _checks_for
 
 RESULTS = Path(__file__).parent / "RESULTS.ranges.md"
 LOW, HIGH = 1, 2_147_483_647  # deviceId's range

@@ -57,8 +57,8 @@ def child(which: str, path: str) -> dict[str, float]:
         start = time.perf_counter()
         n = len(pd.read_excel(path, engine="openpyxl"))
     else:
-        from batchops.error_report import write_error_report
-        from batchops.validation import validate_file
+        from batchops.checking.validation import validate_file
+        from batchops.reports.error_report import write_error_report
 
         start = time.perf_counter()
         report = validate_file(path, timezone="UTC")

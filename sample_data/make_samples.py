@@ -3,7 +3,7 @@
 Run ``.venv/bin/python sample_data/make_samples.py``. The output is deterministic (fixed seeds, fixed
 document dates), so re-running it changes nothing unless this script or the catalogue changed.
 
-Each workbook is made FROM the operation's template (``batchops.templates.build_template``), so it
+Each workbook is made FROM the operation's template (``batchops.reports.templates.build_template``), so it
 carries the stamp, the Text formats and the dropdowns. The flawed workbooks plant realistic mistakes;
 each one is declared next to its row (:class:`Mistake`), and that one declaration feeds both the
 README table and ``tests/test_samples.py``, so a cell named in the README is the cell the test checks.
@@ -21,7 +21,7 @@ from typing import Any
 
 from batchops.catalogue import OPERATIONS, Operation
 from batchops.sheets.table import column_letter
-from batchops.templates import TemplateSheets, build_template, save_workbook
+from batchops.reports.templates import TemplateSheets, build_template, save_workbook
 
 HERE = Path(__file__).resolve().parent
 

@@ -29,9 +29,10 @@ def _warm() -> None:
 
     for name in ("openpyxl", "openpyxl.reader.excel", "pandas", "pandera", "python_calamine", "httpx",
                  "batchops.cli", "batchops.cli.validate_cmd", "batchops.cli.plan_cmd", "batchops.cli.apply_cmd",
-                 "batchops.validation", "batchops.workflow", "batchops.workflow.job", "batchops.error_report",
-                 "batchops.results", "batchops.plan", "batchops.sheets.writeback", "batchops.sheets.verify",
-                 "batchops.sheets.writer", "batchops.sheets.book_reader", "batchops.journal"):
+                 "batchops.checking.validation", "batchops.workflow", "batchops.workflow.job",
+                 "batchops.reports.error_report", "batchops.reports.results", "batchops.reports.plan",
+                 "batchops.sheets.writeback", "batchops.sheets.verify", "batchops.sheets.writer",
+                 "batchops.sheets.book_reader", "batchops.journal"):
         importlib.import_module(name)
 
 

@@ -150,3 +150,25 @@ def limits_written_again(source: str, ranges: Iterable[tuple[int, int]], values:
         if isinstance(node, ast.Constant) and type(node.value) is int and node.value in values:
             found.append((node.lineno, f"the limit {node.value}"))
     return sorted(set(found))
+
+
+def folder_of(module: str, folders: Iterable[str]) -> str | None:
+    """The folder of the package ``module`` lives in (``batchops.http.client`` → ``http``), None at the top."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in set(folders) else None
+
+
+def against_the_layers(graph: ImportGraph, layers: list[tuple[str, ...]]) -> list[str]:
+    """``a → b`` for every import from a folder to a folder of its own layer or a later one (listed lowest
+    first): folders depend one way, so each can be read, and tested, with only the ones below it."""
+    rank = {name: i for i, layer in enumerate(layers) for name in layer}
+    found = []
+    for module in graph.imports:
+        here = folder_of(module, rank)
+        if here is None:
+            continue
+        for dep in graph.direct(module):
+            there = folder_of(dep, rank)
+            if there is not None and there != here and rank[there] >= rank[here]:
+                found.append(f"{module} → {dep}")
+    return sorted(found)

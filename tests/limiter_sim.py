@@ -25,11 +25,11 @@ from typing import Any
 
 import httpx
 
-from batchops.calls import PreparedCall
-from batchops.client import Client
-from batchops.dispatch import Dispatcher
-from batchops.limiter import Limiter
-from batchops.retrying import RetryPolicy
+from batchops.http.calls import PreparedCall
+from batchops.http.client import Client
+from batchops.http.dispatch import Dispatcher
+from batchops.http.limiter import Limiter
+from batchops.http.retrying import RetryPolicy
 from batchops.sandbox.faults import GatewayLimit
 from batchops.secrets import Secret
 from batchops.settings import Settings

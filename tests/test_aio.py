@@ -1,4 +1,4 @@
-"""The client's async transport (batchops/aio.py) over real sockets on 127.0.0.1: what the rest of the client
+"""The client's async transport (batchops/http/aio.py) over real sockets on 127.0.0.1: what the rest of the client
 relies on from it (failures classified as httpx's, gzip decoded, no redirects, no cookies, iSales signatures)."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from batchops.aio import AiohttpTransport
-from batchops.calls import PreparedCall
-from batchops.client import Client
-from batchops.retrying import RetryPolicy, is_retryable
+from batchops.http.aio import AiohttpTransport
+from batchops.http.calls import PreparedCall
+from batchops.http.client import Client
+from batchops.http.retrying import RetryPolicy, is_retryable
 from batchops.settings import load_settings
 
 HANG = threading.Event()

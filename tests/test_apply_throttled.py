@@ -7,11 +7,11 @@ import json
 
 from reliability_helpers import results, settings_workbook, use_sandbox
 
+from batchops.apply.replay import ApplyOptions, Replay
+from batchops.checking.validation import validate_file
 from batchops.cli import run
 from batchops.journal import Journal
-from batchops.replay import ApplyOptions, Replay
 from batchops.settings import load_settings
-from batchops.validation import validate_file
 
 API = ("agentsettings/update", "agentsettings/query")
 

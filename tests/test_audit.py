@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 from roundtrip_helpers import cli, cli_json, file_text, live_tokens, rows_of, sheet, use_sandbox
 
-from batchops.audit import CHANGE_HEADERS, CHANGES_SHEET, ROWS_SHEET, RUNS_SHEET, Masker
 from batchops.journal import Journal, RowStatus
+from batchops.reports.audit import CHANGE_HEADERS, CHANGES_SHEET, ROWS_SHEET, RUNS_SHEET, Masker
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from batchops.auth import AkSkAuth, TokenAuth, format_timestamp, sign
 from batchops.errors import AuthError
+from batchops.http.auth import AkSkAuth, TokenAuth, format_timestamp, sign
 
 BASE = "https://gw.example.com:28070"
 SECRET = "app-secret-0123456789"

@@ -12,11 +12,11 @@ import threading
 
 from reliability_helpers import settings_workbook, use_sandbox
 
-from batchops.dispatch import CancelToken, StopReason
+from batchops.apply.replay import ApplyOptions, Replay, Status
+from batchops.checking.validation import validate_file
+from batchops.http.dispatch import CancelToken, StopReason
 from batchops.journal import Journal
-from batchops.replay import ApplyOptions, Replay, Status
 from batchops.settings import load_settings
-from batchops.validation import validate_file
 
 
 def replay_of(path, journal, **options) -> Replay:

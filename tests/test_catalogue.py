@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from batchops.calls import CallResult
 from batchops.catalogue import (
     AGENT_SETTINGS,
     APPOINTMENT,
@@ -24,6 +23,7 @@ from batchops.catalogue import (
     header_index,
     normalize_header,
 )
+from batchops.http.calls import CallResult
 
 
 def test_operations_and_their_columns_are_as_the_api_pages_name_them():

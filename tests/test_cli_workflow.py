@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from roundtrip_helpers import cli, cli_json, rows_of, sheet, use_sandbox
 
+from batchops.apply.replay import RowResult
 from batchops.catalogue import CALLED_ROUTE
-from batchops.replay import RowResult
 from batchops.workflow import Job
 
 HEADERS = ["id", "devicetype", "deviceId"]
@@ -225,7 +225,7 @@ def readme_keys() -> dict[str, set[str]]:
 
 
 def test_the_readme_names_every_key_of_every_summary(sandbox, monkeypatch, tmp_path):
-    from batchops.replay import ApplyOptions
+    from batchops.apply.replay import ApplyOptions
     from batchops.settings import load_settings
     from batchops.workflow import export_data, list_runs, make_audit, make_undo
 

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from batchops.calls import CallResult, PreparedCall
-from batchops.client import MAX_TEXT_CHARS, Client, RetryBudget, RetryPolicy, encode_body
 from batchops.errors import AuthError, ConfigError
+from batchops.http.calls import CallResult, PreparedCall
+from batchops.http.client import MAX_TEXT_CHARS, Client, RetryBudget, RetryPolicy, encode_body
 from batchops.settings import Settings, load_settings
 
 APP_SECRET, ISALES_SK = "app-secret-0123456789", "isales-sk-0123456789"
@@ -374,8 +374,8 @@ def test_cookies_are_neither_kept_nor_sent(settings: Settings) -> None:
 
 
 def test_transport_errors_name_their_request(settings: Settings) -> None:
-    from batchops import exchange
-    from batchops.auth import TokenAuth
+    from batchops.http import exchange
+    from batchops.http.auth import TokenAuth
 
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")

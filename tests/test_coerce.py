@@ -8,7 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from batchops.catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, SILENCE_RULE
-from batchops.coerce import coerce_column, resolve_timezone, show_number, show_timestamp, typed_values
+from batchops.checking.coerce import (
+    coerce_column,
+    resolve_timezone,
+    show_number,
+    show_timestamp,
+    typed_values,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from fakes import FakeClock
 
-from batchops.calls import CallResult, PreparedCall
-from batchops.client import Client, RetryBudget, RetryPolicy
-from batchops.dispatch import Dispatcher, StopReason, dispatch
 from batchops.errors import AuthError
-from batchops.limiter import FOLLOW_UP, Limiter
+from batchops.http.calls import CallResult, PreparedCall
+from batchops.http.client import Client, RetryBudget, RetryPolicy
+from batchops.http.dispatch import Dispatcher, StopReason, dispatch
+from batchops.http.limiter import FOLLOW_UP, Limiter
 from batchops.settings import load_settings
 
 

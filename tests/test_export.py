@@ -12,12 +12,12 @@ import openpyxl
 import pytest
 
 from batchops.catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, OPERATIONS, SILENCE_RULE
+from batchops.checking.validation import validate_file
 from batchops.cli import run
-from batchops.export import AGENT_COLUMNS, CONTEXT_SHEET, INFO_SHEET, read_users
+from batchops.reports.export import AGENT_COLUMNS, CONTEXT_SHEET, INFO_SHEET, read_users
 from batchops.secrets import MASK
 from batchops.sheets import read_table
 from batchops.sheets.table import STAMP_SHEET
-from batchops.validation import validate_file
 
 
 @pytest.fixture
@@ -214,7 +214,7 @@ def test_usage_errors_are_one_line(env, tmp_path, capsys):
 
 
 def test_every_operation_has_an_export():
-    from batchops.export import EXPORTS
+    from batchops.reports.export import EXPORTS
 
     assert {op.name for op in EXPORTS.values() if op is not None} == set(OPERATIONS)
     assert {w for w, op in EXPORTS.items() if op is not None} == {op.read.export_name for op in OPERATIONS.values()}

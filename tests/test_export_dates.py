@@ -19,7 +19,7 @@ import pytest
 from roundtrip_helpers import cli, cli_json, sheet, use_sandbox
 
 from batchops.catalogue import APPOINTMENT, SILENCE_RULE
-from batchops.validation import validate_file
+from batchops.checking.validation import validate_file
 
 ZONE = "America/New_York"
 NEW_YORK = ZoneInfo(ZONE)

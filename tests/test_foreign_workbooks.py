@@ -135,7 +135,7 @@ def _opens(worker: Worker, path: Path, logs: Path) -> bool:
 
 def _beside(folder: Path, name: str) -> list[str]:
     """The report files batchops may have put beside ``name`` (see ``results.sibling``)."""
-    from batchops.results import sibling
+    from batchops.reports.results import sibling
 
     names = {sibling(folder / name, f".{what}.{ext}").name for what in ("errors", "plan", "results")
              for ext in ("xlsx", "csv")}

@@ -10,13 +10,13 @@ import pytest
 from reliability_helpers import update_requests, use_sandbox, workbook
 
 from batchops.catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, SILENCE_RULE
+from batchops.checking.coerce import resolve_timezone
+from batchops.checking.headers import match_headers, suggest
+from batchops.checking.report import Severity
+from batchops.checking.validation import validate_file, validate_table
 from batchops.cli import run
-from batchops.coerce import resolve_timezone
 from batchops.errors import InputError
-from batchops.headers import match_headers, suggest
-from batchops.report import Severity
 from batchops.sheets.table import RawTable
-from batchops.validation import validate_file, validate_table
 
 UTC = resolve_timezone("UTC")
 

@@ -7,19 +7,18 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from house_rules import PACKAGE, ImportGraph, forbidden, limits_written_again
+from house_rules import PACKAGE, ImportGraph, against_the_layers, forbidden, limits_written_again
 
 from batchops.catalogue import OPERATIONS
 
 FRONT_ENDS = ("batchops.cli", "batchops.__main__")
 """The command line and its entry point: the only modules that may import ``batchops.cli``."""
-HTTP_MODULES = ("batchops.client", "batchops.auth", "batchops.exchange", "batchops.aio", "batchops.dispatch",
-                "batchops.calls", "batchops.readers")
-"""The HTTP side: requests, auth, sending, and reading records over HTTP."""
+HTTP_MODULES = ("batchops.http", "batchops.remote.readers")
+"""The HTTP side: the ``http`` folder (requests, auth, retrying, pacing, sending), and reading records over HTTP."""
 HTTP_CODE = (*HTTP_MODULES, "httpx", "httpx_aiohttp", "aiohttp", "tenacity", "h11", "anyio")
-SHEET_CODE = ("batchops.sheets", "batchops.validation", "batchops.schemas", "batchops.report", "openpyxl",
-              "xlsxwriter", "python_calamine", "pandas", "pandera", "defusedxml")
-"""Reading and writing workbooks and checking their rows."""
+SHEET_CODE = ("batchops.sheets", "batchops.checking", "batchops.reports", "openpyxl", "xlsxwriter", "python_calamine",
+              "pandas", "pandera", "defusedxml")
+"""Reading and writing workbooks, checking their rows, and the reports written from them."""
 
 def planted(tmp_path: Path, files: dict[str, str]) -> ImportGraph:
     """A package ``batchops`` of ``files`` (relative path → source) in ``tmp_path``, and its import graph."""
@@ -63,8 +62,35 @@ def test_the_sheet_side_imports_no_http_code():
 
 def test_the_http_side_imports_no_sheet_code():
     graph = ImportGraph.of()
-    assert all(m in graph.imports for m in HTTP_MODULES)
-    assert forbidden(graph, HTTP_MODULES, SHEET_CODE) == []
+    modules = [m for name in HTTP_MODULES for m in graph.modules(name)]
+    assert len(modules) >= 10 and all(m in graph.imports for m in HTTP_MODULES)
+    assert forbidden(graph, modules, SHEET_CODE) == []
+
+
+LAYERS = [("sheets", "http", "journal"), ("checking",), ("remote",), ("apply",), ("reports",), ("workflow",),
+          ("web",), ("cli",)]
+"""The folders of ``batchops``, lowest first: each imports only from the layers before it (and the top-level
+modules: the catalogue, errors, settings, secrets). The sandbox stands alone (``test_sandbox_independent``)."""
+
+
+def test_the_layer_checker_finds_an_import_upwards_or_sideways(tmp_path):
+    graph = planted(tmp_path, {
+        "__init__.py": "", "catalogue.py": "",
+        "http/__init__.py": "", "http/client.py": "from ..catalogue import x\n",
+        "sheets/__init__.py": "", "sheets/reader.py": "from ..http.client import Client\n",
+        "checking/__init__.py": "", "checking/coerce.py": "from ..sheets import reader\n",
+        "remote/__init__.py": "", "remote/readers.py": "def f():\n    from ..reports.plan import Plan\n",
+        "reports/__init__.py": "", "reports/plan.py": "from ..remote.readers import f\n",
+    })
+    assert against_the_layers(graph, [("sheets", "http"), ("checking",), ("remote",), ("reports",)]) == [
+        "batchops.remote.readers → batchops.reports.plan", "batchops.sheets.reader → batchops.http.client"]
+
+
+def test_the_folders_depend_one_way():
+    graph = ImportGraph.of()
+    folders = {m.split(".")[1] for m in graph.imports if m.count(".") >= 2}
+    assert folders == {name for layer in LAYERS for name in layer} | {"sandbox"}  # a new folder gets a layer
+    assert against_the_layers(graph, LAYERS) == []
 
 
 def catalogue_limits() -> tuple[set[tuple[int, int]], set[int]]:

@@ -16,8 +16,8 @@ from typing import Any
 import platformdirs
 import pytest
 
-from batchops.calls import PreparedCall
 from batchops.errors import JournalError, RunLocked
+from batchops.http.calls import PreparedCall
 from batchops.journal import (
     SCHEMA_VERSION,
     Action,

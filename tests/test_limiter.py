@@ -11,10 +11,10 @@ import httpx
 import pytest
 from fakes import FakeClock
 
-from batchops.calls import CallResult, PreparedCall
-from batchops.client import Client, RetryBudget, RetryPolicy
-from batchops.dispatch import StopReason, dispatch
-from batchops.limiter import BETA, FOLLOW_UP, Limiter
+from batchops.http.calls import CallResult, PreparedCall
+from batchops.http.client import Client, RetryBudget, RetryPolicy
+from batchops.http.dispatch import StopReason, dispatch
+from batchops.http.limiter import BETA, FOLLOW_UP, Limiter
 from batchops.settings import Settings, load_settings
 
 

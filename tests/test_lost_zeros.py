@@ -13,7 +13,7 @@ from reliability_helpers import results, update_requests, use_sandbox, workbook
 
 from batchops.catalogue import AGENT_SETTINGS
 from batchops.cli import run
-from batchops.current import FieldChange, LostZero, lost_zeros
+from batchops.remote.current import FieldChange, LostZero, lost_zeros
 
 
 def test_lost_zeros_compares_numbers_and_lists_item_by_item():
@@ -134,8 +134,8 @@ def test_a_number_cell_in_an_xlsx_number_column_is_held_back_until_accepted(tmp_
 
 def test_the_preview_counts_rows_held_back_for_lost_zeros_out_of_those_to_send(tmp_path, sandbox, zero_led,
                                                                                monkeypatch):
+    from batchops.apply.replay import ApplyOptions
     from batchops.cli.apply_cmd import preview_line
-    from batchops.replay import ApplyOptions
     from batchops.workflow import Job
 
     use_sandbox(monkeypatch, sandbox)

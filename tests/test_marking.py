@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from batchops.marking import AheadMarks
+from batchops.apply.marking import AheadMarks
 
 
 class HeldWriter:
@@ -61,8 +61,8 @@ def test_a_failed_commit_raises_before_its_rows_are_sent():
 def test_the_writes_of_one_turn_go_to_the_journal_thread_as_one_job_in_order():
     import asyncio
 
+    from batchops.apply.marking import TurnWrites
     from batchops.journal import JournalWriter
-    from batchops.marking import TurnWrites
 
     done: list[str] = []
     jobs: list[int] = []
@@ -95,8 +95,8 @@ def test_the_writes_of_one_turn_go_to_the_journal_thread_as_one_job_in_order():
 def test_a_failed_write_of_a_turn_does_not_stop_the_others_and_is_raised():
     import asyncio
 
+    from batchops.apply.marking import TurnWrites
     from batchops.journal import JournalWriter
-    from batchops.marking import TurnWrites
 
     done: list[str] = []
 

@@ -18,17 +18,17 @@ from typing import Any
 import openpyxl
 import pytest
 
+from batchops.apply.replay import ApplyOptions, Replay, Status
 from batchops.catalogue import OPERATIONS, Field, Kind, Operation, Success
-from batchops.client import Client
-from batchops.export import export
+from batchops.checking.validation import validate_file
+from batchops.http.client import Client
 from batchops.journal import Journal
-from batchops.plan import PlanAction, make_plan
 from batchops.readspec import Blocker, Fact, KeyQuery, Listing, Paging, ReadSide
-from batchops.replay import ApplyOptions, Replay, Status
+from batchops.reports.export import export
+from batchops.reports.plan import PlanAction, make_plan
+from batchops.reports.templates import write_template
+from batchops.reports.undo import plan_undo, write_undo
 from batchops.settings import load_settings
-from batchops.templates import write_template
-from batchops.undo import plan_undo, write_undo
-from batchops.validation import validate_file
 
 BASE = "/apiaccess/queue-admin/v1"
 

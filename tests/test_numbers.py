@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from sheet_builders import sheet_xml, write_xlsx
 
 from batchops.catalogue import APPOINTMENT, CALLED_ROUTE, OPERATIONS, SILENCE_RULE, Kind
-from batchops.coerce import resolve_timezone, show_timestamp
-from batchops.numbers import compare_whole, whole_within
-from batchops.schemas import run_schema
+from batchops.checking.coerce import resolve_timezone, show_timestamp
+from batchops.checking.numbers import compare_whole, whole_within
+from batchops.checking.schemas import run_schema
+from batchops.checking.validation import validate_file, validate_table
 from batchops.sheets.table import RawTable
-from batchops.validation import validate_file, validate_table
 
 UTC = resolve_timezone("UTC")
 PROPS = settings(max_examples=150, derandomize=True, database=None, deadline=None)
@@ -163,7 +163,7 @@ def test_a_cell_reference_of_thousands_of_digits_does_not_stop_validation(tmp_pa
 
 
 def test_server_answers_of_thousands_of_digits_are_kept_as_text_not_a_crash():
-    from batchops.answers import epoch_text
+    from batchops.remote.answers import epoch_text
 
     assert epoch_text("9" * 5_000, millis=True) == "9" * 5_000
     assert epoch_text("²", millis=False) == "²"

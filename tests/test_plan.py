@@ -10,11 +10,11 @@ import pytest
 from roundtrip_helpers import cli, cli_json, rows_of, sheet, use_sandbox
 
 from batchops.catalogue import APPOINTMENT, CALLED_ROUTE
-from batchops.client import Client
+from batchops.checking.validation import validate_file
+from batchops.http.client import Client
 from batchops.journal import Journal, RowStatus
-from batchops.plan import PLAN_HEADERS, PLAN_SHEET, PlanAction, make_plan
+from batchops.reports.plan import PLAN_HEADERS, PLAN_SHEET, PlanAction, make_plan
 from batchops.settings import load_settings
-from batchops.validation import validate_file
 
 UNKNOWN_ID = "1234567890123456789"
 CALLED_ROUTE_QUERY_PATH = CALLED_ROUTE.read.listing.path
@@ -160,7 +160,7 @@ def test_automatic_appointment_cannot_be_planned(sandbox, monkeypatch, tmp_path)
         [manual["vdnId"], manual["appointId"], manual["userAccount"], "call after 9"],
     ])
     report = validate_file(path)
-    from batchops.client import Client
+    from batchops.http.client import Client
 
     with Client(load_settings(env=sandbox.env())) as client:
         plan = make_plan(report, client, concurrency=2)
@@ -214,14 +214,14 @@ class _Client:
         self.read_status, self.read_error, self.sent = read_status, read_error, 0
 
     def send(self, call):
-        from batchops.calls import CallResult
+        from batchops.http.calls import CallResult
 
         if self.read_error is not None:
             raise self.read_error
         return CallResult(self.read_status, {"returnCode": "1"}, "server error")
 
     async def asend(self, call):
-        from batchops.calls import CallResult
+        from batchops.http.calls import CallResult
 
         self.sent += 1
         return CallResult(200, {"returnCode": "0", "returnDesc": "ok"}, "")
@@ -231,7 +231,7 @@ class _Client:
 
 
 def _replay(routes, tmp_path, client):
-    from batchops.replay import ApplyOptions, Replay
+    from batchops.apply.replay import ApplyOptions, Replay
 
     path = routes[0]
     journal = Journal(tmp_path / "j.sqlite3")

@@ -8,9 +8,9 @@ import io
 import pytest
 from rich.console import Console
 
+from batchops.apply.replay import RowResult, Status
 from batchops.cli import progress as progress_module
 from batchops.cli.progress import RowProgress
-from batchops.replay import RowResult, Status
 
 
 @pytest.fixture

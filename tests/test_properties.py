@@ -33,11 +33,11 @@ from batchops.catalogue import (
     Field,
     Kind,
 )
-from batchops.client import Client
-from batchops.coerce import resolve_timezone, typed_values
+from batchops.checking.coerce import resolve_timezone, typed_values
+from batchops.checking.validation import validate_table
+from batchops.http.client import Client
 from batchops.settings import load_settings
 from batchops.sheets.table import RawTable
-from batchops.validation import validate_table
 
 UTC = resolve_timezone("UTC")
 ISALES_REFUSALS = {"0200001", "02000001", "02000002", "02000003"}

@@ -5,12 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from batchops import agentinfo, readers
-from batchops.answers import epoch_text, list_text, text_of
 from batchops.catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, SILENCE_RULE
-from batchops.client import Client
 from batchops.errors import AuthError, RemoteError
-from batchops.readers import LiveRecord, blockers, iter_records, read_by_keys
+from batchops.http.client import Client
+from batchops.remote import agentinfo, readers
+from batchops.remote.answers import epoch_text, list_text, text_of
+from batchops.remote.readers import LiveRecord, blockers, iter_records, read_by_keys
 from batchops.secrets import Secret
 from batchops.settings import load_settings
 

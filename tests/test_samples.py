@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from batchops.checking.validation import validate_file
 from batchops.cli import run
 from batchops.sheets.reader import read_table
-from batchops.validation import validate_file
 
 SAMPLES = Path(__file__).parent.parent / "sample_data"
 TZ = "Asia/Shanghai"

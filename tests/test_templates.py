@@ -12,10 +12,9 @@ import pytest
 
 from batchops import __version__
 from batchops.catalogue import OPERATIONS, Kind
+from batchops.checking.validation import validate_file
 from batchops.cli import run
-from batchops.sheets.reader import read_table
-from batchops.sheets.table import STAMP_SHEET
-from batchops.templates import (
+from batchops.reports.templates import (
     LISTS_SHEET,
     MAX_MESSAGE,
     MAX_TITLE,
@@ -24,7 +23,8 @@ from batchops.templates import (
     write_all_templates,
     write_template,
 )
-from batchops.validation import validate_file
+from batchops.sheets.reader import read_table
+from batchops.sheets.table import STAMP_SHEET
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 OPS = list(OPERATIONS.values())

@@ -6,11 +6,11 @@ import openpyxl
 from roundtrip_helpers import cli, cli_json, rows_of, sheet, use_sandbox
 
 from batchops.catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE
+from batchops.checking.validation import validate_file
 from batchops.journal import Journal
+from batchops.reports.templates import stamp_rows
+from batchops.reports.undo import UNDO_SHEET
 from batchops.sheets.table import STAMP_SHEET
-from batchops.templates import stamp_rows
-from batchops.undo import UNDO_SHEET
-from batchops.validation import validate_file
 
 
 def _last_run(journal_path) -> str:

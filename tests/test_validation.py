@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from batchops.catalogue import AGENT_SETTINGS, APPOINTMENT, CALLED_ROUTE, SILENCE_RULE
-from batchops.coerce import resolve_timezone
+from batchops.checking.coerce import resolve_timezone
+from batchops.checking.validation import resolve_operation, validate_table
 from batchops.errors import InputError
 from batchops.sheets.table import CellDamage, Damage, RawTable, Stamp
-from batchops.validation import resolve_operation, validate_table
 
 UTC = resolve_timezone("UTC")
 AGENT_HEADERS = list(AGENT_SETTINGS.columns)

@@ -16,13 +16,13 @@ import pytest
 from roundtrip_helpers import cli, file_text, use_sandbox
 
 from batchops.catalogue import AGENT_SETTINGS
-from batchops.client import Client
+from batchops.checking.validation import validate_file
 from batchops.errors import RemoteError
-from batchops.export import CONTEXT_SHEET, UNMATCHED_SHEET
+from batchops.http.client import Client
 from batchops.journal import Journal
+from batchops.remote.walk import read_users, walk
+from batchops.reports.export import CONTEXT_SHEET, UNMATCHED_SHEET
 from batchops.settings import load_settings
-from batchops.validation import validate_file
-from batchops.walk import read_users, walk
 
 CHINESE_PATH = "/apiaccess/CC-Mangemant/v1/querySysInfo"
 
@@ -227,7 +227,7 @@ def test_no_sip_password_or_agent_password_reaches_a_file_a_log_or_the_journal(e
 
 
 def test_plan_results_and_the_prompt_name_agent_settings_by_agent_and_workno(env, tmp_path, capsys):
-    from batchops.plan import make_plan
+    from batchops.reports.plan import make_plan
 
     matched, _ = expected_walk(env)
     work_no, setting = next(iter(matched.items()))
@@ -267,7 +267,7 @@ def test_a_sysinfo_path_that_is_not_a_path_is_refused_by_name():
 
 def test_the_agent_beside_each_record_is_read_only_context_that_validation_ignores_and_apply_never_sends(
         env, tmp_path, capsys):
-    from batchops.export import READ_ONLY_NOTE
+    from batchops.reports.export import READ_ONLY_NOTE
 
     matched, _ = expected_walk(env)
     chosen = list(matched)[:3]
@@ -314,7 +314,7 @@ def test_the_agent_beside_each_record_is_read_only_context_that_validation_ignor
 
 def test_context_headers_are_the_read_sides_and_other_unknown_columns_still_get_their_note():
     from batchops.catalogue import CALLED_ROUTE
-    from batchops.headers import match_headers
+    from batchops.checking.headers import match_headers
 
     headers = ["id", "userId", "callNumber", "workNo (read-only)", "Account code", "Agent name", "callNumbr"]
     match = match_headers(AGENT_SETTINGS, headers)

@@ -245,7 +245,7 @@ def test_a_template_is_downloaded_as_the_library_writes_it(web, tmp_path):
     target.write_bytes(answer.content)
     with zipfile.ZipFile(target) as z:
         assert "xl/workbook.xml" in z.namelist()
-    from batchops.validation import validate_file
+    from batchops.checking.validation import validate_file
     assert validate_file(target).operation.name == "called-route"
 
 

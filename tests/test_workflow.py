@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from roundtrip_helpers import sheet, use_sandbox
 
+from batchops.apply.replay import ApplyOptions
 from batchops.errors import ValidationFailed
 from batchops.journal import Journal
-from batchops.replay import ApplyOptions
 from batchops.workflow import CancelToken, Job, RunState
 
 HEADERS = ["id", "devicetype", "deviceId"]
@@ -270,9 +270,9 @@ def test_a_plan_is_cancelled_as_a_run_is_no_half_plan_and_the_earlier_one_kept(s
 def test_cancelled_reads_under_way_finish_and_none_starts_after(tmp_path):
     """``read_current`` with a reader the test holds: reads from the sixth on wait until the Cancel is done."""
     from batchops.catalogue import AGENT_SETTINGS
-    from batchops.current import read_current
+    from batchops.checking.report import InputRow
     from batchops.errors import Interrupted
-    from batchops.report import InputRow
+    from batchops.remote.current import read_current
 
     records = [InputRow(n, str(n), {"id": str(n), "userId": str(n)}, True) for n in range(2, 42)]
     cancel, release = CancelToken(), threading.Event()

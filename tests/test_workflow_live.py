@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchops.replay import LiveState, RowResult, Status
+from batchops.apply.replay import LiveState, RowResult, Status
 from batchops.workflow import RunProgress, RunState, page, request_text, rows_per_second
 
 

@@ -12,13 +12,13 @@ import pytest
 from roundtrip_helpers import cli, rows_of
 from sheet_builders import DECL, MAIN, REL, sheet_xml, write_xlsx
 
-from batchops.error_report import ERROR_HEADERS, write_error_report
+from batchops.checking.validation import validate_file
 from batchops.errors import WriteCheckFailed
+from batchops.reports.error_report import ERROR_HEADERS, write_error_report
 from batchops.sheets import xlsx_package
 from batchops.sheets.marks import CellMark
 from batchops.sheets.writeback import add_sheet, write_report
 from batchops.sheets.xlsx_package import Package
-from batchops.validation import validate_file
 
 FOREIGN = Path(__file__).resolve().parents[1].parent / "shared" / "foreign-workbooks"
 SETTINGS_HEADERS = ["id", "userId", "callType", "callerPresent", "callNumber", "callNumberDefault",

@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ..dispatch import StopReason
+from ..apply.replay import ApplyOptions
 from ..errors import EXIT_BAD_INPUT, BatchopsError
-from ..plan import PlanAction, shown
-from ..replay import ApplyOptions
+from ..http.dispatch import StopReason
+from ..reports.plan import PlanAction, shown
 from ..workflow import Applied, ApplyPreview, Job, request_text
 from ..workflow.steps import lost_zero_rows
 from .app import app

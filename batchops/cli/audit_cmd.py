@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..audit import RUN_HEADERS, run_row
 from ..catalogue import OPERATIONS
 from ..journal import RunInfo
+from ..reports.audit import RUN_HEADERS, run_row
 from ..workflow import list_runs, make_audit, settings_if_any
 from .app import app
 from .options import config_option, journal_option, json_option, profile_option, timezone_option

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..catalogue import APPOINTMENT
-from ..export import EXPORTS, ExportResult
+from ..reports.export import EXPORTS, ExportResult
 from ..settings import load_settings
 from ..workflow import export_data
 from .app import app

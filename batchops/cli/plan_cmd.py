@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..plan import PlanAction, RowPlan, shown
+from ..reports.plan import PlanAction, RowPlan, shown
 from ..workflow import Job, Planned
 from .app import app
 from .options import (

@@ -16,7 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..replay import RowResult, Status
+from ..apply.replay import RowResult, Status
 from .output import err
 
 if TYPE_CHECKING:

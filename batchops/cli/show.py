@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.table import Table
 
-from ..coerce import LOST_ZERO
-from ..report import Issue, Severity, ValidationReport, plural
+from ..checking.coerce import LOST_ZERO
+from ..checking.report import Issue, Severity, ValidationReport, plural
 from .output import err, out, print_json, warning_line
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from ..catalogue import OPERATIONS
 from ..errors import InputError
-from ..templates import operations_help, write_all_templates, write_template
+from ..reports.templates import operations_help, write_all_templates, write_template
 from ..workflow import refuse_to_replace
 from .app import app
 from .output import out

@@ -8,7 +8,7 @@ is generated directly: ``[Content_Types].xml``, the relationships, ``xl/workbook
 :func:`batchops.sheets.sheet_xml.sheet_xml` (the same generator as report sheets) and deflated as it
 comes by :class:`batchops.sheets.zipraw.RawZipWriter`. Memory stays flat whatever the row count.
 
-Templates (data validation, input messages) stay on xlsxwriter: see ``batchops/templates.py``.
+Templates (data validation, input messages) stay on xlsxwriter: see ``batchops/reports/templates.py``.
 """
 
 from __future__ import annotations

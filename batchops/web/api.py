@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from ..apply.replay import ApplyOptions
 from ..errors import BatchopsError, ConfigError, InputError, Interrupted, JournalError, RemoteError
-from ..replay import ApplyOptions
 from ..workflow import (
     DEFAULT_READ_CONCURRENCY,
     CancelToken,
@@ -561,7 +561,7 @@ async def get_undo(request: Request) -> Response:
 async def post_export(request: Request) -> Response:
     """``POST /api/exports`` ``{"what", "vdn_id"}`` → 202 ``{"run_id"}``: live data read into a workbook in
     the template layout, with progress; ``GET /api/runs/{run_id}/file`` downloads it."""
-    from ..export import exports
+    from ..reports.export import exports
 
     web = web_of(request)
     body = await read_json(request)

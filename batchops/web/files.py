@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..coerce import show_number
+from ..checking.coerce import show_number
 from ..errors import BatchopsError
 from ..sheets.table import RawTable, column_letter
 from ..workflow import CancelToken, Job, Validation

@@ -62,7 +62,7 @@ def offset_of(request: Request, name: str = "offset") -> int:
 
 async def start(request: Request) -> Response:
     """Start: the target, drop a file, templates, exports, recent files and runs."""
-    from ..export import exports
+    from ..reports.export import exports
 
     web = web_of(request)
     runs = await run_in_threadpool(journal_runs, request, RECENT_RUNS)
@@ -148,7 +148,7 @@ async def run_page(request: Request) -> Response:
 
 async def template_download(request: Request) -> Response:
     """A template for one operation, made by the library as ``batchops template`` makes it."""
-    from ..templates import write_template
+    from ..reports.templates import write_template
 
     name = request.path_params["operation"]
     op = OPERATIONS.get(name)

@@ -18,16 +18,16 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from ..dispatch import CancelToken
+from ..apply.replay import ApplyOptions, ApplyOutcome, Replay, RowResult, require_settings, target_of
+from ..checking.report import ValidationReport
+from ..checking.validation import validate_file
 from ..errors import JournalError, ValidationFailed
+from ..http.dispatch import CancelToken
 from ..journal import Action, Journal, default_journal_path
-from ..plan import applied_rows, make_plan, write_plan
-from ..replay import ApplyOptions, ApplyOutcome, Replay, RowResult, require_settings, target_of
-from ..report import ValidationReport
-from ..results import write_results
+from ..reports.plan import applied_rows, make_plan, write_plan
+from ..reports.results import write_results
 from ..settings import Settings, load_settings
 from ..sheets.table import RawTable
-from ..validation import validate_file
 from .live import RunProgress, RunState
 from .steps import Applied, ApplyPreview, Planned, Validation, Written, rows_to_send
 from .tasks import configured_secrets
@@ -131,7 +131,7 @@ class Job:
         ``cancel`` (a front end's Cancel, from any thread) stops the reads, those under way finishing, and
         raises ``Interrupted``; the job keeps its earlier plan, if any.
         """
-        from ..client import Client
+        from ..http.client import Client
 
         report = self._require_valid()
         target = self.target
@@ -175,7 +175,7 @@ class Job:
         to_send = len(decisions) - len(applied)
         plan = None
         if read:
-            from ..client import Client
+            from ..http.client import Client
 
             with Client(self.settings) as client:
                 plan = make_plan(report, client, concurrency=concurrency, on_read=on_read, applied=applied,
@@ -275,7 +275,7 @@ class Job:
         error: the report goes to a file beside it and ``Written.warning`` says why. A file without issues
         gets no Errors report; ``Written.note`` says what stale one of an earlier run was taken away.
         """
-        from ..error_report import write_error_report
+        from ..reports.error_report import write_error_report
 
         last = self._last or self.validate()
         if isinstance(last, Validation):

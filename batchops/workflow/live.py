@@ -15,8 +15,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from ..dispatch import CancelToken
-from ..replay import LiveState, RowResult, Status
+from ..apply.replay import LiveState, RowResult, Status
+from ..http.dispatch import CancelToken
 
 __all__ = ["CancelToken", "RunProgress", "RunState", "rows_per_second"]
 

@@ -10,9 +10,9 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..plan import PlanAction, RowPlan
-from ..replay import RowResult
-from ..report import Issue
+from ..apply.replay import RowResult
+from ..checking.report import Issue
+from ..reports.plan import PlanAction, RowPlan
 
 __all__ = ["DEFAULT_PAGE", "MAX_PAGE", "issue_shape", "page", "plan_row_shape", "request_text", "result_shape"]
 

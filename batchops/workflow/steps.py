@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..apply.replay import LOST_ZEROS_REASON, ApplyOptions, ApplyOutcome, Status
 from ..catalogue import Operation
-from ..dispatch import StopReason
+from ..checking.report import ValidationReport
 from ..errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_ROWS_FAILED
-from ..plan import Plan, PlanAction, RowPlan
-from ..replay import LOST_ZEROS_REASON, ApplyOptions, ApplyOutcome, Status
-from ..report import ValidationReport
+from ..http.dispatch import StopReason
+from ..reports.plan import Plan, PlanAction, RowPlan
 from .live import RunState, rows_per_second
 from .shapes import DEFAULT_PAGE, issue_shape, page, plan_row_shape, result_shape
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..audit import RUN_HEADERS, AuditWritten, run_row, write_audit
 from ..errors import BatchopsError, InputError
 from ..journal import Journal, RunInfo
+from ..reports.audit import RUN_HEADERS, AuditWritten, run_row, write_audit
 from ..settings import Settings, load_settings
 
 __all__ = ["Audited", "Exported", "RunList", "UndoMade", "configured_secrets", "export_data", "list_runs",
@@ -88,7 +88,7 @@ def make_audit(output: Path, *, journal_path: str | Path | None = None, run_id: 
                settings: Settings | None = None, all_rows: bool = False, timezone: str | None = None) -> Audited:
     """Write what the selected runs changed to ``output`` (and the full row log with ``all_rows``), every
     configured secret masked, times in ``timezone`` (an IANA name; default: this machine's)."""
-    from ..coerce import resolve_timezone
+    from ..checking.coerce import resolve_timezone
 
     try:
         tz = resolve_timezone(timezone)
@@ -121,7 +121,7 @@ class UndoMade:
 
 def make_undo(run_id: str, output: Path, *, journal_path: str | Path | None = None, force: bool = False) -> UndoMade:
     """Write a workbook that puts back the before-values of every row run ``run_id`` changed; nothing is sent."""
-    from ..undo import check_target, plan_undo, write_undo
+    from ..reports.undo import check_target, plan_undo, write_undo
 
     check_target(output)
     refuse_to_replace(output, force=force)
@@ -152,9 +152,9 @@ def export_data(what: str, output: Path, *, settings: Settings, vdn_id: int | No
                 on_progress: Callable[[int, int | None], None] | None = None) -> Exported:
     """Read ``what`` from the servers into ``output``, ready to edit and apply; date-times in ``timezone``
     (an IANA name; the machine's when None), the zone validation reads them in."""
-    from ..client import Client
-    from ..coerce import resolve_timezone
-    from ..export import export, read_users
+    from ..checking.coerce import resolve_timezone
+    from ..http.client import Client
+    from ..reports.export import export, read_users
 
     refuse_to_replace(output, force=force)
     try:

@@ -20,8 +20,8 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from .catalogue import OPERATIONS, Operation, header_index, normalize_header
-from .readspec import read_only_header
+from ..catalogue import OPERATIONS, Operation, header_index, normalize_header
+from ..readspec import read_only_header
 
 __all__ = [
     "CLOSE_LETTERS",

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalogue import OPERATIONS, Operation
-from .errors import InputError
-from .journal import AuditRow, Journal, RowStatus, RunInfo, RunStatus
-from .journal.stamps import parse_stamp
-from .secrets import MASK, is_secret_key
+from ..catalogue import OPERATIONS, Operation
+from ..errors import InputError
+from ..journal import AuditRow, Journal, RowStatus, RunInfo, RunStatus
+from ..journal.stamps import parse_stamp
+from ..secrets import MASK, is_secret_key
 
 __all__ = [
     "CHANGES_SHEET",
@@ -122,7 +122,7 @@ def record_name(op: Operation | None, before: Any, after: Any) -> str:
     facts, as read before the update (new values win for facts the row itself sets); ``""`` when none."""
     if op is None or op.read is None:
         return ""
-    from .readers import label_of
+    from ..remote.readers import label_of
 
     values = {**(before if isinstance(before, Mapping) else {}), **(after if isinstance(after, Mapping) else {})}
     return label_of(op, {k: str(v) for k, v in values.items() if v is not None})
@@ -228,8 +228,8 @@ def write_audit(
 
     Raises ``InputError`` for another suffix, ``JournalError`` for an unknown run or a bad date.
     """
-    from .coerce import local_timezone
-    from .sheets.writer import SheetSpec, write_csv, write_xlsx
+    from ..checking.coerce import local_timezone
+    from ..sheets.writer import SheetSpec, write_csv, write_xlsx
 
     path = Path(target)
     suffix = path.suffix.lower()

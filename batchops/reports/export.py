@@ -1,13 +1,13 @@
 """Export live configuration to a workbook a user can edit and apply as it is.
 
-``export(client, what, path, ...)`` reads through :mod:`batchops.readers` and writes through
+``export(client, what, path, ...)`` reads through :mod:`batchops.remote.readers` and writes through
 :mod:`batchops.sheets.writer`, so every cell is Text (19-digit IDs, leading zeros kept) and a value
 starting with ``= + - @``, tab or CR is neutralised, in xlsx and CSV alike.
 
 An operation's export (its ``read.export_name``: ``called-routes``, ``silence-rules``, ``appointments``,
 ``agent-settings``) is in that operation's template layout, so ``validate``/``plan``/``apply`` take it
 unchanged. Its records come from the operation's listing (scoped, for appointments, by a VDN) or, when it
-has none, from the walk from agents (:mod:`batchops.walk`: every agent's agent settings, or those of the
+has none, from the walk from agents (:mod:`batchops.remote.walk`: every agent's agent settings, or those of the
 agents and users a ``--users`` file names):
 
 * xlsx sheets, in order: the data sheet (named after the operation, first and active, so it is the sheet
@@ -18,7 +18,7 @@ agents and users a ``--users`` file names):
   settings' ``agentName``, date-times resolved, and why a row cannot be applied), ``Unmatched`` (after a
   walk, when agents were left out: who and why), ``Info`` (where and when it was exported),
   ``Instructions``, and the hidden stamp sheet (:data:`~batchops.sheets.table.STAMP_SHEET`, rows from
-  :func:`batchops.templates.stamp_rows`).
+  :func:`batchops.reports.templates.stamp_rows`).
 * CSV: the data columns and the context beside them (validation recognises the operation from its headers).
 
 ``agents`` (queryAgentInfo) is read-only: ``workNo, sipAccount, accountCode, sipPwd``. ``sipPwd`` is masked
@@ -38,19 +38,19 @@ from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .agentinfo import AgentInfo, read_agent_info
-from .catalogue import OPERATIONS, Field, Kind, Operation
-from .client import Client
-from .coerce import local_timezone, show_timestamp
-from .errors import InputError
-from .readers import LiveRecord, Progress, blockers, context_columns, iter_records, read_side
-from .readspec import read_only_header
-from .secrets import MASK
-from .sheets.table import STAMP_SHEET
-from .sheets.writer import SheetSpec, info_sheet, write_csv, write_xlsx
+from .. import __version__
+from ..catalogue import OPERATIONS, Field, Kind, Operation
+from ..checking.coerce import local_timezone, show_timestamp
+from ..errors import InputError
+from ..http.client import Client
+from ..readspec import read_only_header
+from ..remote.agentinfo import AgentInfo, read_agent_info
+from ..remote.readers import LiveRecord, Progress, blockers, context_columns, iter_records, read_side
+from ..remote.walk import UNMATCHED_HEADERS, Unmatched, UserList, read_users, unmatched_rows, walk
+from ..secrets import MASK
+from ..sheets.table import STAMP_SHEET
+from ..sheets.writer import SheetSpec, info_sheet, write_csv, write_xlsx
 from .templates import data_sheet_name, stamp_rows
-from .walk import UNMATCHED_HEADERS, Unmatched, UserList, read_users, unmatched_rows, walk
 
 __all__ = [
     "AGENTS",
@@ -122,7 +122,7 @@ def export(client: Client, what: str, path: str | Path, *, scope: Mapping[str, A
 
     ``scope``: the values a scoped listing needs (``{"vdnId": 2}``; ``vdn_id`` is the same for
     appointments). ``users``: for an operation found by walking the agents (agent settings), the agents or
-    users to export (:func:`~batchops.walk.read_users`); None exports every agent's.
+    users to export (:func:`~batchops.remote.walk.read_users`); None exports every agent's.
     """
     target = _target(path)
     if what == AGENTS:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalogue import Operation, get_operation
-from .errors import InputError
-from .journal import Journal, RowRecord, RowStatus, RunInfo, RunStatus
+from ..catalogue import Operation, get_operation
+from ..errors import InputError
+from ..journal import Journal, RowRecord, RowStatus, RunInfo, RunStatus
 
 __all__ = ["UNDO_SHEET", "LeftOut", "UndoFile", "check_target", "info_rows", "plan_undo", "write_undo"]
 

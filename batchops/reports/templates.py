@@ -25,11 +25,11 @@ from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from . import __version__
-from .catalogue import LIST_KINDS, OPERATIONS, Field, Kind, Operation
-from .errors import InputError
-from .sheets.sheet_xml import DATETIME_FORMAT
-from .sheets.table import STAMP_SHEET, column_letter
+from .. import __version__
+from ..catalogue import LIST_KINDS, OPERATIONS, Field, Kind, Operation
+from ..errors import InputError
+from ..sheets.sheet_xml import DATETIME_FORMAT
+from ..sheets.table import STAMP_SHEET, column_letter
 
 INSTRUCTIONS_SHEET = "Instructions"
 LISTS_SHEET = "Lists"

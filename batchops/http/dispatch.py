@@ -11,7 +11,7 @@ Callbacks, both called in the event-loop thread, one at a time, never concurrent
 - ``prepare(key)``, awaited before ``on_start`` within the same concurrency limit: True sends the call, False
   skips it (the caller accounts for it). ``apply`` reads a record's current values here, just before its update.
 
-Pace: with a ``Limiter`` (``batchops.limiter``; one is made when ``rate`` is given) the sender sends every
+Pace: with a ``Limiter`` (``batchops.http.limiter``; one is made when ``rate`` is given) the sender sends every
 attempt through it (``Sender.limiter``): requests in flight and the sending rate adapt to the server's
 throttling within the hard caps ``concurrency`` and ``rate``.
 
@@ -61,7 +61,7 @@ class StopReason(str, enum.Enum):
 
 
 class Sender(Protocol):
-    """What the dispatcher needs from a client (``batchops.client.Client`` is one).
+    """What the dispatcher needs from a client (``batchops.http.client.Client`` is one).
 
     ``limiter``: when the dispatcher sets one, every attempt of ``asend`` waits for it and reports to it.
     A sender may also say ``stalled`` (True: the server throttled it without progress for too long).

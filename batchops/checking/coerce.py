@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .catalogue import EPOCH_MS_FLOOR, LIST_KINDS, Field, Kind, Operation
+from ..catalogue import EPOCH_MS_FLOOR, LIST_KINDS, Field, Kind, Operation
 from .numbers import compare_whole
 
 EXACT_DIGITS = 15

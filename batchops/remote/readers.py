@@ -30,13 +30,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..catalogue import LIST_KINDS, Field, Kind, Operation
+from ..errors import BatchopsError
+from ..http.calls import CallResult, PreparedCall
+from ..http.client import Client
+from ..readspec import AgentWalk, AnswerPath, Fact, KeyQuery, Listing, ReadSide
 from .agentinfo import read_sys_info
 from .answers import epoch_text, first_at, is_success, json_object, list_text, require_success, text_of
-from .calls import CallResult, PreparedCall
-from .catalogue import LIST_KINDS, Field, Kind, Operation
-from .client import Client
-from .errors import BatchopsError
-from .readspec import AgentWalk, AnswerPath, Fact, KeyQuery, Listing, ReadSide
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",

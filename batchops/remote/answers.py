@@ -16,13 +16,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .calls import CallResult
-from .catalogue import EPOCH_MS_FLOOR
-from .errors import AuthError, RemoteError
+from ..catalogue import EPOCH_MS_FLOOR
+from ..errors import AuthError, RemoteError
+from ..http.calls import CallResult
 
 if TYPE_CHECKING:
-    from .catalogue import Success
-    from .readspec import AnswerPath
+    from ..catalogue import Success
+    from ..readspec import AnswerPath
 
 __all__ = ["code_of", "epoch_text", "first_at", "is_success", "json_object", "list_text", "message_of",
            "require_success", "text_of", "value_at"]

@@ -21,9 +21,9 @@ from urllib.parse import parse_qsl, quote
 
 import httpx
 
-from .errors import AuthError
+from ..errors import AuthError
+from ..secrets import MASK, Secret
 from .retrying import RETRY_STATUSES
-from .secrets import MASK, Secret
 
 TOKEN_PATH = "/apigovernance/api/oauth/tokenByAkSk"
 DEFAULT_TOKEN_TTL = 600

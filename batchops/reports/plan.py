@@ -23,15 +23,23 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .catalogue import Kind, Operation
-from .coerce import show_timestamp
-from .current import Current, FieldChange, ReadProgress, field_changes, is_no_change, lost_zeros, read_current
-from .journal import Journal, Reason, content_hash
-from .report import ValidationReport
-from .sheets.writeback import ReportFile
+from ..catalogue import Kind, Operation
+from ..checking.coerce import show_timestamp
+from ..checking.report import ValidationReport
+from ..journal import Journal, Reason, content_hash
+from ..remote.current import (
+    Current,
+    FieldChange,
+    ReadProgress,
+    field_changes,
+    is_no_change,
+    lost_zeros,
+    read_current,
+)
+from ..sheets.writeback import ReportFile
 
 if TYPE_CHECKING:
-    from .dispatch import CancelToken
+    from ..http.dispatch import CancelToken
 
 __all__ = ["PLAN_HEADERS", "PLAN_SHEET", "Plan", "PlanAction", "RowPlan", "applied_rows", "make_plan",
            "plan_rows", "write_plan"]
@@ -216,15 +224,15 @@ def write_plan(plan: Plan) -> ReportFile:
     The same checked save takes away an earlier validation's Errors sheet and cell marks: the file has
     just validated without errors, so they are stale.
     """
-    from .sheets.writer import SheetSpec, write_csv, write_xlsx
+    from ..sheets.writer import SheetSpec, write_csv, write_xlsx
 
     report = plan.report
     if report.kind == "csv":
         return ReportFile(write_csv(plan_csv_path(report.path), list(PLAN_HEADERS), plan_rows(plan)))
+    from ..sheets.writeback import claim_sheet, write_beside_or_into
+    from ..sheets.xlsx_package import Package, put_report_sheet
     from .error_report import remove_errors
     from .results import sibling
-    from .sheets.writeback import claim_sheet, write_beside_or_into
-    from .sheets.xlsx_package import Package, put_report_sheet
 
     def edit(package: Package) -> tuple[str, ...]:
         claim_sheet(package, PLAN_SHEET, PLAN_HEADERS)

@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import __version__, exchange
+from .. import __version__
+from ..errors import AuthError
+from ..settings import Settings
+from . import exchange
 from .auth import AkSkAuth, TokenAuth
 from .calls import CallResult, Family, PreparedCall
-from .errors import AuthError
 from .limiter import Limiter
 from .retrying import (
     Attempts,
@@ -38,7 +40,6 @@ from .retrying import (
     retry_after_seconds,
     status_of,
 )
-from .settings import Settings
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self needs Python 3.11

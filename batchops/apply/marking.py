@@ -27,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from .journal import Journal, JournalWriter
+from ..journal import Journal, JournalWriter
 
 Requests = Callable[[int], dict[str, Any]]
 """A row's masked request, as the journal keeps it."""

@@ -19,13 +19,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..catalogue import Operation
+from ..errors import BatchopsError, InputError
+from ..http.client import Client
+from ..readspec import AgentWalk
 from .agentinfo import SysAgent, SysInfo, read_sys_info
 from .answers import text_of
-from .catalogue import Operation
-from .client import Client
-from .errors import BatchopsError, InputError
 from .readers import DEFAULT_READ_CONCURRENCY, LiveRecord, Progress, read_by_keys, read_side
-from .readspec import AgentWalk
 
 __all__ = ["UNMATCHED_HEADERS", "Unmatched", "UserEntry", "UserList", "Walk", "read_users", "unmatched_rows", "walk"]
 
@@ -110,7 +110,7 @@ def _normal(text: str) -> str:
 
 def read_users(path: str | Path) -> UserList:
     """The agents or users a file names (see the module docstring); InputError or SheetError when unusable."""
-    from .sheets.reader import read_table  # the sheet readers load only when a users file is given
+    from ..sheets.reader import read_table  # the sheet readers load only when a users file is given
 
     file = Path(path)
     if not file.exists():

@@ -35,19 +35,19 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from .calls import CallResult, PreparedCall
-from .catalogue import Operation
-from .coerce import typed_values
-from .dispatch import DEFAULT_CONCURRENCY, CancelToken, Dispatcher, DispatchReport, StopReason
-from .errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED, AuthError, BatchopsError
-from .journal import Action, Decision, Journal, JournalWriter, Reason, RowStatus, content_hash
-from .limiter import Limiter
+from ..catalogue import Operation
+from ..checking.coerce import typed_values
+from ..checking.report import InputRow, ValidationReport
+from ..errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, EXIT_ROWS_FAILED, AuthError, BatchopsError
+from ..http.calls import CallResult, PreparedCall
+from ..http.dispatch import DEFAULT_CONCURRENCY, CancelToken, Dispatcher, DispatchReport, StopReason
+from ..http.limiter import Limiter
+from ..http.retrying import THROTTLED
+from ..http.tuning import frozen_heap, run_on_new_loop, warm_up
+from ..journal import Action, Decision, Journal, JournalWriter, Reason, RowStatus, content_hash
+from ..secrets import redact
+from ..settings import Settings
 from .marking import AheadMarks, OneByOneMarks, TurnWrites
-from .report import InputRow, ValidationReport
-from .retrying import THROTTLED
-from .secrets import redact
-from .settings import Settings
-from .tuning import frozen_heap, run_on_new_loop, warm_up
 
 
 class Status(str, Enum):
@@ -426,7 +426,7 @@ class Replay:
 
     def _client(self) -> Any:
         if self.client is None:
-            from .client import Client
+            from ..http.client import Client
 
             self.client = Client(self.settings)
         return self.client
@@ -437,8 +437,8 @@ class Replay:
         The read gives the journal its before-values and skips a row that would change nothing; reads and
         updates of different rows overlap instead of running in separate passes.
         """
-        from .current import aread_one
-        from .readers import RecordReader
+        from ..remote.current import aread_one
+        from ..remote.readers import RecordReader
 
         reader = RecordReader(self._client())
         by_row = {r.row: r for r in self.report.valid_records}
@@ -450,7 +450,7 @@ class Replay:
 
     def _unchanged(self, row: int, current: Any) -> bool:
         """Keep the row's before-values; True (and the row recorded ``skipped``) when it changes nothing."""
-        from .current import before_values, field_changes, is_no_change, lost_zeros
+        from ..remote.current import before_values, field_changes, is_no_change, lost_zeros
 
         if current.record is None:
             return False  # unknown record or unreadable: send it, the server has the last word

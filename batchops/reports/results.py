@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .replay import ApplyOutcome
-from .report import ValidationReport
-from .sheets.writeback import ReportFile
+from ..apply.replay import ApplyOutcome
+from ..checking.report import ValidationReport
+from ..sheets.writeback import ReportFile
 
 RESULTS_SHEET = "Results"
 RESULT_HEADERS = ("row", "key", "name", "status", "http_status", "code", "message", "attempts", "finished_at",
@@ -51,17 +51,17 @@ def result_rows(outcome: ApplyOutcome) -> Iterator[list[Any]]:
 
 def write_results(report: ValidationReport, outcome: ApplyOutcome) -> ReportFile:
     """Write the Results into the workbook (or beside it, saying why); ``FILE.results.csv`` for a CSV."""
-    from .sheets.writer import SheetSpec, write_csv, write_xlsx
+    from ..sheets.writer import SheetSpec, write_csv, write_xlsx
 
     headers = result_headers(outcome)
     if report.kind == "csv":
         target = sibling(report.path, ".results.csv")
         write_csv(target, headers, result_rows(outcome))
         return ReportFile(target)
+    from ..sheets.writeback import claim_sheet, remove_report_sheet, write_beside_or_into
+    from ..sheets.xlsx_package import Package, put_report_sheet
     from .error_report import remove_errors
     from .plan import PLAN_HEADERS, PLAN_SHEET
-    from .sheets.writeback import claim_sheet, remove_report_sheet, write_beside_or_into
-    from .sheets.xlsx_package import Package, put_report_sheet
 
     def edit(package: Package) -> tuple[str, ...]:
         claim_sheet(package, RESULTS_SHEET, headers)

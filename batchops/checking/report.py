@@ -12,11 +12,11 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..sheets.table import column_letter
 from .coerce import LOST_ZERO
-from .sheets.table import column_letter
 
 if TYPE_CHECKING:
-    from .catalogue import Operation
+    from ..catalogue import Operation
 
 
 class Severity(str, Enum):

@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..catalogue import C1_SUCCESS
+from ..http.calls import PreparedCall
+from ..http.client import Client
+from ..secrets import Secret
 from .answers import json_object, require_success, text_of
-from .calls import PreparedCall
-from .catalogue import C1_SUCCESS
-from .client import Client
-from .secrets import Secret
 
 __all__ = ["AGENT_INFO_PATH", "SYS_AGENT_FIELDS", "Agent", "AgentInfo", "SysAgent", "SysInfo", "iter_agents",
            "read_agent_info", "read_sys_info"]

@@ -1,7 +1,7 @@
 """The current values of the records a file would change: read many at once, compared field by field.
 
 ``plan`` shows the comparison; ``apply`` stores it in the journal as before-values and skips rows that
-would change nothing. Both read through one :class:`~batchops.readers.RecordReader` (which caches list
+would change nothing. Both read through one :class:`~batchops.remote.readers.RecordReader` (which caches list
 calls such as queryCalledRoute) from a few threads over ``Client.send``.
 """
 
@@ -12,13 +12,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .catalogue import Kind, Operation
-from .errors import AuthError, BatchopsError, ConfigError, Interrupted
+from ..catalogue import Kind, Operation
+from ..checking.report import InputRow
+from ..errors import AuthError, BatchopsError, ConfigError, Interrupted
 from .readers import LiveRecord, RecordReader, blockers, label_of
-from .report import InputRow
 
 if TYPE_CHECKING:
-    from .dispatch import CancelToken
+    from ..http.dispatch import CancelToken
 
 __all__ = ["Current", "FieldChange", "LostZero", "aread_one", "before_values", "field_changes", "is_no_change",
            "lost_zeros", "read_current", "read_one"]

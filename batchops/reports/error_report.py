@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .report import ValidationReport
-from .sheets.writeback import ReportFile
+from ..checking.report import ValidationReport
+from ..sheets.writeback import ReportFile
 
 ERRORS_SHEET = "Errors"
 ERROR_HEADERS = ("sheet", "row", "cell", "column", "value", "severity", "code", "message")
@@ -36,7 +36,7 @@ def errors_xlsx_path(path: Path) -> Path:
 
 def error_rows(report: ValidationReport, *, link: bool) -> Iterator[list[Any]]:
     """One row per issue, errors and warnings in sheet order; on xlsx the cell is a link to it."""
-    from .sheets.sheet_xml import Link
+    from ..sheets.sheet_xml import Link
 
     for issue in report.issues:
         cell: Any = issue.cell
@@ -59,7 +59,7 @@ def write_error_report(report: ValidationReport) -> ReportFile:
 
 
 def _write_csv_report(report: ValidationReport) -> ReportFile:
-    from .sheets.writer import write_csv
+    from ..sheets.writer import write_csv
 
     target = errors_csv_path(report.path)
     if not report.issues:
@@ -70,10 +70,10 @@ def _write_csv_report(report: ValidationReport) -> ReportFile:
 
 
 def _write_workbook_report(report: ValidationReport) -> ReportFile:
-    from .sheets.marks import CellMark, apply_marks
-    from .sheets.writeback import claim_sheet, write_beside_or_into
-    from .sheets.writer import SheetSpec, write_xlsx
-    from .sheets.xlsx_package import Package, put_report_sheet
+    from ..sheets.marks import CellMark, apply_marks
+    from ..sheets.writeback import claim_sheet, write_beside_or_into
+    from ..sheets.writer import SheetSpec, write_xlsx
+    from ..sheets.xlsx_package import Package, put_report_sheet
 
     marks = [CellMark(i.row, i.column, f"{i.code}: {i.message}") for i in report.errors if i.column is not None]
     headers = list(ERROR_HEADERS)
@@ -94,7 +94,7 @@ def _write_workbook_report(report: ValidationReport) -> ReportFile:
 
 
 def _remove_stale_report(report: ValidationReport) -> ReportFile:
-    from .sheets.writeback import remove_stale
+    from ..sheets.writeback import remove_stale
 
     return remove_stale(report.path, report.kind, lambda package: remove_errors(package, report.sheet),
                         errors_xlsx_path(report.path))
@@ -106,8 +106,8 @@ def remove_errors(package: Any, sheet: str | None) -> tuple[str, ...]:
     ``sheet``: the data sheet whose marks go (None: every worksheet's). Used by ``validate`` on a file
     without issues, and by ``plan`` and ``apply``, whose validation found none.
     """
-    from .sheets.marks import apply_marks
-    from .sheets.writeback import remove_report_sheet
+    from ..sheets.marks import apply_marks
+    from ..sheets.writeback import remove_report_sheet
 
     names = [sheet] if sheet is not None else [s.name for s in package.sheets() if s.part is not None]
     marked = False

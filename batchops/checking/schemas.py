@@ -17,7 +17,7 @@ from functools import cache
 import pandas as pd
 import pandera.pandas as pa
 
-from .catalogue import Field, Kind, NotAfter, OneOf, Operation
+from ..catalogue import Field, Kind, NotAfter, OneOf, Operation
 from .numbers import compare_whole, whole_within
 
 

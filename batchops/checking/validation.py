@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .catalogue import OPERATIONS, Field, Kind, Operation
+from ..catalogue import OPERATIONS, Field, Kind, Operation
+from ..errors import InputError
+from ..sheets.table import Damage, RawTable, column_letter
 from .coerce import LOST_ZERO, CellProblem, coerce_column, resolve_timezone, show_number
-from .errors import InputError
 from .headers import OperationGuess, guess_operation, match_headers
 from .report import InputRow, Issue, Severity, ValidationReport
 from .schemas import message_for, run_schema
-from .sheets.table import Damage, RawTable, column_letter
 
 _DAMAGE_MESSAGES = {
     Damage.FORMULA: ("formula", ("holds the formula {detail}; batchops sends values, not formulas. "
@@ -42,7 +42,7 @@ def validate_file(
     ``encoding``: a CSV file's encoding, when its bytes do not say it (see ``sheets.encodings``).
     ``on_table`` is handed the sheet as read (raw cells), for a front end that shows them (a data grid).
     """
-    from .sheets.reader import read_table
+    from ..sheets.reader import read_table
 
     tz = timezone if isinstance(timezone, tzinfo) else _timezone(timezone)
     table = read_table(Path(path), sheet, encoding=encoding)
