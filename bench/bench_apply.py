@@ -235,7 +235,7 @@ def main() -> None:
         f"## apply: {rows:,} rows against the sandbox, {LATENCY_MS} ms latency per call (issue 4)",
         "",
         (f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-         f"httpx {version('httpx')}, httpx-aiohttp {version('httpx-aiohttp')}, aiohttp {version('aiohttp')}. "
+         f"httpx {version('httpx')}, aiohttp {version('aiohttp')}. "
          f"Load average before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}. The sandbox runs in its own "
          "process on the same 2 CPUs."),
         "",

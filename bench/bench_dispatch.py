@@ -175,7 +175,7 @@ def repeat(times: int, make: Callable[[], Figure]) -> Figure:
 
 
 def versions() -> str:
-    names = ["httpx", "httpx-aiohttp", "aiohttp", "uvicorn", "uvloop", "httptools"]
+    names = ["httpx", "aiohttp", "uvicorn", "uvloop", "httptools"]
     return ", ".join(f"{name} {metadata.version(name)}" for name in names)
 
 
@@ -218,7 +218,7 @@ def main() -> None:
         figures: list[Figure] = []
         for c in (16, 32, 64):
             figures.append(repeat(args.repeat, lambda c=c: _measure(
-                "batchops Dispatcher (asyncio + httpx-aiohttp)", c, n, lambda: run_dispatch(slow, n, c))))
+                "batchops Dispatcher (asyncio + aiohttp transport)", c, n, lambda: run_dispatch(slow, n, c))))
         compare: list[Figure] = []
         if not args.quick:
             for c in (16, 32):
@@ -296,8 +296,9 @@ def main() -> None:
     say()
     say("## Choice")
     say()
-    say("The dispatcher runs `concurrency` asyncio worker tasks on uvloop; each call's auth flow is driven over the "
-        "`httpx-aiohttp` transport (`batchops/http/exchange.py`). Client CPU per call is the figure that does not depend "
+    say("The dispatcher runs `concurrency` asyncio worker tasks on uvloop; `batchops/http/exchange.py` drives each "
+        "call's auth flow over batchops' own aiohttp transport (`batchops/http/aio.py`). Client CPU per call is the "
+        "figure that does not depend "
         "on how busy the machine is, and it decides: see the CPU columns above (aiohttp transport lowest; threads "
         "sharing one `httpx.Client` 2-3× more; httpx's own async transport the most, and it gets slower as "
         "concurrency grows). Threads can come out ahead at 16 against the bare server, where nothing else runs on "

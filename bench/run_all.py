@@ -76,7 +76,7 @@ def main() -> None:
                 text = f"## {name}\n\n{text}"
             sections.append(text.replace("\n# ", "\n## ").replace("# ", "## ", 1) if text.startswith("# ") else text)
     versions = ", ".join(f"{p} {version(p)}" for p in ("pandas", "pandera", "python-calamine", "openpyxl",
-                                                      "xlsxwriter", "httpx", "httpx-aiohttp", "aiohttp",
+                                                      "xlsxwriter", "httpx", "aiohttp",
                                                       "uvicorn"))
     header = [
         "# Benchmark results",

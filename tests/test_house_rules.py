@@ -15,7 +15,7 @@ FRONT_ENDS = ("batchops.cli", "batchops.__main__")
 """The command line and its entry point: the only modules that may import ``batchops.cli``."""
 HTTP_MODULES = ("batchops.http", "batchops.remote.readers")
 """The HTTP side: the ``http`` folder (requests, auth, retrying, pacing, sending), and reading records over HTTP."""
-HTTP_CODE = (*HTTP_MODULES, "httpx", "httpx_aiohttp", "aiohttp", "tenacity", "h11", "anyio")
+HTTP_CODE = (*HTTP_MODULES, "httpx", "aiohttp", "tenacity", "h11", "anyio")
 SHEET_CODE = ("batchops.sheets", "batchops.checking", "batchops.reports", "openpyxl", "xlsxwriter", "python_calamine",
               "pandas", "pandera", "defusedxml")
 """Reading and writing workbooks, checking their rows, and the reports written from them."""
