@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -128,7 +129,23 @@ def test_retry_on_503_then_success(settings: Settings) -> None:
     server = Server(httpx.Response(503), httpx.Response(502), ok())
     result = make_client(settings, server, sleeps).send(CALL)
     assert (result.http_status, result.attempts, result.error) == (200, 3, None)
-    assert len(sleeps) == 2 and all(0 <= s <= 0.002 for s in sleeps)  # full jitter within the window
+    # equal jitter: each wait in the upper half of its doubling window
+    assert len(sleeps) == 2 and 0.0005 <= sleeps[0] <= 0.001 and 0.001 <= sleeps[1] <= 0.002
+
+
+def test_a_calls_retries_ride_out_a_short_outage_whatever_the_jitter_draws() -> None:
+    # A restart of a few seconds must fail no row: the retries of one call, with the defaults, wait 3.75 s at
+    # the least (and 7.5 s at the most), for every draw of the jitter, not on average.
+    policy = RetryPolicy()
+    assert policy.shortest_span() == 0.25 + 0.5 + 1 + 2
+    for seed in range(200):
+        rng = random.Random(seed)
+        waits = [policy.backoff(n, rng) for n in range(1, policy.max_attempts)]
+        assert all(0.25 * 2 ** i <= w <= 0.5 * 2 ** i for i, w in enumerate(waits))
+        assert 3.75 <= sum(waits) <= 7.5
+    capped = RetryPolicy(backoff_base=10, backoff_max=12)
+    assert 5 <= capped.backoff(1, random.Random(0)) <= 10
+    assert all(6 <= capped.backoff(n, random.Random(n)) <= 12 for n in range(2, 8))  # the cap holds too
 
 
 def test_429_honours_retry_after_seconds_and_dates(settings: Settings) -> None:
