@@ -60,12 +60,16 @@ class RetryPolicy:
         known time, so a server that is away for a moment (a restart, a gateway failing over) fails no row:
         with the defaults the four retries of a call wait at least 0.25 + 0.5 + 1 + 2 = 3.75 s in all
         (full jitter, from 0, let a call give up within a fraction of a second now and then)."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** max(0, min(attempt - 1, 30)))
+        ceiling = self._ceiling(attempt)
         return (rng or _RNG).uniform(ceiling / 2, ceiling)
 
     def shortest_span(self) -> float:
         """The least time all of one call's retries wait together: how long an outage it always rides out."""
-        return sum(min(self.backoff_max, self.backoff_base * 2 ** (n - 1)) / 2 for n in range(1, self.max_attempts))
+        return sum(self._ceiling(n) / 2 for n in range(1, self.max_attempts))
+
+    def _ceiling(self, attempt: int) -> float:
+        """The longest wait after the ``attempt``-th attempt: the base doubled each time, up to the maximum."""
+        return min(self.backoff_max, self.backoff_base * 2 ** max(0, min(attempt - 1, 30)))
 
 
 _RNG = random.Random()
