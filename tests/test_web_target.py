@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from web_helpers import client_for, serving, settings_rows, settings_workbook, upload
+from web_helpers import client_for, sandbox_rows, serving, settings_rows, settings_workbook, upload
 
 APP_SECRET = "app-secret-value-0123456789"
 ISALES_SK = "isales-sk-value-9876543210"
@@ -87,3 +87,26 @@ def test_no_secret_reaches_any_page_or_answer(tmp_path, config, monkeypatch):
         text = answer.text + str(answer.headers)
         for secret in (APP_SECRET, ISALES_SK, "key-test", "ak-test"):
             assert secret not in text, (answer.url, secret)
+
+
+def test_the_apply_step_shows_a_plans_figures_only_for_the_target_it_was_read_from(tmp_path, sandbox,
+                                                                                     monkeypatch):
+    for name in sandbox.env():
+        monkeypatch.delenv(name, raising=False)
+    o = sandbox.options
+    port = sandbox.url.rsplit(":", 1)[1]
+    profiles = "".join(
+        f'[profiles.{name}]\nbase_url = "{url}"\napp_key = "{o.app_key}"\napp_secret = "{o.app_secret}"\n'
+        f'isales_url = "{url}"\nisales_ak = "{o.isales_ak}"\nisales_sk = "{o.isales_sk}"\nuser_id = "{o.user_id}"\n\n'
+        for name, url in (("here", sandbox.url), ("there", f"http://localhost:{port}")))
+    config = tmp_path / "config.toml"
+    config.write_text('default_profile = "here"\n\n' + profiles, encoding="utf-8")
+    with serving(tmp_path, config_path=str(config)) as running, client_for(running) as client:
+        file_id = upload(client, settings_workbook(tmp_path / "team.xlsx", sandbox_rows(sandbox, 4))).json()["id"]
+        assert client.post(f"/api/files/{file_id}/plan").json()["to_send"] == 4
+        assert "the plan, when it read the current values: 4 rows change something" in \
+            client.get(f"/files/{file_id}/apply").text
+        assert client.post("/api/target", json={"profile": "there"}).status_code == 200
+        page = client.get(f"/files/{file_id}/apply").text
+    assert "the plan, when it read" not in page  # another server's figures are not this one's
+    assert (f"no plan was read from http://localhost:{port} (the plan was read from {sandbox.url})") in page
